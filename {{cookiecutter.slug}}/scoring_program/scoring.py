@@ -1,0 +1,131 @@
+"""Scoring program: check the predictions, compute the leaderboard columns, explain the result.
+
+On Codabench it runs in the scoring step with the reference data at /app/input/ref, the
+prediction step's output at /app/input/res and its own output at /app/output (see
+metadata.yaml). Locally, pass other folders with the same options:
+
+    python3 scoring.py --reference REF_DIR --predictions RES_DIR --output OUT_DIR
+
+It writes `scores.json` (exactly the keys declared in metrics.py) and `detailed_results.html`,
+which it creates when it starts and rewrites after every stage. Invalid predictions give a
+one-line error on stderr, an error page, and exit code 1: never a silent zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import figures
+import metrics
+from predictions import PredictionError, read_predictions, read_reference
+from report import Report, ScoreRow
+
+SCORES_FILE = "scores.json"
+INGESTION_RESULT = "ingestion_result.json"  # written by the ingestion program
+DATASET_INFO = "dataset.json"  # written by tools/prepare_data.py into the reference data
+SETTINGS = Path(__file__).with_name("competition.json")
+
+# Codabench stores scores as Decimal(max_digits=20, decimal_places=10).
+MAX_ABS_SCORE = 1e10
+
+STAGES = [
+    "Reading the reference data",
+    "Checking the predictions",
+    "Computing the scores",
+    "Drawing the figures",
+]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reference", type=Path, default=Path("/app/input/ref"), help="reference data folder")
+    parser.add_argument("--predictions", type=Path, default=Path("/app/input/res"), help="prediction step output")
+    parser.add_argument("--output", type=Path, default=Path("/app/output"), help="where scores and page go")
+    return parser.parse_args(argv)
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def check_ingestion(predictions_dir: Path, report: Report) -> float:
+    """Surface an ingestion failure (Codabench ignores ingestion's exit code) and return the duration."""
+    result = read_json(predictions_dir / INGESTION_RESULT)
+    if result.get("status") == "failed":
+        raise PredictionError(f"the code submission failed during ingestion: {result.get('error', 'no message')}")
+    if not result:
+        report.warn(f"{INGESTION_RESULT} is missing from the prediction output, so the duration is reported as 0.")
+        return 0.0
+    report.add_fact("Submission", f"{result.get('submission_type', 'unknown')} submission")
+    return float(result.get("duration", 0.0))
+
+
+def finite_score(key: str, value: float) -> float:
+    """Refuse values Codabench cannot store: NaN or infinity would leave the submission without scores."""
+    if not math.isfinite(value) or abs(value) >= MAX_ABS_SCORE:
+        raise ValueError(f"column {key!r} computed {value!r}; Codabench needs a finite number below 1e10")
+    return value
+
+
+def write_scores(output_dir: Path, scores: dict[str, float]) -> None:
+    (output_dir / SCORES_FILE).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+
+
+def score(args: argparse.Namespace, report: Report) -> dict[str, float]:
+    report.advance("Reading the reference data")
+    reference = read_reference(args.reference)
+    info = read_json(args.reference / DATASET_INFO)
+    if info.get("phase"):
+        report.add_fact("Phase", info["phase"])
+    report.add_fact("Test rows", len(reference.ids))
+
+    report.advance("Checking the predictions")
+    duration = check_ingestion(args.predictions, report)
+    predictions = read_predictions(args.predictions, reference)
+
+    report.advance("Computing the scores")
+    y_true, y_proba = reference.labels, predictions.probabilities
+    scores = {m.key: finite_score(m.key, m.compute(y_true, y_proba)) for m in metrics.METRICS}
+    scores[metrics.DURATION.key] = finite_score(metrics.DURATION.key, duration)
+    write_scores(args.output, scores)
+    report.show_scores(
+        [
+            ScoreRow(c.title, scores[c.key], c.precision, "higher" if c.higher_is_better else "lower", c.description)
+            for c in metrics.COLUMNS
+        ]
+    )
+
+    report.advance("Drawing the figures")
+    report.add_figure(figures.roc_figure(y_true, y_proba))
+    report.add_figure(figures.confusion_figure(y_true, (y_proba >= metrics.THRESHOLD).astype(int), metrics.THRESHOLD))
+    report.add_figure(figures.histogram_figure(y_true, y_proba))
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    settings = read_json(SETTINGS)
+    report = Report(args.output, title=f"{settings.get('title', 'Competition')}: detailed results", stages=STAGES)
+    report.start()
+    try:
+        scores = score(args, report)
+    except PredictionError as exc:
+        report.fail(f"{exc}\n\nFix the submission and submit again; this attempt does not count against your limit.")
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # an organizer-side problem: say so, keep the page readable
+        report.fail(f"The scoring program itself failed ({type(exc).__name__}: {exc}). Please tell the organizers.")
+        print(f"ERROR: scoring program failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        raise
+    report.finish()
+    print("Scores: " + ", ".join(f"{k}={v:.6g}" for k, v in scores.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

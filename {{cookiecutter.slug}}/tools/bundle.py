@@ -1,0 +1,142 @@
+"""Read this bundle's competition.yaml and answer the questions every tool asks of it.
+
+The runner, the validator, the bundle builder and the tests all go through here, so a path
+or phase is resolved the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPETITION_YAML = "competition.yaml"
+
+
+class BundleError(Exception):
+    """The bundle itself is broken; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Task:
+    index: int
+    name: str
+    ingestion_program: Path | None
+    scoring_program: Path
+    input_data: Path | None
+    reference_data: Path | None
+
+
+@dataclass(frozen=True)
+class Phase:
+    index: int
+    name: str
+    tasks: tuple[Task, ...]
+    execution_time_limit: int
+    starting_kit: Path | None
+    public_data: Path | None
+
+
+def load_competition(root: Path = ROOT) -> dict:
+    path = root / COMPETITION_YAML
+    if not path.is_file():
+        raise BundleError(f"{path} not found: run the tool from a bundle folder that has {COMPETITION_YAML} at its top")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise BundleError(f"{path} is not valid YAML: {exc}".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise BundleError(f"{path} must hold a mapping of keys (version, title, phases, ...)")
+    return data
+
+
+def _path(root: Path, value: object) -> Path | None:
+    return root / str(value) if value else None
+
+
+def tasks_by_index(competition: dict, root: Path = ROOT) -> dict[int, Task]:
+    tasks = {}
+    for raw in competition.get("tasks") or []:
+        tasks[raw["index"]] = Task(
+            index=raw["index"],
+            name=raw.get("name", f"task {raw['index']}"),
+            ingestion_program=_path(root, raw.get("ingestion_program")),
+            scoring_program=root / str(raw["scoring_program"]),
+            input_data=_path(root, raw.get("input_data")),
+            reference_data=_path(root, raw.get("reference_data")),
+        )
+    return tasks
+
+
+def phases(competition: dict, root: Path = ROOT) -> list[Phase]:
+    """Phases in Codabench's order (sorted by index), with their tasks resolved."""
+    tasks = tasks_by_index(competition, root)
+    result = []
+    for raw in sorted(competition.get("phases") or [], key=lambda p: p.get("index", 0)):
+        result.append(
+            Phase(
+                index=raw.get("index", 0),
+                name=raw["name"],
+                tasks=tuple(tasks[i] for i in raw.get("tasks") or []),
+                execution_time_limit=int(raw.get("execution_time_limit") or 600),
+                starting_kit=_path(root, raw.get("starting_kit")),
+                public_data=_path(root, raw.get("public_data")),
+            )
+        )
+    return result
+
+
+def find_phase(competition: dict, name: str, root: Path = ROOT) -> Phase:
+    """Find a phase by name (case-insensitive, prefix allowed: "dev" finds "Development") or index."""
+    known = phases(competition, root)
+    for phase in known:
+        if name.lower() in (phase.name.lower(), str(phase.index)) or phase.name.lower().startswith(name.lower()):
+            return phase
+    raise BundleError(f"no phase {name!r} in {COMPETITION_YAML}; choose one of: {', '.join(p.name for p in known)}")
+
+
+def leaderboard_columns(competition: dict) -> list[dict]:
+    """Columns of the first leaderboard: the only one Codabench attaches to the phases."""
+    boards = competition.get("leaderboards") or [{}]
+    return list(boards[0].get("columns") or [])
+
+
+def load_program_module(program_dir: Path, name: str) -> ModuleType:
+    """Import a module from a program folder (e.g. scoring_program/metrics.py) without installing it."""
+    sys.path.insert(0, str(program_dir))
+    try:
+        spec = importlib.util.spec_from_file_location(f"{program_dir.name}_{name}", program_dir / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(program_dir))
+
+
+def referenced_paths(competition: dict) -> dict[str, str]:
+    """Every file or folder the yaml points at, keyed by its yaml path (e.g. `tasks[0].input_data`)."""
+    refs: dict[str, str] = {}
+    for key in ("image", "terms"):
+        if competition.get(key):
+            refs[key] = str(competition[key])
+    for i, page in enumerate(competition.get("pages") or []):
+        if isinstance(page, dict) and page.get("file"):
+            refs[f"pages[{i}].file"] = str(page["file"])
+    for i, task in enumerate(competition.get("tasks") or []):
+        for key in ("ingestion_program", "scoring_program", "input_data", "reference_data"):
+            if isinstance(task, dict) and task.get(key):
+                refs[f"tasks[{i}].{key}"] = str(task[key])
+    for i, solution in enumerate(competition.get("solutions") or []):
+        if isinstance(solution, dict) and solution.get("path"):
+            refs[f"solutions[{i}].path"] = str(solution["path"])
+    for i, phase in enumerate(competition.get("phases") or []):
+        for key in ("starting_kit", "public_data"):
+            if isinstance(phase, dict) and phase.get(key):
+                refs[f"phases[{i}].{key}"] = str(phase[key])
+    return refs

@@ -1,0 +1,78 @@
+"""Validate the bundle, then write the zip to upload and the sample submission zips.
+
+    python tools/make_bundle.py     # -> dist/bundle.zip, dist/submissions/*.zip
+
+The bundle zip holds competition.yaml at its root plus exactly the files competition.yaml
+refers to (so tools/, tests/, runs/ and caches never ship). Every submission zip has its
+files at the root, as the compute worker expects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import zipfile
+from pathlib import Path
+
+from bundle import COMPETITION_YAML, ROOT, load_competition, referenced_paths
+from validate_bundle import validate
+from zips import add_file, files_under, zip_folder
+
+SUBMISSIONS = ("sample_code_submission", "sample_result_submission", "failing_submission")
+# Codabench has no hard limit, but large bundles are slow to unpack and count toward the 15 GB quota.
+WARN_BYTES = 200 * 1024 * 1024
+
+
+def bundle_files(root: Path) -> list[Path]:
+    """competition.yaml and every file under the paths it references, without duplicates."""
+    files = {root / COMPETITION_YAML}
+    for value in referenced_paths(load_competition(root)).values():
+        path = root / value
+        files.update(files_under(path) if path.is_dir() else [path])
+    return sorted(files)
+
+
+def write_bundle(root: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in bundle_files(root):
+            add_file(archive, path, path.relative_to(root).as_posix())
+    return target
+
+
+def write_submissions(root: Path, folder: Path) -> list[Path]:
+    kit = root / "starting_kit"
+    return [zip_folder(kit / name, folder / f"{name}.zip") for name in SUBMISSIONS if (kit / name).is_dir()]
+
+
+def human(size: int) -> str:
+    return f"{size / 1024:.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    args = parser.parse_args(argv)
+
+    findings = validate(ROOT)
+    errors = [f for f in findings if f.severity == "error"]
+    for finding in findings:
+        print(finding)
+    if errors:
+        print(f"ERROR: {len(errors)} validation error(s): fix them, then run `make bundle` again", file=sys.stderr)
+        return 1
+
+    bundle = write_bundle(ROOT, args.dist / "bundle.zip")
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+    print(f"Wrote {bundle} ({human(bundle.stat().st_size)}, {len(names)} files, {COMPETITION_YAML} at the root)")
+    if bundle.stat().st_size > WARN_BYTES:
+        print(f"WARNING: the bundle is over {human(WARN_BYTES)}; upload large data separately and reference it by key")
+    for path in write_submissions(ROOT, args.dist / "submissions"):
+        print(f"Wrote {path} ({human(path.stat().st_size)})")
+    print("Upload dist/bundle.zip at Codabench: Benchmarks > Management > Upload.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Run a submission through a phase locally, the way Codabench's compute worker does.
+
+    python tools/run_local.py                                   # baseline, Development phase
+    python tools/run_local.py --phase final --submission path/to/submission.zip
+    python tools/run_local.py --python /path/to/python3.12      # the programs' interpreter
+
+It runs the prediction step (ingestion) then the scoring step of every task of the phase,
+in a worker-like folder layout under runs/, prints the scores as the leaderboard would show
+them and where the detailed results page is, and exits 1 if Codabench would show no score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bundle import ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition
+from executors import Executor, LocalExecutor
+from worker import StepFailed, read_scores, run_prediction_step, run_scoring_step
+
+DEFAULT_SUBMISSION = ROOT / "starting_kit" / "sample_code_submission"
+MAX_ABS_SCORE = 1e10
+
+
+@dataclass
+class TaskRun:
+    task: str
+    status: str  # "Finished" or "Failed", as Codabench would show it
+    message: str = ""
+    scores: dict = field(default_factory=dict)
+    ingestion_stderr: str = ""
+    scoring_stderr: str = ""
+    prediction_output: Path | None = None
+    scoring_output: Path | None = None
+
+    @property
+    def detailed_results(self) -> Path | None:
+        page = self.scoring_output / "detailed_results.html" if self.scoring_output else None
+        return page if page and page.is_file() else None
+
+
+def check_scores(scores: dict, columns: list[dict]) -> list[str]:
+    """What Codabench would silently drop or show as an empty cell."""
+    problems = []
+    for column in columns:
+        if column.get("computation"):
+            if column["key"] in scores:
+                problems.append(f"{column['key']!r} is a computed column: Codabench overwrites what scoring writes")
+            continue
+        if column["key"] not in scores:
+            problems.append(f"scores.json has no {column['key']!r}: that leaderboard cell would be empty")
+            continue
+        value = scores[column["key"]]
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            problems.append(f"{column['key']!r} = {value!r} is not a number")
+            continue
+        if not math.isfinite(number) or abs(number) >= MAX_ABS_SCORE:
+            problems.append(f"{column['key']!r} = {value!r}: Codabench stores only finite numbers below 1e10")
+    known = {c["key"] for c in columns}
+    problems += [f"{key!r} matches no leaderboard column: Codabench drops it" for key in scores if key not in known]
+    return problems
+
+
+def run_phase(phase: Phase, submission: Path, workspace: Path, executor: Executor, columns: list[dict]) -> list[TaskRun]:
+    """Run the submission on every task of the phase (Codabench makes one child run per task)."""
+    runs = []
+    for task in phase.tasks:
+        task_dir = workspace / f"task{task.index}"
+        run = TaskRun(task=task.name, status="Failed")
+        try:
+            prediction = run_prediction_step(task, phase, submission, task_dir, executor)
+            run.prediction_output = prediction.output
+            if "ingestion" in prediction.containers:
+                run.ingestion_stderr = prediction.containers["ingestion"].stderr
+            scoring = run_scoring_step(task, phase, prediction.output, task_dir, executor)
+            run.scoring_output = scoring.output
+            if "scoring" in scoring.containers:
+                run.scoring_stderr = scoring.containers["scoring"].stderr
+            if scoring.failure:
+                raise StepFailed(scoring.failure)
+            run.scores = read_scores(scoring.output)
+            problems = check_scores(run.scores, columns)
+            if problems:
+                raise StepFailed("; ".join(problems))
+            run.status = "Finished"
+        except StepFailed as exc:
+            run.message = str(exc)
+        runs.append(run)
+    return runs
+
+
+def format_scores(scores: dict, columns: list[dict]) -> str:
+    width = max(len(str(c["title"])) for c in columns)
+    lines = []
+    for column in sorted(columns, key=lambda c: c["index"]):
+        if column["key"] in scores:
+            better = "lower is better" if column.get("sorting", "desc") == "asc" else "higher is better"
+            value = round(float(scores[column["key"]]), int(column.get("precision", 2)))
+            lines.append(f"  {column['title']:<{width}}  {value:>12}   ({better})")
+    return "\n".join(lines)
+
+
+def last_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("ERROR:")]
+    return lines[-1] if lines else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--phase", default="Development", help="phase name (prefix is enough) or index")
+    parser.add_argument("--submission", type=Path, default=DEFAULT_SUBMISSION, help="submission folder or zip")
+    parser.add_argument("--python", default=sys.executable, help="Python that runs the programs")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where run folders are kept")
+    parser.add_argument("--quiet", action="store_true", help="do not echo the programs' output")
+    args = parser.parse_args(argv)
+
+    try:
+        competition = load_competition()
+        phase = find_phase(competition, args.phase)
+    except BundleError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
+    if not args.submission.exists():
+        print(f"ERROR: submission {args.submission} does not exist; pass a folder or a zip with --submission", file=sys.stderr)
+        return 2
+    missing = [str(t.input_data) for t in phase.tasks if t.input_data and not t.input_data.exists()]
+    if missing:
+        print(f"ERROR: {missing[0]} does not exist; run `make data` (python tools/prepare_data.py) first", file=sys.stderr)
+        return 2
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    workspace = args.runs / f"{phase.name.lower()}-{args.submission.stem}-{stamp}"
+    if workspace.exists():
+        shutil.rmtree(workspace)
+    print(f"Running {args.submission} on phase {phase.name!r} in {workspace}")
+    executor = LocalExecutor(workspace, python=args.python, echo=None if args.quiet else sys.stdout)
+    columns = leaderboard_columns(competition)
+    runs = run_phase(phase, args.submission, workspace, executor, columns)
+
+    for run in runs:
+        print(f"\n{run.task}: {run.status}")
+        if run.status == "Finished":
+            print(format_scores(run.scores, columns))
+        else:
+            print(f"  {run.message}")
+            cause = last_error_line(run.scoring_stderr) or last_error_line(run.ingestion_stderr)
+            if cause:
+                print(f"  {cause}")
+        if run.detailed_results:
+            print(f"  detailed results: {run.detailed_results}")
+    return 0 if all(run.status == "Finished" for run in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Run one submission through a phase the way Codabench's compute worker does.
+
+What is reproduced (from the worker's source, see the bundle README):
+- each step downloads its pieces into a fresh folder; folders are zipped and extracted, so
+  permission bits are lost as on the worker;
+- a program's command comes from `metadata.yaml` (else `metadata`) at the root of its folder,
+  gets the legacy `$` placeholders replaced, is split with shlex and run without a shell,
+  from /app/program;
+- in the prediction step, a submission without metadata is copied into the output (that is
+  how result submissions reach scoring) and the ingestion program runs on it;
+- one time limit covers a whole step; on expiry the step fails with the worker's message;
+- after each step the worker writes `output/metadata` and fails if a program wrote it;
+- the scores are read from `scores.json` (else `scores.txt`) at the top of the scoring output.
+Locally the submission copy and the ingestion run one after the other instead of together.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bundle import Phase, Task
+from executors import Completed, Container, Executor
+from zips import extract
+
+METADATA_EXISTS = (
+    "Error, the output directory already contains a metadata file. This file is used "
+    "to store exitCode and other data, do not write to this file manually."
+)
+
+
+class StepFailed(Exception):
+    """The step ended as Failed on Codabench; the message is what the worker reports."""
+
+
+@dataclass
+class StepResult:
+    name: str
+    output: Path
+    containers: dict[str, Completed] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    failure: str | None = None  # set when the worker would mark the submission Failed
+
+
+def read_metadata(program: Path) -> dict | None:
+    """The worker's lookup: metadata.yaml first, then metadata; None when neither exists."""
+    for name in ("metadata.yaml", "metadata"):
+        path = program / name
+        if path.is_file():
+            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.FullLoader)
+            return loaded if isinstance(loaded, dict) else {}
+    return None
+
+
+def substitute(command: str, kind: str, is_scoring: bool) -> list[str]:
+    """Replace the legacy placeholders exactly as the worker does (plain str.replace, this order)."""
+    replacements = [
+        ("$input", "/app/input_data" if kind == "ingestion" else "/app/input"),
+        ("$output", "/app/output"),
+        ("$program", "/app/program"),
+        ("$ingestion_program", "/app/program"),
+        ("$hidden", "/app/input/ref"),
+        ("$shared", "/app/shared"),
+        ("$submission_program", "/app/ingested_program"),
+        ("$tmp", "/app/output"),
+        ("$predictions", "/app/input/res" if is_scoring else "/app/output"),
+    ]
+    for placeholder, value in replacements:
+        command = command.replace(placeholder, value)
+    return shlex.split(command)
+
+
+def _write_worker_metadata(output: Path, program: Completed | None, ingestion: Completed | None) -> None:
+    path = output / "metadata"
+    if path.exists():
+        raise StepFailed(METADATA_EXISTS)
+    status = {
+        "exitCode": program.exit_code if program else None,
+        "elapsedTime": program.elapsed if program else None,
+        "ingestionExitCode": ingestion.exit_code if ingestion else None,
+        "ingestionElapsedTime": ingestion.elapsed if ingestion else None,
+    }
+    path.write_text(yaml.dump(status, default_flow_style=False), encoding="utf-8")
+
+
+def _run_within(executor: Executor, container: Container, deadline: float, limit: int) -> Completed:
+    completed = executor.run(container, timeout=deadline - time.monotonic())
+    if completed.timed_out:
+        raise StepFailed(f"Execution Time Limit exceeded. Limit was {limit} seconds")
+    return completed
+
+
+def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: Path, executor: Executor) -> StepResult:
+    step = workspace / "prediction"
+    program, output = step / "program", step / "output"
+    extract(submission, program)
+    output.mkdir(parents=True)
+    mounts = {"/app/program": program, "/app/output": output}
+    if task.input_data:
+        extract(task.input_data, step / "input_data")
+        mounts["/app/input_data"] = step / "input_data"
+    result = StepResult("prediction", output)
+    deadline = time.monotonic() + phase.execution_time_limit
+
+    # The "program" container: the submission itself.
+    metadata = read_metadata(program)
+    if metadata is None:
+        result.notes.append("submission has no metadata: copied to the output, to be handled by ingestion")
+        shutil.copytree(program, output, dirs_exist_ok=True)
+    elif metadata.get("command"):
+        command = substitute(str(metadata["command"]), "program", is_scoring=False)
+        result.containers["submission"] = _run_within(
+            executor, Container("submission", command, mounts), deadline, phase.execution_time_limit
+        )
+    else:
+        result.notes.append("submission metadata has no command: not run")
+
+    if task.ingestion_program:
+        ingestion_dir = step / "ingestion_program"
+        extract(task.ingestion_program, ingestion_dir)
+        ingestion_metadata = read_metadata(ingestion_dir)
+        if ingestion_metadata is None:
+            raise StepFailed("Program directory missing 'metadata.yaml/metadata'")
+        if not ingestion_metadata.get("command"):
+            raise StepFailed("Program directory missing 'command' in metadata")
+        command = substitute(str(ingestion_metadata["command"]), "ingestion", is_scoring=False)
+        ingestion_mounts = {**mounts, "/app/program": ingestion_dir, "/app/ingested_program": program}
+        result.containers["ingestion"] = _run_within(
+            executor, Container("ingestion", command, ingestion_mounts), deadline, phase.execution_time_limit
+        )
+    _write_worker_metadata(output, result.containers.get("submission"), result.containers.get("ingestion"))
+    return result
+
+
+def read_scores(output: Path) -> dict:
+    """The worker reads only the top of the scoring output: scores.json, else scores.txt."""
+    if (output / "scores.json").is_file():
+        try:
+            scores = json.loads((output / "scores.json").read_text(encoding="utf-8"))
+        except ValueError:
+            raise StepFailed("Could not decode scores json properly, it contains an error.") from None
+    elif (output / "scores.txt").is_file():
+        scores = yaml.load((output / "scores.txt").read_text(encoding="utf-8"), Loader=yaml.Loader)
+    else:
+        raise StepFailed("Could not find scores file, did the scoring program output it?")
+    if not isinstance(scores, dict):
+        raise StepFailed("the scores file must hold a flat mapping {column_key: number}")
+    return scores
+
+
+def run_scoring_step(task: Task, phase: Phase, predictions: Path, workspace: Path, executor: Executor) -> StepResult:
+    step = workspace / "scoring"
+    program, output, shared = step / "program", step / "output", step / "shared"
+    extract(task.scoring_program, program)
+    extract(predictions, step / "input" / "res")
+    if task.reference_data:
+        extract(task.reference_data, step / "input" / "ref")
+    output.mkdir(parents=True)
+    shared.mkdir(parents=True)
+    result = StepResult("scoring", output)
+    mounts = {"/app/program": program, "/app/output": output, "/app/input": step / "input", "/app/shared": shared}
+    metadata = read_metadata(program)
+    if metadata is None:
+        result.notes.append("scoring program has no metadata at its root: the worker only copies it to the output")
+        shutil.copytree(program, output, dirs_exist_ok=True)
+    elif metadata.get("command"):
+        command = substitute(str(metadata["command"]), "program", is_scoring=True)
+        deadline = time.monotonic() + phase.execution_time_limit
+        completed = _run_within(executor, Container("scoring", command, mounts), deadline, phase.execution_time_limit)
+        result.containers["scoring"] = completed
+        if completed.exit_code != 0:
+            result.failure = f"scoring program exited with code {completed.exit_code}: Failed, no scores are uploaded"
+            return result
+    _write_worker_metadata(output, result.containers.get("scoring"), None)
+    return result
