@@ -1,0 +1,122 @@
+"""Validate the free-text answers before anything is written.
+
+Each bad answer prints one line, `ERROR: <question> <value>: <rule>. <fix>`, and the hook
+exits 1, so cookiecutter stops and removes the half-made folder. Choices need no check here:
+cookiecutter validates them itself. No network, no subprocess, no randomness: cruft runs
+this again on every update.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import date
+
+# tojson escapes ' as \u0027, so no answer can close the r'''...''' literal early.
+ANSWERS = {
+    "title": json.loads(r'''{{ cookiecutter.title | tojson }}'''),
+    "slug": json.loads(r'''{{ cookiecutter.slug | tojson }}'''),
+    "contact_email": json.loads(r'''{{ cookiecutter.contact_email | tojson }}'''),
+    "description": json.loads(r'''{{ cookiecutter.description | tojson }}'''),
+    "start_date": json.loads(r'''{{ cookiecutter.start_date | tojson }}'''),
+    "dev_phase_days": json.loads(r'''{{ cookiecutter.dev_phase_days | tojson }}'''),
+    "final_phase_days": json.loads(r'''{{ cookiecutter.final_phase_days | tojson }}'''),
+    "docker_image": json.loads(r'''{{ cookiecutter.docker_image | tojson }}'''),
+}
+
+RERUN = "Run cookiecutter again with a corrected answer (or --replay-file ~/.cookiecutter_replay/<template>.json after editing it)."
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# registry/user/name:tag, lowercase repository path, explicit tag (Codabench stores at most 128 characters).
+DOCKER_IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+MAX_DAYS = 3650
+
+
+def validate_title(value: str) -> str | None:
+    if not value.strip():
+        return "title: the title is empty. Give the competition a name."
+    if len(value) > 256:
+        return f"title: {len(value)} characters is over Codabench's limit of 256. Shorten it."
+    if "\n" in value or "\r" in value:
+        return "title: the title spans several lines. Write it on one line."
+    return None
+
+
+def validate_slug(value: str) -> str | None:
+    if SLUG.match(value):
+        return None
+    suggestion = re.sub(r"[^a-z0-9_-]+", "_", value.lower()).strip("_-")[:64] or "my_competition"
+    return (f"slug {value!r} is not a valid folder name: use 1 to 64 lowercase letters, digits, _ or -, "
+            f"starting with a letter or digit. Try slug={suggestion!r}.")
+
+
+def validate_email(value: str) -> str | None:
+    if EMAIL.match(value) and len(value) <= 256:
+        return None
+    return f"contact_email {value!r} is not an email address. Give one like organizer@example.org."
+
+
+def validate_description(value: str) -> str | None:
+    if "\n" in value or "\r" in value:
+        return "description: the description spans several lines. Write one line; the pages hold the details."
+    return None
+
+
+def validate_start_date(value: str) -> str | None:
+    problem = f"start_date {value!r} is not a date in the form YYYY-MM-DD (UTC). Write it like 2027-01-04."
+    if not ISO_DATE.match(value):
+        return problem
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return problem
+    return None
+
+
+def validate_days(name: str, value: str) -> str | None:
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+        return f"{name} {value!r} is not a whole number of days from 1 to {MAX_DAYS}. Write it like 30."
+    return None
+
+
+def validate_docker_image(value: str) -> str | None:
+    if len(value) > 128 or not DOCKER_IMAGE.match(value):
+        return (f"docker_image {value!r} is not a pinned image name: write user/image:tag in lowercase, "
+                "128 characters at most, e.g. codalab/codalab-legacy:py312.")
+    if value.endswith(":latest"):
+        return f"docker_image {value!r} uses the moving tag 'latest'. Pin a fixed tag such as codalab/codalab-legacy:py312."
+    return None
+
+
+def find_problems(answers: dict[str, str]) -> list[str]:
+    checks = [
+        validate_title(answers["title"]),
+        validate_slug(answers["slug"]),
+        validate_email(answers["contact_email"]),
+        validate_description(answers["description"]),
+        validate_start_date(answers["start_date"]),
+        validate_days("dev_phase_days", answers["dev_phase_days"]),
+        validate_days("final_phase_days", answers["final_phase_days"]),
+        validate_docker_image(answers["docker_image"]),
+    ]
+    return [problem for problem in checks if problem]
+
+
+def main() -> int:
+    problems = find_problems(ANSWERS)
+    for problem in problems:
+        print(f"ERROR: {problem}", file=sys.stderr)
+    if problems:
+        print(RERUN, file=sys.stderr)
+        return 1
+    if ANSWERS["docker_image"] != "codalab/codalab-legacy:py312":
+        print(f"WARNING: the programs are tested on codalab/codalab-legacy:py312; check that "
+              f"{ANSWERS['docker_image']} has Python 3.9+, numpy, scikit-learn, matplotlib and pyyaml.", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
