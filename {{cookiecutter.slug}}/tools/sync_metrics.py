@@ -32,10 +32,9 @@ def load_metrics(root: Path = ROOT):
 def yaml_columns(metrics, indent: str) -> list[str]:
     lines = []
     for index, column in enumerate(metrics.COLUMNS):
-        lines.append(
-            f"{indent}- {{title: {json.dumps(column.title)}, key: {column.key}, index: {index}, "
-            f"sorting: {column.sorting}, precision: {column.precision}}}"
-        )
+        fields = (f"title: {json.dumps(column.title)}, key: {column.key}, index: {index}, "
+                  f"sorting: {column.sorting}, precision: {column.precision}")
+        lines.append(indent + "- {" + fields + "}")
     return lines
 
 

@@ -1,0 +1,70 @@
+"""Every bad answer stops the bake in the pre-generation hook with one ERROR line that says how to fix it."""
+
+from __future__ import annotations
+
+import pytest
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+from conftest import TEMPLATE
+
+BAD_ANSWERS = [
+    # (answers, the text the ERROR line must contain)
+    ({"slug": "my competition"}, "slug 'my competition' is not a valid folder name"),
+    ({"slug": "My_Competition"}, "Try slug='my_competition'"),
+    ({"slug": "-x"}, "starting with a letter or digit"),
+    ({"title": "   "}, "title: the title is empty"),
+    ({"title": "x" * 257}, "over Codabench's limit of 256"),
+    ({"contact_email": "organizer"}, "contact_email 'organizer' is not an email address"),
+    ({"contact_email": "a@b"}, "contact_email 'a@b' is not an email address"),
+    ({"start_date": "04/01/2027"}, "start_date '04/01/2027' is not a date in the form YYYY-MM-DD"),
+    ({"start_date": "2027-02-30"}, "start_date '2027-02-30' is not a date"),
+    ({"dev_phase_days": "ten"}, "dev_phase_days 'ten' is not a whole number of days"),
+    ({"dev_phase_days": "0"}, "dev_phase_days '0' is not a whole number of days from 1"),
+    ({"final_phase_days": "-3"}, "final_phase_days '-3' is not a whole number"),
+    ({"final_phase_days": "2.5"}, "final_phase_days '2.5' is not a whole number"),
+    ({"docker_image": "codalab/codalab-legacy"}, "is not a pinned image name"),
+    ({"docker_image": "codalab/codalab-legacy:latest"}, "moving tag 'latest'"),
+    ({"docker_image": "Codalab/Legacy:py312"}, "is not a pinned image name"),
+    ({"description": "line one\nline two"}, "description: the description spans several lines"),
+]
+
+
+def _id(case) -> str:
+    answers, _ = case
+    return "-".join(f"{k}:{str(v)[:12]!r}" for k, v in answers.items())
+
+
+@pytest.mark.parametrize("answers,expected", BAD_ANSWERS, ids=[_id(c) for c in BAD_ANSWERS])
+def test_bad_answer_fails_in_the_pre_gen_hook_with_its_error_line(answers, expected, tmp_path, user_config, capfd):
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(tmp_path), config_file=str(user_config))
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1, errors
+    assert expected in errors[0]
+    assert list(tmp_path.iterdir()) == []  # nothing half-made is left behind
+
+
+def test_every_bad_answer_is_reported_at_once(tmp_path, user_config, capfd):
+    answers = {"slug": "a b", "contact_email": "x", "start_date": "soon", "dev_phase_days": "a", "final_phase_days": "b"}
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(tmp_path), config_file=str(user_config))
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
+    assert [e.split()[1] for e in errors] == ["slug", "contact_email", "start_date", "dev_phase_days", "final_phase_days"]
+
+
+def test_a_title_without_letters_still_derives_a_valid_slug(bake):
+    assert bake(title="!!! ???").name == "competition"
+
+
+def test_answers_are_data_not_code_in_the_hook(bake):
+    """Quotes and backslashes that would end a Python string literal reach the bundle unchanged."""
+    title = "It's ''' a \"\"\" test \\ end"
+    bundle = bake(title=title, slug="quoted")
+    assert f"# {title}".replace("\\", "\\\\") in (bundle / "pages" / "overview.md").read_text(encoding="utf-8")
+
+
+def test_a_non_default_image_bakes_with_a_warning(bake, capfd):
+    bundle = bake(docker_image="ghcr.io/my-org/my-image:1.2.3", slug="custom_image")
+    assert "docker_image: \"ghcr.io/my-org/my-image:1.2.3\"" in (bundle / "competition.yaml").read_text(encoding="utf-8")
+    assert "WARNING: the programs are tested on codalab/codalab-legacy:py312" in capfd.readouterr().err
