@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from bundle import ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition
 from executors import Executor, LocalExecutor
@@ -68,17 +69,26 @@ def check_scores(scores: dict, columns: list[dict]) -> list[str]:
     return problems
 
 
-def run_phase(phase: Phase, submission: Path, workspace: Path, executor: Executor, columns: list[dict]) -> list[TaskRun]:
+def run_phase(
+    phase: Phase,
+    submission: Path,
+    workspace: Path,
+    executor: Executor,
+    columns: list[dict],
+    progress: Callable[[str], None] = lambda message: None,
+) -> list[TaskRun]:
     """Run the submission on every task of the phase (Codabench makes one child run per task)."""
     runs = []
     for task in phase.tasks:
         task_dir = workspace / f"task{task.index}"
         run = TaskRun(task=task.name, status="Failed")
         try:
+            progress(f"{task.name}: prediction step (ingestion program)")
             prediction = run_prediction_step(task, phase, submission, task_dir, executor)
             run.prediction_output = prediction.output
             if "ingestion" in prediction.containers:
                 run.ingestion_stderr = prediction.containers["ingestion"].stderr
+            progress(f"{task.name}: scoring step (scoring program)")
             scoring = run_scoring_step(task, phase, prediction.output, task_dir, executor)
             run.scoring_output = scoring.output
             if "scoring" in scoring.containers:
@@ -142,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Running {args.submission} on phase {phase.name!r} in {workspace}")
     executor = LocalExecutor(workspace, python=args.python, echo=None if args.quiet else sys.stdout)
     columns = leaderboard_columns(competition)
-    runs = run_phase(phase, args.submission, workspace, executor, columns)
+    runs = run_phase(phase, args.submission, workspace, executor, columns, progress=lambda m: print(m, flush=True))
 
     for run in runs:
         print(f"\n{run.task}: {run.status}")
