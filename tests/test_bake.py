@@ -46,7 +46,16 @@ EXPECTED_FILES = {
     "tools/validate_bundle.py",
     "tools/worker.py",
     "tools/zips.py",
-    # TESTS
+    "tests/conftest.py",
+    "tests/test_bundle_zip.py",
+    "tests/test_competition_yaml.py",
+    "tests/test_data.py",
+    "tests/test_detailed_results.py",
+    "tests/test_metrics_agreement.py",
+    "tests/test_participant_errors.py",
+    "tests/test_pipeline.py",
+    "tests/test_starting_kit.py",
+    "tests/test_worker_emulation.py",
 }
 
 JINJA_MARKERS = re.compile(r"\{\{|\{%|%\}|\{#|#\}")
