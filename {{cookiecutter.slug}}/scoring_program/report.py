@@ -142,7 +142,7 @@ class Report:
         primary = self.scores[0]
         return (
             '<section class="card"><h2>Summary</h2>'
-            f"<p>{escape(primary.title)} (primary score, {primary.better} is better)</p>"
+            f"<p>{escape(primary.title)} (primary score, {escape(primary.better)} is better)</p>"
             f'<p class="headline">{primary.value:.{primary.precision}f}</p></section>'
         )
 

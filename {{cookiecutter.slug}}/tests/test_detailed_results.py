@@ -94,3 +94,17 @@ def test_page_is_written_at_start_and_rewritten_after_every_stage(tmp_path, monk
     assert "Scoring finished." in versions[-1]
     assert report.PAGE_NAME == "detailed_results.html"
     assert not list((tmp_path / "out").glob(".detailed_results.*"))  # no temporary file left behind
+
+
+def test_every_text_field_of_the_page_is_escaped(tmp_path):
+    report = load_program_module(ROOT / "scoring_program", "report")
+    evil = "<script>alert(1)</script>"
+    page = report.Report(tmp_path, title=evil, stages=[evil, "second"])
+    page.add_fact(evil, evil)
+    page.warn(evil)
+    page.show_scores([report.ScoreRow(evil, 0.5, 2, evil, evil)])
+    page.add_figure(report.Figure(evil, evil, base64.b64encode(PNG).decode()))
+    page.fail(evil)
+    html = page.path.read_text(encoding="utf-8")
+    assert "<script>" not in html
+    assert html.count("&lt;script&gt;") >= 10
