@@ -112,7 +112,7 @@ def format_scores(scores: dict, columns: list[dict]) -> str:
     for column in sorted(columns, key=lambda c: c["index"]):
         if column["key"] in scores:
             better = "lower is better" if column.get("sorting", "desc") == "asc" else "higher is better"
-            value = round(float(scores[column["key"]]), int(column.get("precision", 2)))
+            value = f"{float(scores[column['key']]):.{int(column.get('precision', 2))}f}"  # as the leaderboard rounds
             lines.append(f"  {column['title']:<{width}}  {value:>12}   ({better})")
     return "\n".join(lines)
 
