@@ -1,21 +1,98 @@
 """Jinja helpers for this template (loaded through `_extensions` in cookiecutter.json).
 
-They only format answers the pre-generation hook has already validated, so they never
-see a malformed date or number.
+The leaderboard and metric rules come from the bundle's own `scoring_program/metrics.py` and
+`tools/sync_metrics.py`, imported from this template, so the baked competition.yaml holds
+exactly what `make sync` would write: there is no second copy of the metric registry here.
+The helpers only format answers the pre-generation hook has already validated.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 import re
+import sys
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from jinja2.ext import Extension
 
-# Markdown characters that would change how a title renders on Codabench's pages
-# (which are Markdown + raw HTML + KaTeX, so `$` starts math).
+BUNDLE = Path(__file__).resolve().parent / "{{cookiecutter.slug}}"
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]$|#~])")
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tools():
+    sys.path.insert(0, str(BUNDLE / "tools"))
+    try:
+        return _load(BUNDLE / "tools" / "sync_metrics.py", "template_sync_metrics")
+    finally:
+        sys.path.remove(str(BUNDLE / "tools"))
+
+
+METRICS = _load(BUNDLE / "scoring_program" / "metrics.py", "template_metrics")
+
+
+def dataset_names(count: str) -> list[str]:
+    n = int(count)
+    return ["main"] if n == 1 else [f"ds{i}" for i in range(1, n + 1)]
+
+
+def primary_metric(task_type: str, metric: str) -> str:
+    return METRICS.resolve_primary(task_type, metric)
+
+
+def settings(c: dict) -> dict:
+    """The bundle's scoring_program/settings.json, from the answers."""
+    return {"title": c["title"], "task_type": c["task_type"], "primary_metric": primary_metric(c["task_type"], c["metric"]),
+            "submission_mode": c["submission_mode"], "datasets": dataset_names(c["datasets_per_phase"])}
+
+
+def leaderboard_yaml(c: dict, indent: str) -> str:
+    return "\n".join(_tools().yaml_columns(METRICS, settings(c), indent))
+
+
+def metric_table(c: dict) -> str:
+    return "\n".join(_tools().page_table(METRICS, settings(c)))
+
+
+def leaderboard(c: dict) -> list:
+    return METRICS.leaderboard(settings(c))
+
+
+def prediction_format(c: dict) -> str:
+    return METRICS.prediction_format(settings(c))
+
+
+DESCRIPTIONS = {
+    "binary_classification": "Predict the binary label of each row of a tabular dataset.",
+    "multiclass_classification": "Predict the class (0, 1 or 2) of each row of a tabular dataset.",
+    "regression": "Predict a numeric target for each row of a tabular dataset.",
+}
+
+
+def description(c: dict) -> str:
+    """The one-line description: the `_description` answer, else one that fits the task type."""
+    return c["_description"] or DESCRIPTIONS[c["task_type"]]
+
+
+def expected_header(c: dict) -> str:
+    """The header line of a predictions.csv file, as the scoring program checks it."""
+    classes = [0, 1, 2] if c["task_type"] == "multiclass_classification" else [0, 1]  # as tools/prepare_data.py writes
+    return ",".join(["id", *METRICS.prediction_columns(prediction_format(c), classes)])
+
+
+def metric_rules() -> dict:
+    """For the pre-generation hook: which metrics each task type accepts."""
+    return {task: METRICS.applicable(task) for task in METRICS.TASK_TYPES}
 
 
 def phase_dates(start_date: str, dev_days: str, final_days: str) -> dict[str, str]:
@@ -53,4 +130,6 @@ class BundleExtension(Extension):
         super().__init__(environment)
         environment.filters["yaml_string"] = yaml_string
         environment.filters["markdown_text"] = markdown_text
-        environment.globals["phase_dates"] = phase_dates
+        for function in (phase_dates, dataset_names, primary_metric, leaderboard_yaml, metric_table, leaderboard,
+                         prediction_format, metric_rules, description, expected_header):
+            environment.globals[function.__name__] = function

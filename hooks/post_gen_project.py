@@ -1,29 +1,59 @@
-"""Final sanity check of the generated bundle: its competition.yaml must load.
+"""Keep only what the chosen options need, then check that competition.yaml loads.
 
-Offline and deterministic (cruft runs it again on every update); it writes nothing.
-Data are not generated here: that needs numpy and scikit-learn, which cookiecutter's own
-environment may lack, so `make data` (or any make target) writes them.
+Offline and deterministic (cruft runs it again on every update): it removes files and moves
+one baseline into place, nothing else. Data are not generated here: that needs numpy and
+scikit-learn, which cookiecutter's own environment may lack, so `make data` writes them.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from pathlib import Path
 
 import yaml  # cookiecutter depends on PyYAML
 
+SUBMISSION_MODE = json.loads(r'''{{ cookiecutter.submission_mode | tojson }}''')
+PREDICTION_FORMAT = json.loads(r'''{{ prediction_format(cookiecutter) | tojson }}''')
 
-def main() -> int:
-    path = Path("competition.yaml")
+
+def keep_baseline(kit: Path, prediction_format: str) -> None:
+    """The baseline that returns what this competition scores becomes the sample submission."""
+    target = kit / "sample_code_submission" / "model.py"
+    target.parent.mkdir(exist_ok=True)
+    source = kit / "baselines" / f"{prediction_format}.py"
+    if source.exists():
+        shutil.move(str(source), str(target))
+    shutil.rmtree(kit / "baselines", ignore_errors=True)
+
+
+def remove_code_submission_parts(root: Path) -> None:
+    """Result-only competitions have no ingestion program and no failing code."""
+    shutil.rmtree(root / "ingestion_program", ignore_errors=True)
+    (root / "starting_kit" / "failing_submission" / "model.py").unlink(missing_ok=True)
+
+
+def check_competition_yaml(path: Path) -> str | None:
     try:
         competition = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        print(f"ERROR: the generated {path} does not parse ({exc}); please report this as a template bug.", file=sys.stderr)
-        return 1
+        return f"the generated {path} does not parse ({exc})"
     if str(competition.get("version")) != "2":
-        print(f"ERROR: the generated {path} has no `version: 2`; please report this as a template bug.", file=sys.stderr)
+        return f"the generated {path} has no `version: 2`"
+    return None
+
+
+def main() -> int:
+    root = Path.cwd()
+    keep_baseline(root / "starting_kit", PREDICTION_FORMAT)
+    if SUBMISSION_MODE == "result":
+        remove_code_submission_parts(root)
+    problem = check_competition_yaml(root / "competition.yaml")
+    if problem:
+        print(f"ERROR: {problem}; please report this as a template bug.", file=sys.stderr)
         return 1
-    print(f"Created {Path.cwd().name}/. Next: cd {Path.cwd().name} && make test   (see README.md)")
+    print(f"Created {root.name}/. Next: cd {root.name} && make test   (see README.md)")
     return 0
 
 

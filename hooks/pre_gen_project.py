@@ -1,9 +1,11 @@
 """Validate the free-text answers before anything is written.
 
 Each bad answer prints one line, `ERROR: <question> <value>: <rule>. <fix>`, and the hook
-exits 1, so cookiecutter stops and removes the half-made folder. Choices need no check here:
-cookiecutter validates them itself. No network, no subprocess, no randomness: cruft runs
-this again on every update.
+exits 1, so cookiecutter stops and removes the half-made folder. Choices are validated by
+cookiecutter itself; what it cannot see is a choice that contradicts another (a regression
+metric on a classification task), checked here. Settings starting with `_` are not asked but
+can be given on the command line (`_dev_phase_days=30`) and are checked the same way.
+No network, no subprocess, no randomness: cruft runs this again on every update.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ ANSWERS = {
     "title": json.loads(r'''{{ cookiecutter.title | tojson }}'''),
     "slug": json.loads(r'''{{ cookiecutter.slug | tojson }}'''),
     "contact_email": json.loads(r'''{{ cookiecutter.contact_email | tojson }}'''),
-    "description": json.loads(r'''{{ cookiecutter.description | tojson }}'''),
+    "task_type": json.loads(r'''{{ cookiecutter.task_type | tojson }}'''),
+    "metric": json.loads(r'''{{ cookiecutter.metric | tojson }}'''),
+    "datasets_per_phase": json.loads(r'''{{ cookiecutter.datasets_per_phase | tojson }}'''),
     "start_date": json.loads(r'''{{ cookiecutter.start_date | tojson }}'''),
-    "dev_phase_days": json.loads(r'''{{ cookiecutter.dev_phase_days | tojson }}'''),
-    "final_phase_days": json.loads(r'''{{ cookiecutter.final_phase_days | tojson }}'''),
-    "docker_image": json.loads(r'''{{ cookiecutter.docker_image | tojson }}'''),
+    "_description": json.loads(r'''{{ cookiecutter._description | tojson }}'''),
+    "_dev_phase_days": json.loads(r'''{{ cookiecutter._dev_phase_days | tojson }}'''),
+    "_final_phase_days": json.loads(r'''{{ cookiecutter._final_phase_days | tojson }}'''),
+    "_docker_image": json.loads(r'''{{ cookiecutter._docker_image | tojson }}'''),
 }
+# Which metrics each task type accepts, read from the bundle's scoring_program/metrics.py.
+METRIC_RULES = json.loads(r'''{{ metric_rules() | tojson }}''')
 
 RERUN = "Run cookiecutter again with a corrected answer (or --replay-file ~/.cookiecutter_replay/<template>.json after editing it)."
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -32,6 +39,7 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # registry/user/name:tag, lowercase repository path, explicit tag (Codabench stores at most 128 characters).
 DOCKER_IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 MAX_DAYS = 3650
+MAX_DATASETS = 5
 
 
 def validate_title(value: str) -> str | None:
@@ -60,7 +68,21 @@ def validate_email(value: str) -> str | None:
 
 def validate_description(value: str) -> str | None:
     if "\n" in value or "\r" in value:
-        return "description: the description spans several lines. Write one line; the pages hold the details."
+        return "_description: the description spans several lines. Write one line; the pages hold the details."
+    return None
+
+
+def validate_metric(task_type: str, metric: str) -> str | None:
+    valid = ["auto", *METRIC_RULES[task_type]]
+    if metric in valid:
+        return None
+    return f"metric {metric!r} does not apply to {task_type}. Choose one of: {', '.join(valid)}."
+
+
+def validate_datasets(value: str) -> str | None:
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_DATASETS:
+        return f"datasets_per_phase {value!r} is not a whole number from 1 to {MAX_DATASETS}. Write it like 3."
     return None
 
 
@@ -84,10 +106,10 @@ def validate_days(name: str, value: str) -> str | None:
 
 def validate_docker_image(value: str) -> str | None:
     if len(value) > 128 or not DOCKER_IMAGE.match(value):
-        return (f"docker_image {value!r} is not a pinned image name: write user/image:tag in lowercase, "
+        return (f"_docker_image {value!r} is not a pinned image name: write user/image:tag in lowercase, "
                 "128 characters at most, e.g. codalab/codalab-legacy:py312.")
     if value.endswith(":latest"):
-        return f"docker_image {value!r} uses the moving tag 'latest'. Pin a fixed tag such as codalab/codalab-legacy:py312."
+        return f"_docker_image {value!r} uses the moving tag 'latest'. Pin a fixed tag such as codalab/codalab-legacy:py312."
     return None
 
 
@@ -96,11 +118,13 @@ def find_problems(answers: dict[str, str]) -> list[str]:
         validate_title(answers["title"]),
         validate_slug(answers["slug"]),
         validate_email(answers["contact_email"]),
-        validate_description(answers["description"]),
+        validate_metric(answers["task_type"], answers["metric"]),
+        validate_datasets(answers["datasets_per_phase"]),
         validate_start_date(answers["start_date"]),
-        validate_days("dev_phase_days", answers["dev_phase_days"]),
-        validate_days("final_phase_days", answers["final_phase_days"]),
-        validate_docker_image(answers["docker_image"]),
+        validate_description(answers["_description"]),
+        validate_days("_dev_phase_days", answers["_dev_phase_days"]),
+        validate_days("_final_phase_days", answers["_final_phase_days"]),
+        validate_docker_image(answers["_docker_image"]),
     ]
     return [problem for problem in checks if problem]
 
@@ -112,9 +136,9 @@ def main() -> int:
     if problems:
         print(RERUN, file=sys.stderr)
         return 1
-    if ANSWERS["docker_image"] != "codalab/codalab-legacy:py312":
+    if ANSWERS["_docker_image"] != "codalab/codalab-legacy:py312":
         print(f"WARNING: the programs are tested on codalab/codalab-legacy:py312; check that "
-              f"{ANSWERS['docker_image']} has Python 3.9+, numpy, scikit-learn, matplotlib and pyyaml.", file=sys.stderr)
+              f"{ANSWERS['_docker_image']} has Python 3.9+, numpy, scikit-learn, matplotlib and pyyaml.", file=sys.stderr)
     return 0
 
 

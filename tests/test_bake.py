@@ -24,7 +24,7 @@ EXPECTED_FILES = {
     "pages/terms.md",
     "ingestion_program/ingestion.py",
     "ingestion_program/metadata.yaml",
-    "scoring_program/competition.json",
+    "scoring_program/settings.json",
     "scoring_program/detailed_results_template.html",
     "scoring_program/figures.py",
     "scoring_program/metadata.yaml",
@@ -102,7 +102,7 @@ def test_competition_yaml_has_the_configured_values(default_bundle):
     competition = yaml.safe_load((default_bundle / "competition.yaml").read_text(encoding="utf-8"))
     assert competition["version"] == 2
     assert competition["title"] == DEFAULTS["title"]
-    assert competition["description"] == DEFAULTS["description"]
+    assert competition["description"] == "Predict the binary label of each row of a tabular dataset."
     assert competition["contact_email"] == DEFAULTS["contact_email"]
     assert competition["docker_image"] == "codalab/codalab-legacy:py312"
     assert competition["enable_detailed_results"] is True
@@ -125,7 +125,7 @@ def test_phases_are_quoted_utc_datetimes_that_follow_each_other(default_bundle):
 
 
 def test_phase_lengths_and_start_date_answers_move_the_dates(bake):
-    bundle = bake(start_date="2030-02-27", dev_phase_days="3", final_phase_days="1")
+    bundle = bake(start_date="2030-02-27", _dev_phase_days="3", _final_phase_days="1")
     phases = yaml.safe_load((bundle / "competition.yaml").read_text(encoding="utf-8"))["phases"]
     assert [(p["start"], p["end"]) for p in phases] == [
         ("2030-02-27 00:00:00", "2030-03-01 23:59:59"),

@@ -19,14 +19,17 @@ BAD_ANSWERS = [
     ({"contact_email": "a@b"}, "contact_email 'a@b' is not an email address"),
     ({"start_date": "04/01/2027"}, "start_date '04/01/2027' is not a date in the form YYYY-MM-DD"),
     ({"start_date": "2027-02-30"}, "start_date '2027-02-30' is not a date"),
-    ({"dev_phase_days": "ten"}, "dev_phase_days 'ten' is not a whole number of days"),
-    ({"dev_phase_days": "0"}, "dev_phase_days '0' is not a whole number of days from 1"),
-    ({"final_phase_days": "-3"}, "final_phase_days '-3' is not a whole number"),
-    ({"final_phase_days": "2.5"}, "final_phase_days '2.5' is not a whole number"),
-    ({"docker_image": "codalab/codalab-legacy"}, "is not a pinned image name"),
-    ({"docker_image": "codalab/codalab-legacy:latest"}, "moving tag 'latest'"),
-    ({"docker_image": "Codalab/Legacy:py312"}, "is not a pinned image name"),
-    ({"description": "line one\nline two"}, "description: the description spans several lines"),
+    ({"_dev_phase_days": "ten"}, "_dev_phase_days 'ten' is not a whole number of days"),
+    ({"_dev_phase_days": "0"}, "_dev_phase_days '0' is not a whole number of days from 1"),
+    ({"_final_phase_days": "-3"}, "_final_phase_days '-3' is not a whole number"),
+    ({"_final_phase_days": "2.5"}, "_final_phase_days '2.5' is not a whole number"),
+    ({"_docker_image": "codalab/codalab-legacy"}, "is not a pinned image name"),
+    ({"_docker_image": "codalab/codalab-legacy:latest"}, "moving tag 'latest'"),
+    ({"_docker_image": "Codalab/Legacy:py312"}, "is not a pinned image name"),
+    ({"_description": "line one\nline two"}, "_description: the description spans several lines"),
+    ({"datasets_per_phase": "0"}, "datasets_per_phase '0' is not a whole number from 1 to 5"),
+    ({"datasets_per_phase": "6"}, "datasets_per_phase '6' is not a whole number from 1 to 5"),
+    ({"datasets_per_phase": "two"}, "datasets_per_phase 'two' is not a whole number"),
 ]
 
 
@@ -46,11 +49,11 @@ def test_bad_answer_fails_in_the_pre_gen_hook_with_its_error_line(answers, expec
 
 
 def test_every_bad_answer_is_reported_at_once(tmp_path, user_config, capfd):
-    answers = {"slug": "a b", "contact_email": "x", "start_date": "soon", "dev_phase_days": "a", "final_phase_days": "b"}
+    answers = {"slug": "a b", "contact_email": "x", "start_date": "soon", "_dev_phase_days": "a", "_final_phase_days": "b"}
     with pytest.raises(FailedHookException):
         cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(tmp_path), config_file=str(user_config))
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
-    assert [e.split()[1] for e in errors] == ["slug", "contact_email", "start_date", "dev_phase_days", "final_phase_days"]
+    assert [e.split()[1] for e in errors] == ["slug", "contact_email", "start_date", "_dev_phase_days", "_final_phase_days"]
 
 
 def test_a_title_without_letters_still_derives_a_valid_slug(bake):
@@ -65,6 +68,6 @@ def test_answers_are_data_not_code_in_the_hook(bake):
 
 
 def test_a_non_default_image_bakes_with_a_warning(bake, capfd):
-    bundle = bake(docker_image="ghcr.io/my-org/my-image:1.2.3", slug="custom_image")
+    bundle = bake(_docker_image="ghcr.io/my-org/my-image:1.2.3", slug="custom_image")
     assert "docker_image: \"ghcr.io/my-org/my-image:1.2.3\"" in (bundle / "competition.yaml").read_text(encoding="utf-8")
     assert "WARNING: the programs are tested on codalab/codalab-legacy:py312" in capfd.readouterr().err

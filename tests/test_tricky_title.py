@@ -53,7 +53,7 @@ def test_slug_is_derived_and_valid(tricky_bundle):
 
 
 def test_scoring_program_reads_the_exact_title(tricky_bundle):
-    settings = json.loads((tricky_bundle / "scoring_program" / "competition.json").read_text(encoding="utf-8"))
+    settings = json.loads((tricky_bundle / "scoring_program" / "settings.json").read_text(encoding="utf-8"))
     assert settings["title"] == TITLE
 
 

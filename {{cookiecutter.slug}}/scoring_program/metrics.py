@@ -1,25 +1,31 @@
-"""The leaderboard's single source of truth: every column the scoring program writes.
+"""The leaderboard's single source of truth: every metric, and the columns a competition shows.
 
-Each column is declared once, here. `tools/sync_metrics.py` writes the leaderboard columns
-of `competition.yaml` and the metric table of `pages/evaluation.md` from these declarations,
-and the bundle's tests fail if either drifts from this file. To add a metric, append a
-`Metric` to METRICS, then run `make sync`.
+`settings.json` (next to this file) says which task, primary metric, submission mode and
+datasets this competition has; `leaderboard(settings)` turns that into the leaderboard
+columns. `tools/sync_metrics.py` writes those columns into `competition.yaml` and the metric
+table into `pages/evaluation.md`, the scoring program writes exactly their keys to
+`scores.json`, and the bundle's tests fail if any of them drifts.
 
-Codabench matches `key` against the leaderboard's column keys (unknown keys are silently
-dropped, missing keys show as empty cells), so keys and titles are limited to 36 characters
+To add a metric: add a function and a `Metric` to REGISTRY, list it in `SECONDARY` or set
+it as `primary_metric` in settings.json, then run `make sync`.
+
+Codabench matches `key` against the leaderboard's column keys (unknown keys are dropped
+silently, missing keys show as empty cells), so keys and titles are at most 36 characters
 and every value written must be a finite number with |value| < 1e10.
+
+The scientific libraries are imported inside the metric functions, so the declarations load
+with the standard library alone (the organizer tools read them too).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Callable
 
-import numpy as np
-from sklearn import metrics as skm
-
-# Predicted probabilities at or above this threshold count as the positive class (label 1).
+# Binary classification: a probability at or above this threshold counts as label 1.
 THRESHOLD = 0.5
+TASK_TYPES = ("binary_classification", "multiclass_classification", "regression")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,10 @@ class Column:
     sorting: str  # "desc": higher is better; "asc": lower is better
     precision: int
     description: str
+    computation: str | None = None  # "avg" etc.: Codabench computes it from other columns
+    computation_keys: tuple[str, ...] = ()
+    metric: str | None = None  # the registry key this column shows
+    dataset: str | None = None  # the dataset it is computed on (None: the only one)
 
     @property
     def higher_is_better(self) -> bool:
@@ -38,56 +48,149 @@ class Column:
 
 
 @dataclass(frozen=True)
-class Metric(Column):
-    """A column computed from the true labels and the predicted probabilities."""
+class Metric:
+    key: str
+    title: str
+    sorting: str
+    precision: int
+    description: str
+    task_types: tuple[str, ...]
+    needs: str  # what it reads from the predictions: "labels", "probabilities" or "values"
+    function: Callable  # (y_true, predictions as `needs` says, classes) -> float
 
-    function: Callable[[np.ndarray, np.ndarray], float]  # (y_true, y_proba) -> score
+    def compute(self, y_true, view, classes) -> float:
+        return float(self.function(y_true, view, classes))
 
-    def compute(self, y_true: np.ndarray, y_proba: np.ndarray) -> float:
-        return float(self.function(y_true, y_proba))
+    def column(self, dataset: str | None = None) -> Column:
+        suffix = f" {dataset}" if dataset else ""
+        return Column(self.key + (f"_{dataset}" if dataset else ""), self.title + suffix, self.sorting,
+                      self.precision, self.description, metric=self.key, dataset=dataset)
 
 
-def _labels(y_proba: np.ndarray) -> np.ndarray:
-    return (y_proba >= THRESHOLD).astype(int)
+def _accuracy(y, labels, classes):
+    from sklearn.metrics import accuracy_score
+    return accuracy_score(y, labels)
 
 
-METRICS: tuple[Metric, ...] = (
-    # The first metric is the primary one: Codabench ranks by it (leaderboard primary_index 0).
-    Metric(
-        key="roc_auc",
-        title="ROC AUC",
-        sorting="desc",
-        precision=4,
-        description="Area under the ROC curve of the predicted probabilities (0.5 = chance, 1 = perfect).",
-        function=lambda y, p: skm.roc_auc_score(y, p),
-    ),
-    Metric(
-        key="accuracy",
-        title="Accuracy",
-        sorting="desc",
-        precision=4,
-        description=f"Share of rows whose label (probability >= {THRESHOLD}) is correct.",
-        function=lambda y, p: skm.accuracy_score(y, _labels(p)),
-    ),
-    Metric(
-        key="log_loss",
-        title="Log loss",
-        sorting="asc",
-        precision=4,
-        description="Mean negative log-likelihood of the true labels; punishes confident mistakes.",
-        function=lambda y, p: skm.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]),
-    ),
-)
+def _balanced_accuracy(y, labels, classes):
+    from sklearn.metrics import balanced_accuracy_score
+    return balanced_accuracy_score(y, labels)
 
-# Not a metric of the predictions: the time the submission took to train and predict.
-DURATION = Column(
-    key="duration",
-    title="Duration (s)",
-    sorting="asc",
-    precision=2,
-    description="Seconds the code submission spent in fit and predict (0 for result submissions).",
-)
 
-# Leaderboard columns in display order; a column's index is its position here.
-COLUMNS: tuple[Column, ...] = (*METRICS, DURATION)
-PRIMARY = METRICS[0]
+def _macro_f1(y, labels, classes):
+    from sklearn.metrics import f1_score
+    return f1_score(y, labels, average="macro", labels=classes, zero_division=0)
+
+
+def _roc_auc(y, probabilities, classes):
+    from sklearn.metrics import roc_auc_score
+    if len(classes) == 2:
+        return roc_auc_score(y, probabilities)
+    return roc_auc_score(y, probabilities, multi_class="ovr", labels=classes)
+
+
+def _log_loss(y, probabilities, classes):
+    import numpy as np
+    from sklearn.metrics import log_loss
+    return log_loss(y, np.clip(probabilities, 1e-15, 1 - 1e-15), labels=classes)
+
+
+def _rmse(y, values, classes):
+    import numpy as np
+    return math.sqrt(float(np.mean((np.asarray(y, float) - values) ** 2)))
+
+
+def _mae(y, values, classes):
+    import numpy as np
+    return float(np.mean(np.abs(np.asarray(y, float) - values)))
+
+
+def _r2(y, values, classes):
+    from sklearn.metrics import r2_score
+    return r2_score(y, values)
+
+
+CLASSIFICATION = ("binary_classification", "multiclass_classification")
+REGISTRY: dict[str, Metric] = {
+    m.key: m
+    for m in (
+        Metric("roc_auc", "ROC AUC", "desc", 4, "Area under the ROC curve of the predicted probabilities "
+               "(one-vs-rest average for several classes; 0.5 = chance, 1 = perfect).", CLASSIFICATION, "probabilities", _roc_auc),
+        Metric("accuracy", "Accuracy", "desc", 4, "Share of rows whose predicted label is correct.", CLASSIFICATION, "labels", _accuracy),
+        Metric("balanced_accuracy", "Balanced accuracy", "desc", 4, "Mean of the recall of each class; "
+               "not fooled by a majority class.", CLASSIFICATION, "labels", _balanced_accuracy),
+        Metric("macro_f1", "Macro F1", "desc", 4, "Mean over classes of the F1 score (harmonic mean of "
+               "precision and recall).", CLASSIFICATION, "labels", _macro_f1),
+        Metric("log_loss", "Log loss", "asc", 4, "Mean negative log-likelihood of the true labels; "
+               "punishes confident mistakes.", CLASSIFICATION, "probabilities", _log_loss),
+        Metric("rmse", "RMSE", "asc", 4, "Root mean squared error; large errors weigh most.", ("regression",), "values", _rmse),
+        Metric("mae", "MAE", "asc", 4, "Mean absolute error, in the target's unit.", ("regression",), "values", _mae),
+        Metric("r2", "R²", "desc", 4, "Share of the target's variance explained (1 = perfect, 0 = predicting "
+               "the mean).", ("regression",), "values", _r2),
+    )
+}
+
+# The primary metric when settings say "auto", and the columns that follow it by task type.
+DEFAULT_PRIMARY = {"binary_classification": "roc_auc", "multiclass_classification": "accuracy", "regression": "rmse"}
+SECONDARY = {
+    "binary_classification": ("roc_auc", "accuracy", "log_loss"),
+    "multiclass_classification": ("accuracy", "macro_f1", "balanced_accuracy"),
+    "regression": ("rmse", "mae", "r2"),
+}
+
+# Not a metric of the predictions: the time the code took to train and predict.
+DURATION = Column("duration", "Duration (s)", "asc", 2, "Seconds the code submission spent in fit and predict "
+                  "(0 for result submissions).")
+
+
+def applicable(task_type: str) -> list[str]:
+    return [key for key, metric in REGISTRY.items() if task_type in metric.task_types]
+
+
+def resolve_primary(task_type: str, metric: str) -> str:
+    return DEFAULT_PRIMARY[task_type] if metric == "auto" else metric
+
+
+def leaderboard_metrics(settings: dict) -> list[Metric]:
+    """The primary metric first, then the task type's usual metrics."""
+    primary = resolve_primary(settings["task_type"], settings["primary_metric"])
+    keys = [primary] + [k for k in SECONDARY[settings["task_type"]] if k != primary]
+    return [REGISTRY[k] for k in keys]
+
+
+def prediction_format(settings: dict) -> str:
+    """What a prediction file holds: "probability" (binary), "probabilities", "label" or "value"."""
+    if settings["task_type"] == "regression":
+        return "value"
+    if settings["task_type"] == "binary_classification":
+        return "probability"
+    needs = {m.needs for m in leaderboard_metrics(settings)}
+    return "probabilities" if "probabilities" in needs else "label"
+
+
+def prediction_columns(fmt: str, classes: list[int]) -> list[str]:
+    """The value columns of a predictions.csv file after `id`."""
+    return [f"proba_{c}" for c in classes] if fmt == "probabilities" else [fmt]
+
+
+def leaderboard(settings: dict) -> list[Column]:
+    """Leaderboard columns in display order (a column's index is its position)."""
+    metrics = leaderboard_metrics(settings)
+    datasets = settings["datasets"]
+    if len(datasets) == 1:
+        columns = [m.column() for m in metrics]
+    else:  # one primary column per dataset, ranked by their mean (computed by Codabench)
+        primary = metrics[0]
+        per_dataset = [primary.column(d) for d in datasets]
+        mean = replace(primary.column(), key=f"{primary.key}_mean", title=f"{primary.title} (mean)",
+                       description=f"{primary.title}, averaged over the {len(datasets)} datasets.",
+                       computation="avg", computation_keys=tuple(c.key for c in per_dataset))
+        columns = [mean, *per_dataset]
+    if settings["submission_mode"] != "result":
+        columns.append(DURATION)
+    return columns
+
+
+def written_columns(settings: dict) -> list[Column]:
+    """The columns scores.json must hold: all but the computed ones."""
+    return [c for c in leaderboard(settings) if not c.computation]

@@ -1,5 +1,12 @@
 """Read the reference labels and check a participant's predictions against them.
 
+A prediction file is a CSV with an `id` column and, by format (set in the phase's data,
+dataset.json, from what the leaderboard's metrics need):
+    probability    id,probability            probability of label 1 (binary classification)
+    probabilities  id,proba_0,...,proba_K-1  one probability per class, summing to 1
+    label          id,label                  the predicted class
+    value          id,value                  the predicted number (regression)
+
 Every problem becomes a `PredictionError` whose message tells the participant what is wrong,
 where (file and line), and how to fix it. The scoring program shows that message on stderr
 and in the detailed results page, and exits non-zero: an invalid file never gets a score.
@@ -8,18 +15,19 @@ and in the detailed results page, and exits non-zero: an invalid file never gets
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-PREDICTIONS_FILE = "predictions.csv"
-PREDICTION_COLUMNS = ("id", "probability")
-REFERENCE_FILE = "test_labels.csv"
+from metrics import prediction_columns
 
-# How many bad rows to quote before stopping: enough to see a pattern, short enough to read.
-MAX_QUOTED_ROWS = 3
+PREDICTIONS_FILE = "predictions.csv"
+REFERENCE_FILE = "test_labels.csv"
+MAX_QUOTED_ROWS = 3  # enough to see a pattern, short enough to read
+SUM_TOLERANCE = 1e-3
 
 
 class PredictionError(Exception):
@@ -29,16 +37,24 @@ class PredictionError(Exception):
 @dataclass
 class Reference:
     ids: list[str]
-    labels: np.ndarray
+    target: np.ndarray
 
 
 @dataclass
 class Predictions:
-    ids: list[str]
-    probabilities: np.ndarray  # aligned with Reference.ids
+    fmt: str
+    values: np.ndarray  # aligned with Reference.ids; (n,) or (n, classes) for "probabilities"
+
+    def view(self, needs: str) -> np.ndarray:
+        """The predictions as a metric needs them: labels, probabilities or values."""
+        if needs == "labels" and self.fmt == "probability":
+            return (self.values >= 0.5).astype(int)
+        if needs == "labels" and self.fmt == "probabilities":
+            return self.values.argmax(axis=1)
+        return self.values
 
 
-def read_reference(folder: Path) -> Reference:
+def read_reference(folder: Path, regression: bool) -> Reference:
     """Read `test_labels.csv` (columns id, target) from the reference data folder."""
     path = folder / REFERENCE_FILE
     if not path.is_file():
@@ -46,12 +62,44 @@ def read_reference(folder: Path) -> Reference:
         raise FileNotFoundError(f"reference file {path} is missing; run `make data` and rebuild the bundle")
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    return Reference(ids=[r["id"] for r in rows], labels=np.array([int(r["target"]) for r in rows]))
+    target = [float(r["target"]) if regression else int(r["target"]) for r in rows]
+    return Reference(ids=[r["id"] for r in rows], target=np.array(target))
 
 
-def read_predictions(folder: Path, reference: Reference) -> Predictions:
+def format_predictions(ids: list[str], values: np.ndarray, fmt: str, classes: list[int]) -> str:
+    """Write predictions in the file format participants submit (used by the tools and the notebook)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", *prediction_columns(fmt, classes)])
+    for row_id, value in zip(ids, values):
+        cells = list(np.atleast_1d(value))
+        writer.writerow([row_id, *(str(int(v)) if fmt == "label" else f"{float(v):.10g}" for v in cells)])
+    return buffer.getvalue()
+
+
+def _parse_row(fmt: str, cells: list[str], classes: list[int]) -> tuple[list[float], str | None]:
+    """Numbers of one row, or a problem with it."""
+    numbers = []
+    for raw in cells:
+        try:
+            numbers.append(float(raw))
+        except ValueError:
+            return [], f"{raw!r} is not a number"
+    if not all(math.isfinite(v) for v in numbers):
+        return [], f"{','.join(cells)!r}: every value must be a finite number"
+    if fmt in ("probability", "probabilities") and not all(0.0 <= v <= 1.0 for v in numbers):
+        return [], f"probability {','.join(f'{v:g}' for v in numbers)} is outside [0, 1]"
+    if fmt == "probabilities" and abs(sum(numbers) - 1.0) > SUM_TOLERANCE:
+        return [], f"probabilities sum to {sum(numbers):g}, not 1"
+    if fmt == "label" and (numbers[0] != int(numbers[0]) or int(numbers[0]) not in classes):
+        return [], f"label {cells[0]!r} is not one of the classes {classes}"
+    return numbers, None
+
+
+def read_predictions(folder: Path, reference: Reference, fmt: str, classes: list[int]) -> Predictions:
     """Parse `predictions.csv` and check it row by row against the reference ids."""
     path = folder / PREDICTIONS_FILE
+    columns = ["id", *prediction_columns(fmt, classes)]
     if not path.is_file():
         found = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
         raise PredictionError(
@@ -66,53 +114,43 @@ def read_predictions(folder: Path, reference: Reference) -> Predictions:
     except csv.Error as exc:
         raise PredictionError(f"{PREDICTIONS_FILE} is not a valid CSV file ({exc}).") from None
     if not rows:
-        raise PredictionError(f"{PREDICTIONS_FILE} is empty; it needs the header `id,probability` and one row per test id.")
-    header = tuple(cell.strip() for cell in rows[0])
-    if header != PREDICTION_COLUMNS:
-        raise PredictionError(
-            f"{PREDICTIONS_FILE} line 1: header is {','.join(header)!r}, expected {','.join(PREDICTION_COLUMNS)!r}."
-        )
+        raise PredictionError(f"{PREDICTIONS_FILE} is empty; it needs the header `{','.join(columns)}` and one row per test id.")
+    header = [cell.strip() for cell in rows[0]]
+    if header != columns:
+        raise PredictionError(f"{PREDICTIONS_FILE} line 1: header is {','.join(header)!r}, expected {','.join(columns)!r}.")
     body = rows[1:]
     if len(body) != len(reference.ids):
         raise PredictionError(
-            f"{PREDICTIONS_FILE} has {len(body)} prediction rows, expected {len(reference.ids)} "
-            f"(one per row of test.csv)."
+            f"{PREDICTIONS_FILE} has {len(body)} prediction rows, expected {len(reference.ids)} (one per row of test.csv)."
         )
 
     problems: list[str] = []
-    probabilities: dict[str, float] = {}
+    parsed: dict[str, list[float]] = {}
     for line, row in enumerate(body, start=2):
         if len(problems) >= MAX_QUOTED_ROWS:
             break
-        if len(row) != 2:
-            problems.append(f"line {line}: expected 2 values (id, probability), got {len(row)}")
+        if len(row) != len(columns):
+            problems.append(f"line {line}: expected {len(columns)} values ({','.join(columns)}), got {len(row)}")
             continue
-        row_id, raw = row[0].strip(), row[1].strip()
-        if row_id in probabilities:
+        row_id = row[0].strip()
+        if row_id in parsed:
             problems.append(f"line {line}: id {row_id!r} appears twice")
             continue
-        try:
-            value = float(raw)
-        except ValueError:
-            problems.append(f"line {line}: probability {raw!r} is not a number")
-            continue
-        if not math.isfinite(value):
-            problems.append(f"line {line}: probability is {raw!r}; every probability must be a finite number")
-        elif not 0.0 <= value <= 1.0:
-            problems.append(f"line {line}: probability {value:g} is outside [0, 1]")
-        probabilities[row_id] = value
+        numbers, problem = _parse_row(fmt, [c.strip() for c in row[1:]], classes)
+        if problem:
+            problems.append(f"line {line}: {problem}")
+        parsed[row_id] = numbers
     if problems:
         raise PredictionError(f"{PREDICTIONS_FILE}: " + "; ".join(problems) + ".")
 
     expected = set(reference.ids)
-    unknown = [i for i in probabilities if i not in expected]
+    unknown = [i for i in parsed if i not in expected]
     if unknown:
-        missing = [i for i in reference.ids if i not in probabilities]
+        missing = [i for i in reference.ids if i not in parsed]
         raise PredictionError(
             f"{PREDICTIONS_FILE}: {len(unknown)} ids are not in test.csv (e.g. {unknown[0]!r}) and "
             f"{len(missing)} test ids have no prediction (e.g. {missing[0]!r}). Copy the id column of test.csv."
         )
-    return Predictions(
-        ids=list(reference.ids),
-        probabilities=np.array([probabilities[i] for i in reference.ids], dtype=float),
-    )
+    values = np.array([parsed[i] for i in reference.ids], dtype=float)
+    values = values if fmt == "probabilities" else values[:, 0]
+    return Predictions(fmt=fmt, values=values.astype(int) if fmt == "label" else values)

@@ -38,6 +38,15 @@ class ScoreRow:
 
 
 @dataclass
+class Section:
+    """What is shown for one dataset: its scores and its figures."""
+
+    dataset: str  # "" when the phase has a single dataset
+    scores: list[ScoreRow] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass
 class Report:
     """What is known so far about one scoring run; `write()` turns it into the page."""
 
@@ -49,8 +58,8 @@ class Report:
     failed: bool = False
     finished: bool = False
     error: str = ""
-    scores: list[ScoreRow] = field(default_factory=list)
-    figures: list[Figure] = field(default_factory=list)
+    summary: ScoreRow | None = None  # the score that ranks the submission
+    sections: list[Section] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -71,12 +80,23 @@ class Report:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
-    def show_scores(self, rows: list[ScoreRow]) -> None:
-        self.scores = rows
+    def section(self, dataset: str) -> Section:
+        for section in self.sections:
+            if section.dataset == dataset:
+                return section
+        self.sections.append(Section(dataset))
+        return self.sections[-1]
+
+    def show_scores(self, dataset: str, rows: list[ScoreRow]) -> None:
+        self.section(dataset).scores = rows
         self.write()
 
-    def add_figure(self, figure: Figure) -> None:
-        self.figures.append(figure)
+    def show_summary(self, row: ScoreRow) -> None:
+        self.summary = row
+        self.write()
+
+    def add_figure(self, dataset: str, figure: Figure) -> None:
+        self.section(dataset).figures.append(figure)
         self.write()
 
     def fail(self, message: str) -> None:
@@ -101,8 +121,7 @@ class Report:
         sections = [
             self._error_section(),
             self._summary_section(),
-            self._scores_section(),
-            self._figures_section(),
+            self._dataset_sections(),
             self._warnings_section(),
             self._stages_section(),
         ]
@@ -137,38 +156,36 @@ class Report:
         )
 
     def _summary_section(self) -> str:
-        if not self.scores:
+        if not self.summary:
             return ""
-        primary = self.scores[0]
+        row = self.summary
         return (
             '<section class="card"><h2>Summary</h2>'
-            f"<p>{escape(primary.title)} (primary score, {escape(primary.better)} is better)</p>"
-            f'<p class="headline">{primary.value:.{primary.precision}f}</p></section>'
+            f"<p>{escape(row.title)} (ranks the leaderboard, {escape(row.better)} is better)</p>"
+            f'<p class="headline">{row.value:.{row.precision}f}</p></section>'
         )
 
-    def _scores_section(self) -> str:
-        if not self.scores:
-            return ""
+    def _dataset_sections(self) -> str:
+        return "\n".join(self._dataset_section(s) for s in self.sections)
+
+    def _dataset_section(self, section: Section) -> str:
+        heading = f"Dataset {escape(section.dataset)}" if section.dataset else "Scores"
         rows = "".join(
             f"<tr><td>{escape(r.title)}</td><td class=\"num\">{r.value:.{r.precision}f}</td>"
             f"<td>{escape(r.better)}</td><td>{escape(r.description)}</td></tr>"
-            for r in self.scores
+            for r in section.scores
         )
-        return (
-            '<section class="card"><h2>Scores</h2><table>'
-            "<thead><tr><th>Column</th><th>Score</th><th>Better</th><th>Meaning</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></section>"
+        table = (
+            "<table><thead><tr><th>Metric</th><th>Score</th><th>Better</th><th>Meaning</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>" if rows else "<p>Scoring\N{HORIZONTAL ELLIPSIS}</p>"
         )
-
-    def _figures_section(self) -> str:
-        if not self.figures:
-            return ""
-        items = "".join(
+        figures = "".join(
             f'<figure><img alt="{escape(f.title)}" src="data:image/png;base64,{f.png_base64}">'
             f"<figcaption><strong>{escape(f.title)}.</strong> {escape(f.how_to_read)}</figcaption></figure>"
-            for f in self.figures
+            for f in section.figures
         )
-        return f'<section class="card"><h2>Figures</h2><div class="figures">{items}</div></section>'
+        figures = f'<div class="figures">{figures}</div>' if figures else ""
+        return f'<section class="card"><h2>{heading}</h2>{table}{figures}</section>'
 
     def _warnings_section(self) -> str:
         if not self.warnings:

@@ -6,7 +6,7 @@ metadata.yaml). Locally, pass other folders with the same options:
 
     python3 scoring.py --reference REF_DIR --predictions RES_DIR --output OUT_DIR
 
-It writes `scores.json` (exactly the keys declared in metrics.py) and `detailed_results.html`,
+It writes `scores.json` (exactly the non-computed leaderboard keys of metrics.py) and `detailed_results.html`,
 which it creates when it starts and rewrites after every stage. Invalid predictions give a
 one-line error on stderr, an error page, and exit code 1: never a silent zero.
 """
@@ -27,17 +27,10 @@ from report import Report, ScoreRow
 SCORES_FILE = "scores.json"
 INGESTION_RESULT = "ingestion_result.json"  # written by the ingestion program
 DATASET_INFO = "dataset.json"  # written by tools/prepare_data.py into the reference data
-SETTINGS = Path(__file__).with_name("competition.json")
+SETTINGS = Path(__file__).with_name("settings.json")
 
 # Codabench stores scores as Decimal(max_digits=20, decimal_places=10).
 MAX_ABS_SCORE = 1e10
-
-STAGES = [
-    "Reading the reference data",
-    "Checking the predictions",
-    "Computing the scores",
-    "Drawing the figures",
-]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -52,13 +45,14 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def check_ingestion(predictions_dir: Path, report: Report) -> float:
+def check_ingestion(predictions_dir: Path, report: Report, settings: dict) -> float:
     """Surface an ingestion failure (Codabench ignores ingestion's exit code) and return the duration."""
     result = read_json(predictions_dir / INGESTION_RESULT)
     if result.get("status") == "failed":
         raise PredictionError(f"the code submission failed during ingestion: {result.get('error', 'no message')}")
     if not result:
-        report.warn(f"{INGESTION_RESULT} is missing from the prediction output, so the duration is reported as 0.")
+        if settings["submission_mode"] != "result":
+            report.warn(f"{INGESTION_RESULT} is missing from the prediction output, so the duration is reported as 0.")
         return 0.0
     report.add_fact("Submission", f"{result.get('submission_type', 'unknown')} submission")
     return float(result.get("duration", 0.0))
@@ -75,34 +69,55 @@ def write_scores(output_dir: Path, scores: dict[str, float]) -> None:
     (output_dir / SCORES_FILE).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
 
 
-def score(args: argparse.Namespace, report: Report) -> dict[str, float]:
+def row(column: metrics.Column | metrics.Metric, value: float) -> ScoreRow:
+    return ScoreRow(column.title, value, column.precision, "higher" if column.sorting == "desc" else "lower", column.description)
+
+
+def stages_for(datasets: list[dict]) -> list[str]:
+    names = [f" ({d['name']})" if len(datasets) > 1 else "" for d in datasets]
+    return ["Reading the reference data", "Checking the predictions"] + [
+        step + name for name in names for step in ("Computing the scores", "Drawing the figures")]
+
+
+def score(args: argparse.Namespace, report: Report, settings: dict, info: dict) -> dict[str, float]:
+    task_type, fmt, classes = info["task_type"], info["prediction_format"], info["classes"]
+    datasets = info["datasets"]
+    several = len(datasets) > 1
+
     report.advance("Reading the reference data")
-    reference = read_reference(args.reference)
-    info = read_json(args.reference / DATASET_INFO)
-    if info.get("phase"):
-        report.add_fact("Phase", info["phase"])
-    report.add_fact("Test rows", len(reference.ids))
+    references = {d["name"]: read_reference(args.reference / d["folder"], task_type == "regression") for d in datasets}
+    report.add_fact("Test rows", " + ".join(str(len(r.ids)) for r in references.values()))
 
     report.advance("Checking the predictions")
-    duration = check_ingestion(args.predictions, report)
-    predictions = read_predictions(args.predictions, reference)
+    duration = check_ingestion(args.predictions, report, settings)
+    predictions = {d["name"]: read_predictions(args.predictions / d["folder"], references[d["name"]], fmt, classes)
+                   for d in datasets}
 
-    report.advance("Computing the scores")
-    y_true, y_proba = reference.labels, predictions.probabilities
-    scores = {m.key: finite_score(m.key, m.compute(y_true, y_proba)) for m in metrics.METRICS}
-    scores[metrics.DURATION.key] = finite_score(metrics.DURATION.key, duration)
+    written = {c.key: c for c in metrics.written_columns(settings)}
+    scores: dict[str, float] = {}
+    primary = metrics.leaderboard_metrics(settings)[0]
+    for d in datasets:
+        suffix = f" ({d['name']})" if several else ""
+        report.advance("Computing the scores" + suffix)
+        y_true, prediction = references[d["name"]].target, predictions[d["name"]]
+        values = {m.key: m.compute(y_true, prediction.view(m.needs), classes) for m in metrics.leaderboard_metrics(settings)}
+        for key, value in values.items():
+            column_key = f"{key}_{d['name']}" if several else key
+            if column_key in written:
+                scores[column_key] = finite_score(column_key, value)
+        report.show_scores(d["name"] if several else "", [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
+        report.advance("Drawing the figures" + suffix)
+        for draw in figures.figures_for(task_type, y_true, prediction, classes):
+            report.add_figure(d["name"] if several else "", draw())
+    if metrics.DURATION.key in written:
+        scores[metrics.DURATION.key] = finite_score(metrics.DURATION.key, duration)
     write_scores(args.output, scores)
-    report.show_scores(
-        [
-            ScoreRow(c.title, scores[c.key], c.precision, "higher" if c.higher_is_better else "lower", c.description)
-            for c in metrics.COLUMNS
-        ]
-    )
 
-    report.advance("Drawing the figures")
-    report.add_figure(figures.roc_figure(y_true, y_proba))
-    report.add_figure(figures.confusion_figure(y_true, (y_proba >= metrics.THRESHOLD).astype(int), metrics.THRESHOLD))
-    report.add_figure(figures.histogram_figure(y_true, y_proba))
+    ranking = metrics.leaderboard(settings)[0]
+    shown = sum(scores[k] for k in ranking.computation_keys) / len(ranking.computation_keys) if ranking.computation else scores[ranking.key]
+    report.show_summary(row(ranking, shown))
+    if several:
+        report.add_fact("Ranking", f"{primary.title}, averaged over {len(datasets)} datasets by Codabench")
     return scores
 
 
@@ -110,10 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
     settings = read_json(SETTINGS)
-    report = Report(args.output, title=f"{settings.get('title', 'Competition')}: detailed results", stages=STAGES)
+    info = read_json(args.reference / DATASET_INFO)
+    report = Report(args.output, title=f"{settings.get('title', 'Competition')}: detailed results",
+                    stages=stages_for(info.get("datasets") or [{"name": "main", "folder": ""}]))
+    if info.get("phase"):
+        report.add_fact("Phase", info["phase"])
     report.start()
     try:
-        scores = score(args, report)
+        if not info:
+            raise FileNotFoundError(f"{args.reference / DATASET_INFO} is missing; run `make data` and rebuild the bundle")
+        scores = score(args, report, settings, info)
     except PredictionError as exc:
         report.fail(f"{exc}\n\nFix the submission and submit again; this attempt does not count against your limit.")
         print(f"ERROR: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ Runs go to pytest's temporary folders, never into the bundle's runs/ folder.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(1, str(ROOT / "scoring_program"))
 
 import prepare_data  # noqa: E402
 from bundle import find_phase, leaderboard_columns, load_competition, load_program_module  # noqa: E402
@@ -34,6 +36,47 @@ def columns(competition) -> list[dict]:
 @pytest.fixture(scope="session")
 def metrics():
     return load_program_module(ROOT / "scoring_program", "metrics")
+
+
+SETTINGS = json.loads((ROOT / "scoring_program" / "settings.json").read_text(encoding="utf-8"))
+CODE = SETTINGS["submission_mode"] != "result"  # code submissions are run
+RESULTS = SETTINGS["submission_mode"] != "code"  # result submissions are accepted
+needs_code = pytest.mark.skipif(not CODE, reason="this competition takes result submissions only")
+needs_results = pytest.mark.skipif(not RESULTS, reason="this competition takes code submissions only")
+
+
+@pytest.fixture(scope="session")
+def settings() -> dict:
+    return SETTINGS
+
+
+@pytest.fixture(scope="session")
+def task(data) -> dict:
+    """What prepare_data wrote about the data: formats, classes, dataset folders."""
+    return json.loads((ROOT / "data" / "dev" / "reference_data" / "dataset.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def constant_predictions(task):
+    """write(res_dir) puts a valid, constant prediction file for every dataset in res_dir."""
+    classes, fmt = task["classes"], task["prediction_format"]
+    if fmt == "probabilities":
+        value = ",".join([f"{1 / len(classes):.10f}"] * len(classes))
+    else:
+        value = {"probability": "0.5", "label": str(classes[0]) if classes else "", "value": "0.0"}[fmt]
+
+    def write(res: Path) -> None:
+        from metrics import prediction_columns
+
+        for dataset in task["datasets"]:
+            ref = ROOT / "data" / "dev" / "reference_data" / dataset["folder"] / "test_labels.csv"
+            ids = [line.split(",")[0] for line in ref.read_text().splitlines()[1:]]
+            header = ",".join(["id", *prediction_columns(task["prediction_format"], task["classes"])])
+            target = res / dataset["folder"] / "predictions.csv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(header + "\n" + "".join(f"{i},{value}\n" for i in ids))
+
+    return write
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,7 @@ import pytest
 
 from bundle import referenced_paths
 from conftest import ROOT
-from make_bundle import SUBMISSIONS, write_bundle, write_submissions
+from make_bundle import submission_names, write_bundle, write_submissions
 
 NEVER_SHIPPED = ("tools/", "tests/", "runs/", "dist/", ".venv/")
 JUNK = ("__pycache__", ".pyc", ".DS_Store", "__MACOSX", ".ipynb_checkpoints")
@@ -41,11 +41,13 @@ def test_bundle_zip_is_reproducible(tmp_path):
     assert write_bundle(ROOT, tmp_path / "b.zip").read_bytes() == first
 
 
-def test_submission_zips_have_their_files_at_the_root(tmp_path):
+def test_submission_zips_have_their_files_at_the_root(tmp_path, task, settings):
     zips = {path.stem: path for path in write_submissions(ROOT, tmp_path)}
-    assert set(zips) == set(SUBMISSIONS)
-    expected = {"sample_code_submission": "model.py", "failing_submission": "model.py", "sample_result_submission": "predictions.csv"}
+    assert set(zips) == set(submission_names(ROOT))
+    predictions = {f"{d['folder']}/predictions.csv".lstrip("/") for d in task["datasets"]}
     for name, path in zips.items():
         with zipfile.ZipFile(path) as archive:
-            assert expected[name] in archive.namelist()
-            assert all("/" not in n for n in archive.namelist())
+            names = set(archive.namelist())
+        code = name != "sample_result_submission" and settings["submission_mode"] != "result"
+        assert ({"model.py"} if code else predictions) <= names, name
+        assert "expected_error.txt" not in names

@@ -37,8 +37,9 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def final_page(run_submission) -> str:
-    (run,) = run_submission("Development", KIT / "sample_code_submission")
+def final_page(run_submission, settings) -> str:
+    submission = "sample_result_submission" if settings["submission_mode"] == "result" else "sample_code_submission"
+    (run,) = run_submission("Development", KIT / submission)
     return run.detailed_results.read_text(encoding="utf-8")
 
 
@@ -57,10 +58,12 @@ def test_page_loads_nothing_from_outside(final_page):
     assert "@import" not in final_page and "url(" not in final_page
 
 
-def test_page_shows_every_leaderboard_column(final_page, metrics):
+def test_page_shows_every_metric_of_every_dataset(final_page, metrics, settings, task):
     text = " ".join(Page(final_page).text)
-    for column in metrics.COLUMNS:
-        assert column.title in text
+    for metric in metrics.leaderboard_metrics(settings):
+        assert text.count(metric.title) >= len(task["datasets"]), metric.title
+    if len(task["datasets"]) > 1:
+        assert all(f"Dataset {d['name']}" in text for d in task["datasets"])
     assert "Scoring finished." in text
 
 
@@ -68,7 +71,7 @@ def test_page_stays_under_its_size_budget(final_page):
     assert len(final_page.encode("utf-8")) < MAX_BYTES
 
 
-def test_page_is_written_at_start_and_rewritten_after_every_stage(tmp_path, monkeypatch):
+def test_page_is_written_at_start_and_rewritten_after_every_stage(tmp_path, monkeypatch, constant_predictions):
     scoring = load_program_module(ROOT / "scoring_program", "scoring")
     report = load_program_module(ROOT / "scoring_program", "report")
     versions: list[str] = []
@@ -80,8 +83,7 @@ def test_page_is_written_at_start_and_rewritten_after_every_stage(tmp_path, monk
 
     monkeypatch.setattr(scoring.Report, "write", recording_write)
     res = tmp_path / "res"
-    res.mkdir()
-    (res / "predictions.csv").write_text((KIT / "sample_result_submission" / "predictions.csv").read_text())
+    constant_predictions(res)
     code = scoring.main(["--reference", str(ROOT / "data" / "dev" / "reference_data"), "--predictions", str(res),
                          "--output", str(tmp_path / "out")])
     assert code == 0
@@ -102,8 +104,9 @@ def test_every_text_field_of_the_page_is_escaped(tmp_path):
     page = report.Report(tmp_path, title=evil, stages=[evil, "second"])
     page.add_fact(evil, evil)
     page.warn(evil)
-    page.show_scores([report.ScoreRow(evil, 0.5, 2, evil, evil)])
-    page.add_figure(report.Figure(evil, evil, base64.b64encode(PNG).decode()))
+    page.show_scores(evil, [report.ScoreRow(evil, 0.5, 2, evil, evil)])
+    page.show_summary(report.ScoreRow(evil, 0.5, 2, evil, evil))
+    page.add_figure(evil, report.Figure(evil, evil, base64.b64encode(PNG).decode()))
     page.fail(evil)
     html = page.path.read_text(encoding="utf-8")
     assert "<script>" not in html

@@ -5,65 +5,98 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
+import scoring
 import yaml
 
-from conftest import KIT
+from conftest import KIT, ROOT, needs_code, needs_results
 
 BASELINE = KIT / "sample_code_submission"
 RESULT = KIT / "sample_result_submission"
 FAILING = KIT / "failing_submission"
 
 
-def non_computed_keys(columns) -> set[str]:
+def written_keys(columns) -> set[str]:
     return {c["key"] for c in columns if not c.get("computation")}
 
 
+def expected_error() -> str:
+    return (FAILING / "expected_error.txt").read_text(encoding="utf-8").strip()
+
+
+@needs_code
 @pytest.mark.parametrize("phase", ["Development", "Final"])
 def test_baseline_finishes_on_every_phase(run_submission, phase):
     runs = run_submission(phase, BASELINE)
     assert [run.status for run in runs] == ["Finished"] * len(runs), [run.message for run in runs]
 
 
+@needs_code
 @pytest.mark.parametrize("phase", ["Development", "Final"])
 def test_scores_json_has_exactly_the_leaderboard_keys_as_finite_floats(run_submission, columns, phase):
     for run in run_submission(phase, BASELINE):
         scores = json.loads((run.scoring_output / "scores.json").read_text())
-        assert set(scores) == non_computed_keys(columns)
+        assert set(scores) == written_keys(columns)
         for key, value in scores.items():
             assert type(value) is float, key
             assert math.isfinite(value) and abs(value) < 1e10, key
 
 
-def test_baseline_beats_chance_clearly(run_submission, metrics):
-    (run,) = run_submission("Development", BASELINE)
-    assert run.scores[metrics.PRIMARY.key] > 0.6
+def test_baseline_beats_a_constant_prediction(run_submission, metrics, settings, task, constant_predictions, tmp_path):
+    """Every column's direction is right: the baseline scores better than predicting a constant."""
+    submission = BASELINE if settings["submission_mode"] != "result" else RESULT
+    (run,) = run_submission("Development", submission)
+    constant_predictions(tmp_path / "res")
+    assert scoring.main(["--reference", str(ROOT / "data" / "dev" / "reference_data"),
+                                "--predictions", str(tmp_path / "res"), "--output", str(tmp_path / "out")]) == 0
+    constant = json.loads((tmp_path / "out" / "scores.json").read_text())
+    for column in metrics.written_columns(settings):
+        if column.metric is None or column.key not in run.scores:
+            continue
+        ours, theirs = run.scores[column.key], constant[column.key]
+        assert (ours > theirs if column.higher_is_better else ours < theirs), (column.key, ours, theirs)
 
 
-def test_result_submission_scores_like_the_code_that_made_it(run_submission, metrics):
-    (code,) = run_submission("Development", BASELINE)
+@needs_results
+def test_result_submission_finishes_on_development(run_submission, metrics, settings):
     (result,) = run_submission("Development", RESULT)
     assert result.status == "Finished", result.message
-    assert result.scores[metrics.PRIMARY.key] == pytest.approx(code.scores[metrics.PRIMARY.key], abs=1e-9)
-    assert result.scores[metrics.DURATION.key] == 0.0
+    if settings["submission_mode"] == "both":
+        (code,) = run_submission("Development", BASELINE)
+        for key, value in code.scores.items():
+            if key != metrics.DURATION.key:
+                assert result.scores[key] == pytest.approx(value, abs=1e-6), key
+        assert result.scores[metrics.DURATION.key] == 0.0
+
+
+@pytest.mark.skipif(not (KIT / "sample_code_submission").exists(), reason="no code baseline")
+def test_code_only_competition_refuses_result_submissions(run_submission, settings, tmp_path):
+    if settings["submission_mode"] != "code":
+        pytest.skip("result submissions are accepted here")
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "predictions.csv").write_text("id,probability\n")
+    (refused,) = run_submission("Development", results)
+    assert refused.status == "Failed"
+    assert "this competition takes code submissions" in refused.ingestion_stderr
 
 
 def test_failing_submission_fails_with_its_expected_message(run_submission):
     (run,) = run_submission("Development", FAILING)
-    expected = (FAILING / "expected_error.txt").read_text(encoding="utf-8").strip()
     assert run.status == "Failed"
-    assert expected in run.ingestion_stderr.splitlines()
+    assert expected_error() in (run.ingestion_stderr + run.scoring_stderr).splitlines()
     assert not (run.scoring_output / "scores.json").exists()
 
 
 def test_failing_submission_explains_itself_on_the_detailed_results_page(run_submission):
     (run,) = run_submission("Development", FAILING)
-    expected = (FAILING / "expected_error.txt").read_text(encoding="utf-8").strip().removeprefix("ERROR: ")
     page = run.detailed_results.read_text(encoding="utf-8")
-    assert expected.replace("'", "&#x27;") in page
+    assert expected_error().removeprefix("ERROR: ").replace("'", "&#x27;") in page
     assert "Scoring failed" in page
 
 
+@needs_code
 def test_worker_metadata_is_written_by_the_worker_only(run_submission):
     (run,) = run_submission("Development", BASELINE)
     status = yaml.safe_load((run.prediction_output / "metadata").read_text())
@@ -71,3 +104,4 @@ def test_worker_metadata_is_written_by_the_worker_only(run_submission):
     assert status["ingestionExitCode"] == 0
     ingestion_result = json.loads((run.prediction_output / "ingestion_result.json").read_text())
     assert ingestion_result["status"] == "ok" and ingestion_result["submission_type"] == "code"
+    assert np.isfinite(ingestion_result["duration"])

@@ -10,6 +10,7 @@ files at the root, as the compute worker expects.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import zipfile
 from pathlib import Path
@@ -18,7 +19,11 @@ from bundle import COMPETITION_YAML, ROOT, load_competition, referenced_paths
 from validate_bundle import validate
 from zips import add_file, files_under, zip_folder
 
-SUBMISSIONS = ("sample_code_submission", "sample_result_submission", "failing_submission")
+SUBMISSIONS = {  # by submission mode
+    "code": ("sample_code_submission", "failing_submission"),
+    "result": ("sample_result_submission", "failing_submission"),
+    "both": ("sample_code_submission", "sample_result_submission", "failing_submission"),
+}
 # Codabench has no hard limit, but large bundles are slow to unpack and count toward the 15 GB quota.
 WARN_BYTES = 200 * 1024 * 1024
 
@@ -40,9 +45,14 @@ def write_bundle(root: Path, target: Path) -> Path:
     return target
 
 
+def submission_names(root: Path) -> tuple[str, ...]:
+    settings = json.loads((root / "scoring_program" / "settings.json").read_text(encoding="utf-8"))
+    return SUBMISSIONS[settings["submission_mode"]]
+
+
 def write_submissions(root: Path, folder: Path) -> list[Path]:
     kit = root / "starting_kit"
-    return [zip_folder(kit / name, folder / f"{name}.zip") for name in SUBMISSIONS if (kit / name).is_dir()]
+    return [zip_folder(kit / name, folder / f"{name}.zip", skip=("expected_error.txt",)) for name in submission_names(root)]
 
 
 def human(size: int) -> str:

@@ -3,9 +3,9 @@
     python tools/sync_metrics.py           # rewrite the generated blocks
     python tools/sync_metrics.py --check   # exit 1 if a block differs from metrics.py
 
-scoring_program/metrics.py is the single source of truth for the leaderboard. The blocks it
-drives sit between BEGIN/END marker lines in competition.yaml and pages/evaluation.md;
-everything outside the markers is yours to edit.
+scoring_program/metrics.py (with scoring_program/settings.json) is the single source of truth
+for the leaderboard. The blocks it drives sit between BEGIN/END marker lines in
+competition.yaml and pages/evaluation.md; everything outside the markers is yours to edit.
 """
 
 from __future__ import annotations
@@ -14,34 +14,45 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from bundle import ROOT, load_program_module
 
 YAML_FILE = "competition.yaml"
 PAGE_FILE = "pages/evaluation.md"
+SETTINGS_FILE = "scoring_program/settings.json"
 YAML_BEGIN = "# BEGIN columns generated from scoring_program/metrics.py"
 YAML_END = "# END columns generated from scoring_program/metrics.py"
 PAGE_BEGIN = "<!-- BEGIN metric table generated from scoring_program/metrics.py"
 PAGE_END = "<!-- END metric table generated from scoring_program/metrics.py -->"
 
 
-def load_metrics(root: Path = ROOT):
+def load_metrics(root: Path = ROOT) -> ModuleType:
     return load_program_module(root / "scoring_program", "metrics")
 
 
-def yaml_columns(metrics, indent: str) -> list[str]:
+def load_settings(root: Path = ROOT) -> dict:
+    return json.loads((root / SETTINGS_FILE).read_text(encoding="utf-8"))
+
+
+def yaml_columns(metrics: ModuleType, settings: dict, indent: str) -> list[str]:
+    columns = metrics.leaderboard(settings)
+    index_of = {column.key: index for index, column in enumerate(columns)}
     lines = []
-    for index, column in enumerate(metrics.COLUMNS):
-        fields = (f"title: {json.dumps(column.title)}, key: {column.key}, index: {index}, "
+    for index, column in enumerate(columns):
+        fields = (f"title: {json.dumps(column.title, ensure_ascii=False)}, key: {column.key}, index: {index}, "
                   f"sorting: {column.sorting}, precision: {column.precision}")
+        if column.computation:
+            indexes = ", ".join(str(index_of[key]) for key in column.computation_keys)
+            fields += f", computation: {column.computation}, computation_indexes: [{indexes}]"
         lines.append(indent + "- {" + fields + "}")
     return lines
 
 
-def page_table(metrics) -> list[str]:
+def page_table(metrics: ModuleType, settings: dict, indent: str = "") -> list[str]:
     lines = ["| Column | Better | Meaning |", "|---|---|---|"]
-    for column in metrics.COLUMNS:
-        primary = " (primary: ranks the leaderboard)" if column is metrics.PRIMARY else ""
+    for position, column in enumerate(metrics.leaderboard(settings)):
+        primary = " (primary: ranks the leaderboard)" if position == 0 else ""
         better = "higher" if column.higher_is_better else "lower"
         lines.append(f"| {column.title}{primary} | {better} | {column.description} |")
     return lines
@@ -59,13 +70,13 @@ def replace_block(text: str, begin: str, end: str, make_lines, where: str) -> st
 
 def synced_texts(root: Path = ROOT) -> dict[Path, str]:
     """What competition.yaml and the evaluation page should contain."""
-    metrics = load_metrics(root)
+    metrics, settings = load_metrics(root), load_settings(root)
     yaml_path, page_path = root / YAML_FILE, root / PAGE_FILE
     return {
         yaml_path: replace_block(yaml_path.read_text(encoding="utf-8"), YAML_BEGIN, YAML_END,
-                                 lambda indent: yaml_columns(metrics, indent), YAML_FILE),
+                                 lambda indent: yaml_columns(metrics, settings, indent), YAML_FILE),
         page_path: replace_block(page_path.read_text(encoding="utf-8"), PAGE_BEGIN, PAGE_END,
-                                 lambda indent: page_table(metrics), PAGE_FILE),
+                                 lambda indent: page_table(metrics, settings), PAGE_FILE),
     }
 
 

@@ -32,12 +32,13 @@ def add_file(archive: zipfile.ZipFile, source: Path, name: str) -> None:
     archive.writestr(info, source.read_bytes())
 
 
-def zip_folder(folder: Path, target: Path) -> Path:
+def zip_folder(folder: Path, target: Path, skip: tuple[str, ...] = ()) -> Path:
     """Write `folder`'s files at the root of the zip `target` (no wrapping folder)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w") as archive:
         for path in files_under(folder):
-            add_file(archive, path, path.relative_to(folder).as_posix())
+            if path.name not in skip:
+                add_file(archive, path, path.relative_to(folder).as_posix())
     return target
 
 
