@@ -53,3 +53,59 @@ def run(command: list[str], cwd: Path, timeout: int = 900, **kwargs) -> subproce
 
 
 PYTHON = sys.executable
+
+# Every file of a bake whose submission mode runs code.
+CODE_MODE_FILES = {
+    ".gitignore",
+    "Makefile",
+    "README.md",
+    "competition.yaml",
+    "logo.png",
+    "pytest.ini",
+    "requirements.txt",
+    "pages/data.md",
+    "pages/evaluation.md",
+    "pages/overview.md",
+    "pages/terms.md",
+    "ingestion_program/ingestion.py",
+    "ingestion_program/metadata.yaml",
+    "scoring_program/settings.json",
+    "scoring_program/detailed_results_template.html",
+    "scoring_program/figures.py",
+    "scoring_program/metadata.yaml",
+    "scoring_program/metrics.py",
+    "scoring_program/predictions.py",
+    "scoring_program/report.py",
+    "scoring_program/scoring.py",
+    "starting_kit/README.md",
+    "starting_kit/starting_kit.ipynb",
+    "starting_kit/failing_submission/expected_error.txt",
+    "starting_kit/failing_submission/model.py",
+    "starting_kit/sample_code_submission/model.py",
+    "tools/bundle.py",
+    "tools/executors.py",
+    "tools/make_bundle.py",
+    "tools/prepare_data.py",
+    "tools/run_local.py",
+    "tools/sync_metrics.py",
+    "tools/validate_bundle.py",
+    "tools/worker.py",
+    "tools/zips.py",
+    "tests/conftest.py",
+    "tests/test_bundle_zip.py",
+    "tests/test_competition_yaml.py",
+    "tests/test_data.py",
+    "tests/test_detailed_results.py",
+    "tests/test_metrics_agreement.py",
+    "tests/test_participant_errors.py",
+    "tests/test_pipeline.py",
+    "tests/test_starting_kit.py",
+    "tests/test_worker_emulation.py",
+}
+
+RESULT_MODE_REMOVED = {"ingestion_program/ingestion.py", "ingestion_program/metadata.yaml", "starting_kit/failing_submission/model.py"}
+
+
+def expected_files(submission_mode: str) -> set[str]:
+    """The exact files of a fresh bake (data and runs come later, from make)."""
+    return CODE_MODE_FILES - RESULT_MODE_REMOVED if submission_mode == "result" else set(CODE_MODE_FILES)

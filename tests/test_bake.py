@@ -8,55 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from conftest import DEFAULTS, TEMPLATE
+from conftest import DEFAULTS, TEMPLATE, expected_files
 
-EXPECTED_FILES = {
-    ".gitignore",
-    "Makefile",
-    "README.md",
-    "competition.yaml",
-    "logo.png",
-    "pytest.ini",
-    "requirements.txt",
-    "pages/data.md",
-    "pages/evaluation.md",
-    "pages/overview.md",
-    "pages/terms.md",
-    "ingestion_program/ingestion.py",
-    "ingestion_program/metadata.yaml",
-    "scoring_program/settings.json",
-    "scoring_program/detailed_results_template.html",
-    "scoring_program/figures.py",
-    "scoring_program/metadata.yaml",
-    "scoring_program/metrics.py",
-    "scoring_program/predictions.py",
-    "scoring_program/report.py",
-    "scoring_program/scoring.py",
-    "starting_kit/README.md",
-    "starting_kit/starting_kit.ipynb",
-    "starting_kit/failing_submission/expected_error.txt",
-    "starting_kit/failing_submission/model.py",
-    "starting_kit/sample_code_submission/model.py",
-    "tools/bundle.py",
-    "tools/executors.py",
-    "tools/make_bundle.py",
-    "tools/prepare_data.py",
-    "tools/run_local.py",
-    "tools/sync_metrics.py",
-    "tools/validate_bundle.py",
-    "tools/worker.py",
-    "tools/zips.py",
-    "tests/conftest.py",
-    "tests/test_bundle_zip.py",
-    "tests/test_competition_yaml.py",
-    "tests/test_data.py",
-    "tests/test_detailed_results.py",
-    "tests/test_metrics_agreement.py",
-    "tests/test_participant_errors.py",
-    "tests/test_pipeline.py",
-    "tests/test_starting_kit.py",
-    "tests/test_worker_emulation.py",
-}
 
 JINJA_MARKERS = re.compile(r"\{\{|\{%|%\}|\{#|#\}")
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".json", ".txt", ".html", ".ipynb", ".ini", ""}
@@ -67,7 +20,7 @@ def files_of(root: Path) -> set[str]:
 
 
 def test_default_bake_has_exactly_the_expected_files(default_bundle):
-    assert files_of(default_bundle) == EXPECTED_FILES
+    assert files_of(default_bundle) == expected_files("both")
 
 
 def test_default_bake_is_named_after_the_derived_slug(default_bundle):

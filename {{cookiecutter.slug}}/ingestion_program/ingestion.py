@@ -74,10 +74,10 @@ def find_submission_kind(submission: Path, task: dict) -> str:
     result_file = Path(task["datasets"][0]["folder"]) / PREDICTIONS_FILE
     if (submission / MODEL_FILE).is_file():
         return "code"
+    if task["submission_mode"] == "code" and any(submission.rglob(PREDICTIONS_FILE)):
+        raise SubmissionError(f"this competition takes code submissions: a zip with {MODEL_FILE} at its root, "
+                              f"not {PREDICTIONS_FILE}")
     if (submission / result_file).is_file():
-        if task["submission_mode"] == "code":
-            raise SubmissionError(f"this competition takes code submissions: a zip with {MODEL_FILE} at its root, "
-                                  f"not {PREDICTIONS_FILE}")
         return "result"
     entries = sorted(p.name for p in submission.iterdir()) if submission.is_dir() else []
     folders = [name for name in entries if (submission / name).is_dir() and not name.startswith(("__", "."))]

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # the compute worker has no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402  (ships with matplotlib)
 from sklearn.metrics import confusion_matrix, roc_curve  # noqa: E402
 
 from report import Figure  # noqa: E402
@@ -18,11 +19,15 @@ SIZE = (4.8, 3.6)  # inches; at 100 dpi a figure stays around 20 KB
 
 
 def _to_base64(fig: plt.Figure) -> str:
+    """PNG with a 64-colour palette: a third of the bytes, no visible loss for plots."""
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    buffer.seek(0)
+    small = io.BytesIO()
+    Image.open(buffer).convert("RGB").quantize(colors=64).save(small, format="PNG", optimize=True)
+    return base64.b64encode(small.getvalue()).decode("ascii")
 
 
 def roc_figure(y_true: np.ndarray, y_proba: np.ndarray) -> Figure:

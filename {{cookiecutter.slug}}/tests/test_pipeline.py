@@ -10,7 +10,7 @@ import pytest
 import scoring
 import yaml
 
-from conftest import KIT, ROOT, needs_code, needs_results
+from conftest import CODE, KIT, ROOT, needs_code, needs_results
 
 BASELINE = KIT / "sample_code_submission"
 RESULT = KIT / "sample_result_submission"
@@ -32,10 +32,13 @@ def test_baseline_finishes_on_every_phase(run_submission, phase):
     assert [run.status for run in runs] == ["Finished"] * len(runs), [run.message for run in runs]
 
 
-@needs_code
-@pytest.mark.parametrize("phase", ["Development", "Final"])
-def test_scores_json_has_exactly_the_leaderboard_keys_as_finite_floats(run_submission, columns, phase):
-    for run in run_submission(phase, BASELINE):
+SAMPLE_RUNS = [("Development", BASELINE), ("Final", BASELINE)] if CODE else [("Development", RESULT)]
+
+
+@pytest.mark.parametrize("phase,submission", SAMPLE_RUNS, ids=[f"{p}-{s.name}" for p, s in SAMPLE_RUNS])
+def test_scores_json_has_exactly_the_leaderboard_keys_as_finite_floats(run_submission, columns, phase, submission):
+    for run in run_submission(phase, submission):
+        assert run.status == "Finished", run.message
         scores = json.loads((run.scoring_output / "scores.json").read_text())
         assert set(scores) == written_keys(columns)
         for key, value in scores.items():

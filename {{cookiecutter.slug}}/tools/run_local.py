@@ -1,6 +1,6 @@
 """Run a submission through a phase locally, the way Codabench's compute worker does.
 
-    python tools/run_local.py                                   # baseline, Development phase
+    python tools/run_local.py                                   # the sample submission, Development phase
     python tools/run_local.py --phase final --submission path/to/submission.zip
     python tools/run_local.py --python /path/to/python3.12      # the programs' interpreter
 
@@ -12,6 +12,7 @@ them and where the detailed results page is, and exits 1 if Codabench would show
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shutil
 import sys
@@ -24,7 +25,14 @@ from bundle import ROOT, BundleError, Phase, find_phase, leaderboard_columns, lo
 from executors import Executor, LocalExecutor
 from worker import StepFailed, read_scores, run_prediction_step, run_scoring_step
 
-DEFAULT_SUBMISSION = ROOT / "starting_kit" / "sample_code_submission"
+
+
+def default_submission(root: Path = ROOT) -> Path:
+    """The baseline code submission, or its predictions when the competition takes results only."""
+    settings = json.loads((root / "scoring_program" / "settings.json").read_text(encoding="utf-8"))
+    name = "sample_result_submission" if settings["submission_mode"] == "result" else "sample_code_submission"
+    return root / "starting_kit" / name
+
 MAX_ABS_SCORE = 1e10
 
 
@@ -106,14 +114,26 @@ def run_phase(
     return runs
 
 
+COMPUTATIONS = {"avg": lambda v: sum(v) / len(v), "sum": sum, "min": min, "max": max}
+
+
 def format_scores(scores: dict, columns: list[dict]) -> str:
+    """The scores as the leaderboard shows them, computed columns included (Codabench fills those)."""
     width = max(len(str(c["title"])) for c in columns)
+    by_index = {c["index"]: c for c in columns}
     lines = []
     for column in sorted(columns, key=lambda c: c["index"]):
-        if column["key"] in scores:
+        note = ""
+        if column.get("computation"):
+            sources = [float(scores[by_index[i]["key"]]) for i in column.get("computation_indexes") or []]
+            value = COMPUTATIONS[column["computation"]](sources) if sources else None
+            note = ", computed by Codabench"
+        else:
+            value = float(scores[column["key"]]) if column["key"] in scores else None
+        if value is not None:
             better = "lower is better" if column.get("sorting", "desc") == "asc" else "higher is better"
-            value = f"{float(scores[column['key']]):.{int(column.get('precision', 2))}f}"  # as the leaderboard rounds
-            lines.append(f"  {column['title']:<{width}}  {value:>12}   ({better})")
+            shown = f"{value:.{int(column.get('precision', 2))}f}"  # as the leaderboard rounds
+            lines.append(f"  {column['title']:<{width}}  {shown:>12}   ({better}{note})")
     return "\n".join(lines)
 
 
@@ -125,11 +145,12 @@ def last_error_line(stderr: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phase", default="Development", help="phase name (prefix is enough) or index")
-    parser.add_argument("--submission", type=Path, default=DEFAULT_SUBMISSION, help="submission folder or zip")
+    parser.add_argument("--submission", type=Path, default=None, help="submission folder or zip (default: the sample)")
     parser.add_argument("--python", default=sys.executable, help="Python that runs the programs")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where run folders are kept")
     parser.add_argument("--quiet", action="store_true", help="do not echo the programs' output")
     args = parser.parse_args(argv)
+    args.submission = args.submission or default_submission()
 
     try:
         competition = load_competition()

@@ -28,6 +28,7 @@ IGNORED_V15_KEYS = ("leaderboard", "has_registration", "end_date", "html", "comp
 SUBMISSION_RULES = {"Add", "Add_And_Delete", "Add_And_Delete_Multiple", "Force_Last", "Force_Latest_Multiple", "Force_Best"}
 SHELL_SYNTAX = re.compile(r"&&|\|\||[|<>;`]|\$\(|^cd\s|\bcd\s")
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+WRITTEN_BY_MAKE_DATA = ("data/", "starting_kit/sample_result_submission")
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF87a": "gif", b"GIF89a": "gif"}
 
 
@@ -96,7 +97,7 @@ class Checker:
                 self.add("CB010", "warning", where, f"{value!r} ends with '/': Codabench then zips it next to its parent",
                          "drop the trailing slash")
             if not path.exists():
-                fix = "run `make data`" if value.startswith("data/") else "create it or fix the path (relative to competition.yaml)"
+                fix = "run `make data`" if value.startswith(WRITTEN_BY_MAKE_DATA) else "create it or fix the path (relative to competition.yaml)"
                 self.add("CB011", "error", where, f"{value!r} does not exist; Codabench says 'Cannot find dataset: \"{value}\"' or 'Unable to find page'", fix)
             elif path.is_file() and path.stat().st_size == 0:
                 self.add("CB012", "error", where, f"{value!r} is empty; Codabench says '{value} is empty, it must contain content.'",
@@ -257,9 +258,33 @@ class Checker:
             indexes.add(column.get("index"))
             if column.get("sorting", "desc") not in ("asc", "desc"):
                 self.add("CB069", "error", f"{where}.sorting", f"sorting {column.get('sorting')!r} is not asc or desc", "use asc (lower is better) or desc")
+        for j, column in enumerate(columns):
+            self.check_computation(column, f"leaderboards[0].columns[{j}]", indexes)
         if board.get("primary_index", 0) not in indexes:
             self.add("CB070", "error", "leaderboards[0].primary_index", f"no column has index {board.get('primary_index', 0)}",
                      "set primary_index to the index of the ranking column")
+
+    def check_computation(self, column: dict, where: str, indexes: set) -> None:
+        """Codabench's rules for computed columns (it fills them; scoring must not write them)."""
+        computation, sources = column.get("computation"), column.get("computation_indexes")
+        if computation is None:
+            if sources:
+                self.add("CB071", "error", f"{where}.computation_indexes", "Cannot add computation columns without a computation function set",
+                         "add `computation: avg` or remove computation_indexes")
+            return
+        if computation not in ("avg", "sum", "min", "max"):
+            self.add("CB072", "error", f"{where}.computation", f"computation {computation!r} is not avg, sum, min or max", "use avg")
+        if not sources:
+            self.add("CB073", "error", f"{where}.computation_indexes",
+                     "Column with computation must have at least 1 column selected for the computation", "list the column indexes")
+            return
+        for index in sources:
+            if not isinstance(index, int):
+                self.add("CB074", "error", f"{where}.computation_indexes", f"Bad value for index {index!r}", "use column indexes (integers)")
+            elif index not in indexes or index == column.get("index"):
+                self.add("CB075", "error", f"{where}.computation_indexes",
+                         f"Column index {index} does not exist in available indexes {sorted(i for i in indexes if i != column.get('index'))}",
+                         "point at other columns of this leaderboard")
 
     # -- this bundle's own contracts ---------------------------------------------------------
     def check_sources_of_truth(self) -> None:

@@ -96,6 +96,26 @@ def _run_within(executor: Executor, container: Container, deadline: float, limit
     return completed
 
 
+def _run_program_container(
+    name: str, program: Path, mounts: dict[str, Path], is_scoring: bool, result: StepResult,
+    executor: Executor, deadline: float, limit: int,
+) -> None:
+    """The worker's rule for the "program" container (the submission, or the scoring program).
+
+    No metadata: the folder is copied into the output (how result submissions reach scoring).
+    Metadata without a command: nothing runs. Otherwise the command runs.
+    """
+    metadata = read_metadata(program)
+    if metadata is None:
+        result.notes.append(f"{name} has no metadata at its root: copied to the output")
+        shutil.copytree(program, result.output, dirs_exist_ok=True)
+    elif metadata.get("command"):
+        command = substitute(str(metadata["command"]), "program", is_scoring=is_scoring)
+        result.containers[name] = _run_within(executor, Container(name, command, mounts), deadline, limit)
+    else:
+        result.notes.append(f"{name} metadata has no command: not run")
+
+
 def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: Path, executor: Executor) -> StepResult:
     step = workspace / "prediction"
     program, output = step / "program", step / "output"
@@ -108,18 +128,7 @@ def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: P
     result = StepResult("prediction", output)
     deadline = time.monotonic() + phase.execution_time_limit
 
-    # The "program" container: the submission itself.
-    metadata = read_metadata(program)
-    if metadata is None:
-        result.notes.append("submission has no metadata: copied to the output, to be handled by ingestion")
-        shutil.copytree(program, output, dirs_exist_ok=True)
-    elif metadata.get("command"):
-        command = substitute(str(metadata["command"]), "program", is_scoring=False)
-        result.containers["submission"] = _run_within(
-            executor, Container("submission", command, mounts), deadline, phase.execution_time_limit
-        )
-    else:
-        result.notes.append("submission metadata has no command: not run")
+    _run_program_container("submission", program, mounts, False, result, executor, deadline, phase.execution_time_limit)
 
     if task.ingestion_program:
         ingestion_dir = step / "ingestion_program"
@@ -165,17 +174,11 @@ def run_scoring_step(task: Task, phase: Phase, predictions: Path, workspace: Pat
     shared.mkdir(parents=True)
     result = StepResult("scoring", output)
     mounts = {"/app/program": program, "/app/output": output, "/app/input": step / "input", "/app/shared": shared}
-    metadata = read_metadata(program)
-    if metadata is None:
-        result.notes.append("scoring program has no metadata at its root: the worker only copies it to the output")
-        shutil.copytree(program, output, dirs_exist_ok=True)
-    elif metadata.get("command"):
-        command = substitute(str(metadata["command"]), "program", is_scoring=True)
-        deadline = time.monotonic() + phase.execution_time_limit
-        completed = _run_within(executor, Container("scoring", command, mounts), deadline, phase.execution_time_limit)
-        result.containers["scoring"] = completed
-        if completed.exit_code != 0:
-            result.failure = f"scoring program exited with code {completed.exit_code}: Failed, no scores are uploaded"
-            return result
+    deadline = time.monotonic() + phase.execution_time_limit
+    _run_program_container("scoring", program, mounts, True, result, executor, deadline, phase.execution_time_limit)
+    completed = result.containers.get("scoring")
+    if completed and completed.exit_code != 0:
+        result.failure = f"scoring program exited with code {completed.exit_code}: Failed, no scores are uploaded"
+        return result
     _write_worker_metadata(output, result.containers.get("scoring"), None)
     return result
