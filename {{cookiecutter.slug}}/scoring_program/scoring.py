@@ -55,7 +55,10 @@ def check_ingestion(predictions_dir: Path, report: Report, settings: dict) -> fl
             report.warn(f"{INGESTION_RESULT} is missing from the prediction output, so the duration is reported as 0.")
         return 0.0
     report.add_fact("Submission", f"{result.get('submission_type', 'unknown')} submission")
-    return float(result.get("duration", 0.0))
+    duration = float(result.get("duration", 0.0))
+    if result.get("submission_type") == "code":
+        report.add_fact("Fit and predict", f"{duration:.2f} s")
+    return duration
 
 
 def finite_score(key: str, value: float) -> float:
