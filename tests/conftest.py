@@ -71,6 +71,7 @@ CODE_MODE_FILES = {
     "ingestion_program/metadata.yaml",
     "scoring_program/settings.json",
     "scoring_program/detailed_results_template.html",
+    "scoring_program/errors.py",
     "scoring_program/figures.py",
     "scoring_program/metadata.yaml",
     "scoring_program/metrics.py",

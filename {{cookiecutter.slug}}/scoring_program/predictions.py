@@ -22,16 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import PredictionError
 from metrics import prediction_columns
 
 PREDICTIONS_FILE = "predictions.csv"
 REFERENCE_FILE = "test_labels.csv"
 MAX_QUOTED_ROWS = 3  # enough to see a pattern, short enough to read
 SUM_TOLERANCE = 1e-3
-
-
-class PredictionError(Exception):
-    """The predictions cannot be scored; the message is written for the participant."""
 
 
 @dataclass

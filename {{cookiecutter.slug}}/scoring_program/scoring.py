@@ -19,10 +19,12 @@ import math
 import sys
 from pathlib import Path
 
-import figures
 import metrics
-from predictions import PredictionError, read_predictions, read_reference
+from errors import PredictionError
 from report import Report, ScoreRow
+
+# numpy, scikit-learn and matplotlib (figures, predictions) take about a second to import, so
+# `score` imports them after the first "scoring in progress" page is written.
 
 SCORES_FILE = "scores.json"
 INGESTION_RESULT = "ingestion_result.json"  # written by the ingestion program
@@ -83,6 +85,9 @@ def stages_for(datasets: list[dict]) -> list[str]:
 
 
 def score(args: argparse.Namespace, report: Report, settings: dict, info: dict) -> dict[str, float]:
+    import figures
+    from predictions import read_predictions, read_reference
+
     task_type, fmt, classes = info["task_type"], info["prediction_format"], info["classes"]
     datasets = info["datasets"]
     several = len(datasets) > 1

@@ -111,3 +111,45 @@ def test_every_text_field_of_the_page_is_escaped(tmp_path):
     html = page.path.read_text(encoding="utf-8")
     assert "<script>" not in html
     assert html.count("&lt;script&gt;") >= 10
+
+
+def test_a_watcher_sees_the_page_change_while_a_slowed_scoring_runs(tmp_path, monkeypatch, constant_predictions):
+    """Codabench polls the page while scoring runs: each figure is slowed down so a watcher polling
+    the file (as the worker does, here every 10 ms) sees it evolve, and every version it reads is whole."""
+    import threading
+    import time
+
+    import figures
+
+    scoring = load_program_module(ROOT / "scoring_program", "scoring")
+    original = figures.figures_for
+
+    def slowed(*args):
+        return [lambda draw=draw: (time.sleep(0.3), draw())[1] for draw in original(*args)]
+
+    monkeypatch.setattr(figures, "figures_for", slowed)
+    constant_predictions(tmp_path / "res")
+    page = tmp_path / "out" / "detailed_results.html"
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            if page.exists():
+                text = page.read_text(encoding="utf-8")
+                if not seen or seen[-1] != text:
+                    seen.append(text)
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        code = scoring.main(["--reference", str(ROOT / "data" / "dev" / "reference_data"),
+                             "--predictions", str(tmp_path / "res"), "--output", str(tmp_path / "out")])
+    finally:
+        done.set()
+        watcher.join()
+    assert code == 0
+    assert len(seen) >= 3
+    assert all(text.rstrip().endswith("</html>") for text in seen)
+    assert "Scoring in progress" in seen[0]
