@@ -128,3 +128,19 @@ def test_notebook_is_valid_json_with_a_python3_kernel(default_bundle):
     notebook = json.loads((default_bundle / "starting_kit" / "starting_kit.ipynb").read_text(encoding="utf-8"))
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     assert any(cell["cell_type"] == "code" for cell in notebook["cells"])
+
+
+def test_every_validator_code_is_documented_in_codabench_checks(default_bundle):
+    text = (default_bundle / "tools" / "findings.py").read_text(encoding="utf-8")
+    codes = set(re.findall(r'^\s+"(CB\d{3})": \((?:ERROR|WARNING),', text, re.M))
+    documented = set(re.findall(r"CB\d{3}", (TEMPLATE / "docs" / "codabench-checks.md").read_text(encoding="utf-8")))
+    ranges = re.findall(r"CB(\d{3})–CB(\d{3})", (TEMPLATE / "docs" / "codabench-checks.md").read_text(encoding="utf-8"))
+    documented |= {f"CB{n:03d}" for low, high in ranges for n in range(int(low), int(high) + 1)}
+    assert len(codes) > 80 and codes - documented == set()
+
+
+def test_competition_yaml_points_editors_at_the_shipped_json_schema(default_bundle):
+    first_line = (default_bundle / "competition.yaml").read_text(encoding="utf-8").splitlines()[0]
+    assert first_line == "# yaml-language-server: $schema=tools/competition.schema.json"
+    schema = json.loads((default_bundle / "tools" / "competition.schema.json").read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"

@@ -62,4 +62,4 @@ def test_make_validate_rejects_an_unquoted_datetime(made, tmp_path):
     yaml_path.write_text(yaml_path.read_text().replace("start: '2027-01-04 00:00:00'", "start: 2027-01-04 12:30:00"))
     done = run(["make", "validate", f"PYTHON={PYTHON}"], cwd=broken)
     assert done.returncode != 0
-    assert "CB040" in done.stdout and "drops the time" in done.stdout
+    assert "CB040" in done.stdout and "Codabench keeps only the day and stores 2027-01-04 00:00 UTC" in done.stdout

@@ -119,24 +119,21 @@ def load_program_module(program_dir: Path, name: str) -> ModuleType:
         sys.path.remove(str(program_dir))
 
 
+def _listed(value: object) -> list[tuple[int, dict]]:
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def referenced_paths(competition: dict) -> dict[str, str]:
-    """Every file or folder the yaml points at, keyed by its yaml path (e.g. `tasks[0].input_data`)."""
+    """Every file or folder the yaml points at, keyed by its yaml path (e.g. `tasks[0].input_data`).
+
+    Only text values count: a value of another type is a structure error the validator reports.
+    """
     refs: dict[str, str] = {}
-    for key in ("image", "terms"):
-        if competition.get(key):
-            refs[key] = str(competition[key])
-    for i, page in enumerate(competition.get("pages") or []):
-        if isinstance(page, dict) and page.get("file"):
-            refs[f"pages[{i}].file"] = str(page["file"])
-    for i, task in enumerate(competition.get("tasks") or []):
-        for key in ("ingestion_program", "scoring_program", "input_data", "reference_data"):
-            if isinstance(task, dict) and task.get(key):
-                refs[f"tasks[{i}].{key}"] = str(task[key])
-    for i, solution in enumerate(competition.get("solutions") or []):
-        if isinstance(solution, dict) and solution.get("path"):
-            refs[f"solutions[{i}].path"] = str(solution["path"])
-    for i, phase in enumerate(competition.get("phases") or []):
-        for key in ("starting_kit", "public_data"):
-            if isinstance(phase, dict) and phase.get(key):
-                refs[f"phases[{i}].{key}"] = str(phase[key])
-    return refs
+    wanted = [(key, competition.get(key)) for key in ("image", "terms")]
+    wanted += [(f"pages[{i}].file", page.get("file")) for i, page in _listed(competition.get("pages"))]
+    for i, task in _listed(competition.get("tasks")):
+        wanted += [(f"tasks[{i}].{key}", task.get(key)) for key in ("ingestion_program", "scoring_program", "input_data", "reference_data")]
+    wanted += [(f"solutions[{i}].path", solution.get("path")) for i, solution in _listed(competition.get("solutions"))]
+    for i, phase in _listed(competition.get("phases")):
+        wanted += [(f"phases[{i}].{key}", phase.get(key)) for key in ("starting_kit", "public_data")]
+    return {where: value for where, value in wanted if isinstance(value, str) and value}

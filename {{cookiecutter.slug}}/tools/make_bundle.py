@@ -2,9 +2,11 @@
 
     python tools/make_bundle.py     # -> dist/bundle.zip, dist/submissions/*.zip
 
-The bundle zip holds competition.yaml at its root plus exactly the files competition.yaml
-refers to (so tools/, tests/, runs/ and caches never ship). Every submission zip has its
-files at the root, as the compute worker expects.
+The folder is validated first, with the solution run through the pipeline (`--run`), and the
+written zip is validated again as Codabench will unpack it. The bundle zip holds
+competition.yaml at its root plus exactly the files competition.yaml refers to (so tools/,
+tests/, runs/ and caches never ship). Every submission zip has its files at the root, as
+the compute worker expects.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from bundle import COMPETITION_YAML, ROOT, load_competition, referenced_paths
+from file_rules import human
 from validate_bundle import validate
 from zips import add_file, files_under, zip_folder
 
@@ -24,8 +27,6 @@ SUBMISSIONS = {  # by submission mode
     "result": ("sample_result_submission", "failing_submission"),
     "both": ("sample_code_submission", "sample_result_submission", "failing_submission"),
 }
-# Codabench has no hard limit, but large bundles are slow to unpack and count toward the 15 GB quota.
-WARN_BYTES = 200 * 1024 * 1024
 
 
 def bundle_files(root: Path) -> list[Path]:
@@ -55,29 +56,28 @@ def write_submissions(root: Path, folder: Path) -> list[Path]:
     return [zip_folder(kit / name, folder / f"{name}.zip", skip=("expected_error.txt",)) for name in submission_names(root)]
 
 
-def human(size: int) -> str:
-    return f"{size / 1024:.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
     args = parser.parse_args(argv)
 
-    findings = validate(ROOT)
-    errors = [f for f in findings if f.severity == "error"]
+    findings = validate(ROOT, run=True)
     for finding in findings:
         print(finding)
-    if errors:
-        print(f"ERROR: {len(errors)} validation error(s): fix them, then run `make bundle` again", file=sys.stderr)
+    if findings.errors:
+        print(f"ERROR: {len(findings.errors)} validation error(s): fix them, then run `make bundle` again", file=sys.stderr)
         return 1
 
     bundle = write_bundle(ROOT, args.dist / "bundle.zip")
     with zipfile.ZipFile(bundle) as archive:
         names = archive.namelist()
     print(f"Wrote {bundle} ({human(bundle.stat().st_size)}, {len(names)} files, {COMPETITION_YAML} at the root)")
-    if bundle.stat().st_size > WARN_BYTES:
-        print(f"WARNING: the bundle is over {human(WARN_BYTES)}; upload large data separately and reference it by key")
+    as_uploaded = validate(bundle)
+    for finding in as_uploaded:
+        print(finding)
+    if as_uploaded.errors:
+        print(f"ERROR: {bundle} itself fails validation (see above); this is a bug in tools/make_bundle.py", file=sys.stderr)
+        return 1
     for path in write_submissions(ROOT, args.dist / "submissions"):
         print(f"Wrote {path} ({human(path.stat().st_size)})")
     print("Upload dist/bundle.zip at Codabench: Benchmarks > Management > Upload.")

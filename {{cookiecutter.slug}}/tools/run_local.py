@@ -26,7 +26,6 @@ from executors import Executor, LocalExecutor
 from worker import StepFailed, read_scores, run_prediction_step, run_scoring_step
 
 
-
 def default_submission(root: Path = ROOT) -> Path:
     """The baseline code submission, or its predictions when the competition takes results only."""
     settings = json.loads((root / "scoring_program" / "settings.json").read_text(encoding="utf-8"))
@@ -53,27 +52,28 @@ class TaskRun:
         return page if page and page.is_file() else None
 
 
-def check_scores(scores: dict, columns: list[dict]) -> list[str]:
-    """What Codabench would silently drop or show as an empty cell."""
+def check_scores(scores: dict, columns: list[dict]) -> list[tuple[str, str]]:
+    """What Codabench would silently drop or show as an empty cell, as (validator code, message)."""
     problems = []
     for column in columns:
         if column.get("computation"):
             if column["key"] in scores:
-                problems.append(f"{column['key']!r} is a computed column: Codabench overwrites what scoring writes")
+                problems.append(("CB124", f"{column['key']!r} is a computed column: Codabench overwrites what scoring writes"))
             continue
         if column["key"] not in scores:
-            problems.append(f"scores.json has no {column['key']!r}: that leaderboard cell would be empty")
+            problems.append(("CB121", f"scores.json has no {column['key']!r}: that leaderboard cell would be empty "
+                                      "(and an empty primary score can rank first)"))
             continue
         value = scores[column["key"]]
         try:
             number = float(value)
         except (TypeError, ValueError):
-            problems.append(f"{column['key']!r} = {value!r} is not a number")
+            problems.append(("CB123", f"{column['key']!r} = {value!r} is not a number"))
             continue
         if not math.isfinite(number) or abs(number) >= MAX_ABS_SCORE:
-            problems.append(f"{column['key']!r} = {value!r}: Codabench stores only finite numbers below 1e10")
+            problems.append(("CB123", f"{column['key']!r} = {value!r}: Codabench stores only finite numbers below 1e10"))
     known = {c["key"] for c in columns}
-    problems += [f"{key!r} matches no leaderboard column: Codabench drops it" for key in scores if key not in known]
+    problems += [("CB122", f"{key!r} matches no leaderboard column: Codabench drops it") for key in scores if key not in known]
     return problems
 
 
@@ -106,7 +106,7 @@ def run_phase(
             run.scores = read_scores(scoring.output)
             problems = check_scores(run.scores, columns)
             if problems:
-                raise StepFailed("; ".join(problems))
+                raise StepFailed("; ".join(message for _, message in problems))
             run.status = "Finished"
         except StepFailed as exc:
             run.message = str(exc)

@@ -58,12 +58,16 @@ def read_metadata(program: Path) -> dict | None:
     return None
 
 
-def substitute(command: str, kind: str, is_scoring: bool) -> list[str]:
-    """Replace the legacy placeholders exactly as the worker does (plain str.replace, this order)."""
+def substitute(command: str, kind: str, is_scoring: bool, ingestion_during_scoring: bool = False) -> list[str]:
+    """Replace the legacy placeholders exactly as the worker does (plain str.replace, this order).
+
+    `$program` points at the never-mounted /app/ingestion_program in both containers of a
+    scoring step that runs the ingestion program (`ingestion_only_during_scoring: true`).
+    """
     replacements = [
         ("$input", "/app/input_data" if kind == "ingestion" else "/app/input"),
         ("$output", "/app/output"),
-        ("$program", "/app/program"),
+        ("$program", "/app/ingestion_program" if ingestion_during_scoring and is_scoring else "/app/program"),
         ("$ingestion_program", "/app/program"),
         ("$hidden", "/app/input/ref"),
         ("$shared", "/app/shared"),

@@ -55,3 +55,19 @@ def extract(source: Path, target: Path) -> None:
         raise ValueError(f"{source} is neither a folder nor a zip file")
     with zipfile.ZipFile(source) as archive:
         archive.extractall(target)
+
+
+def list_files(source: Path) -> list[str]:
+    """Relative names of the files in a folder or a zip, as the worker would extract them."""
+    if source.is_dir():
+        return [p.relative_to(source).as_posix() for p in files_under(source)]
+    with zipfile.ZipFile(source) as archive:
+        return [name for name in archive.namelist() if not name.endswith("/")]
+
+
+def read_file(source: Path, name: str) -> bytes:
+    """One file of a folder or a zip, by its relative name."""
+    if source.is_dir():
+        return (source / name).read_bytes()
+    with zipfile.ZipFile(source) as archive:
+        return archive.read(name)

@@ -1,0 +1,150 @@
+"""Check the files competition.yaml points at: present, non-empty, the right kind, not too big, no leak.
+
+Codabench zips each referenced folder with its contents at the zip root and uploads a
+referenced file as is (so a file must already be a zip); pages and terms are read as UTF-8
+text; the logo's type is sniffed from its bytes; every approved participant can download
+the starting kit, the public data and the solutions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from bundle import referenced_paths
+from findings import Findings
+from yaml_rules import mappings
+from zips import files_under, list_files, read_file
+
+MB = 1024 * 1024
+LARGE = {"solutions": 50 * MB, "starting_kit": 100 * MB}  # participants download these
+LARGE_DATA = 500 * MB
+LARGE_BUNDLE = 200 * MB  # slow to upload and unpack; counts toward the 15 GB quota
+ZIPPED_KEYS = ("ingestion_program", "scoring_program", "input_data", "reference_data", "path", "starting_kit", "public_data")
+DATA_KEYS = ("input_data", "reference_data")
+VISIBLE_KEYS = ("input_data", "public_data", "starting_kit", "path")  # what a participant can reach
+IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF87a": "gif", b"GIF89a": "gif"}
+MIN_LEAK_BYTES = 64  # tiny files (an empty __init__.py, a one-line config) may match by chance
+WRITTEN_BY_MAKE_DATA = ("data/", "starting_kit/sample_result_submission")
+
+
+def size_of(path: Path) -> int:
+    return sum(p.stat().st_size for p in files_under(path)) if path.is_dir() else path.stat().st_size
+
+
+def human(size: int) -> str:
+    return f"{size / MB:.1f} MiB" if size >= MB else f"{size / 1024:.0f} KiB"
+
+
+def image_kind(head: bytes) -> str | None:
+    kind = next((k for signature, k in IMAGE_SIGNATURES.items() if head.startswith(signature)), None)
+    return "webp" if kind is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP" else kind
+
+
+def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = False) -> None:
+    for where, value in referenced_paths(c).items():
+        path = root / value
+        zipped_to = root / (value.rstrip("/") + ".zip")
+        if value.endswith("/") and path.is_dir() and zipped_to.exists():
+            findings.add("CB010", where, f"{value!r} ends with '/': Codabench zips it to {zipped_to.name} next to it, "
+                         f"overwriting the {zipped_to.name} shipped in the bundle", "drop the trailing slash")
+        if not path.exists():
+            fix = "run `make data`" if own_bundle and value.startswith(WRITTEN_BY_MAKE_DATA) else \
+                "create it or fix the path (relative to competition.yaml)"
+            said = f"'Unable to find page: {value}'" if where.startswith(("pages", "terms")) else \
+                f"'Unable to find image: {value}'" if where == "image" else f"'Cannot find dataset: \"{value}\"'"
+            findings.add("CB011", where, f"{value!r} does not exist; Codabench says {said}", fix)
+        elif path.is_file() and path.stat().st_size == 0:
+            findings.add("CB012", where, f"{value!r} is empty; Codabench says '{value} is empty, it must contain content.'",
+                         "write its content")
+        elif path.is_dir() and not files_under(path):
+            findings.add("CB012", where, f"{value!r} is an empty folder: Codabench uploads an empty zip", "put its files in it")
+        elif path.is_file() and where.endswith(ZIPPED_KEYS) and not zipfile.is_zipfile(path):
+            findings.add("CB015", where, f"{value!r} is a file but not a zip; the worker retries for minutes, then says "
+                         "'Bad or empty zip file'", "point at the folder, or at a zip of its contents")
+        elif where.startswith(("pages", "terms")) and path.is_file():
+            try:
+                path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                findings.add("CB016", where, f"{value!r} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                             "save it as UTF-8")
+    for i, page in mappings(c.get("pages")):
+        for key, said in (("file", "Unpacking the bundle failed. Here is the error log: 'file'"), ("title", "title: This field may not be null.")):
+            if not page.get(key):
+                findings.add("CB014", f"pages[{i}].{key}", f"the page has no {key}; Codabench says '{said}'", f"add `{key}:`")
+    check_logo(c, root, findings)
+    check_data_layout(c, root, findings)
+    check_sizes(c, root, findings)
+    check_leaks(c, root, findings)
+
+
+def check_logo(c: dict, root: Path, findings: Findings) -> None:
+    logo = root / str(c.get("image", ""))
+    if c.get("image") and logo.is_file() and logo.stat().st_size and image_kind(logo.read_bytes()[:16]) is None:
+        findings.add("CB013", "image", "the logo is not a PNG, JPEG, GIF or WEBP image (by its bytes, whatever its name); "
+                     "Codabench says 'logo: Please upload a valid image.'", "save the logo as an RGB PNG")
+
+
+def check_data_layout(c: dict, root: Path, findings: Findings) -> None:
+    """A data zip whose files sit in one folder: the programs then see /app/input_data/<folder>/..."""
+    for i, task in mappings(c.get("tasks")):
+        for key in DATA_KEYS:
+            path = root / str(task.get(key) or "")
+            if task.get(key) and path.is_file() and zipfile.is_zipfile(path):
+                tops = {PurePosixPath(n).parts[0] for n in list_files(path) if "__MACOSX" not in n}
+                if len(tops) == 1 and all("/" in n for n in list_files(path) if "__MACOSX" not in n):
+                    findings.add("CB019", f"tasks[{i}].{key}", f"every file of {task[key]!r} is inside {tops.pop()}/: "
+                                 "the programs will find them one folder deeper than the root", "zip the folder's contents, not the folder")
+
+
+def check_sizes(c: dict, root: Path, findings: Findings) -> None:
+    total = 0
+    for where, value in referenced_paths(c).items():
+        path = root / value
+        if not path.exists():
+            continue
+        size = size_of(path)
+        total += size
+        section = where.split("[")[0].split(".")[-1]
+        limit = LARGE.get(section, LARGE.get(where.rsplit(".", 1)[-1], LARGE_DATA))
+        if size > limit:
+            who = "every approved participant downloads it" if limit < LARGE_DATA else "it is uploaded with every bundle"
+            findings.add("CB017", where, f"{value!r} is {human(size)}: {who}", "shrink it, or upload it once to Codabench and reference it by key")
+    if total > LARGE_BUNDLE:
+        findings.add("CB093", "", f"the files competition.yaml references add up to {human(total)}: uploads and unpacking are slow "
+                     "and count toward the 15 GB quota", "move large data to a dataset uploaded once and referenced by key")
+
+
+def _digests(source: Path) -> dict[str, str]:
+    result = {}
+    for name in list_files(source):
+        data = read_file(source, name)
+        if len(data) >= MIN_LEAK_BYTES:
+            result[hashlib.sha256(data).hexdigest()] = name
+    return result
+
+
+def check_leaks(c: dict, root: Path, findings: Findings) -> None:
+    """A reference file (the answers) byte-identical to one participants can download or read.
+
+    A warning, not an error: some competitions score against data that is not secret (a graph
+    whose shortest path the scorer computes). This template's own data is checked strictly (CB082).
+    """
+    secret: dict[str, str] = {}
+    for _, task in mappings(c.get("tasks")):
+        folder = str(task.get("reference_data") or "").rstrip("/")
+        path = root / folder
+        if folder and path.exists() and (path.is_dir() or zipfile.is_zipfile(path)):
+            secret.update({digest: f"{folder}/{name}" for digest, name in _digests(path).items()})
+    if not secret:
+        return
+    for where, value in referenced_paths(c).items():
+        folder, path = value.rstrip("/"), root / value
+        if where.endswith(VISIBLE_KEYS) and path.exists() and (path.is_dir() or zipfile.is_zipfile(path)):
+            leaked = sorted((name, secret[digest]) for digest, name in _digests(path).items() if digest in secret)
+            if leaked:
+                name, reference = leaked[0]
+                more = f" (and {len(leaked) - 1} more)" if len(leaked) > 1 else ""
+                findings.add("CB018", where, f"{folder}/{name} is identical to the reference file {reference}{more}: "
+                             "participants can read it", "remove it from what participants can reach, unless it is not secret")

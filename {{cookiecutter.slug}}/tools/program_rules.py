@@ -1,0 +1,157 @@
+"""Check every program the worker will run: its metadata, its command, the paths it uses.
+
+A program is a folder or a zip in the bundle. The worker looks for `metadata.yaml` (then
+`metadata`) at its root, replaces the legacy `$` placeholders, splits the command with
+shlex and runs it without a shell from /app/program. Which /app folders exist depends on
+the step and the container, so a command that works in one step can point at nothing in
+another: the table below is the worker's mount list (codabench-facts §2.3).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from findings import Findings
+from worker import substitute
+from yaml_rules import key, mappings
+from zips import list_files, read_file
+
+SHELL_SYNTAX = re.compile(r"&&|\|\||[|<>;`]|\$\(|(^|\s)cd\s")
+APP_PATH = re.compile(r"/app(?:/[^\s'\"=:,;]*)?")
+ALWAYS = {"/app/program", "/app/output", "/app/data"}
+PLACEHOLDER_HINTS = {
+    "$input_data": "`$input_data` is not a placeholder: the worker replaces `$input` inside it",
+    "$program": "`$program` becomes /app/ingestion_program in a scoring step that runs the ingestion program, and that is never mounted",
+    "/app/ingestion_program": "the ingestion program is mounted at /app/program, not /app/ingestion_program (the docs are wrong)",
+    "$hidden": "`$hidden` (/app/input/ref) exists only in the scoring step",
+    "$shared": "`$shared` (/app/shared) exists only in the scoring step",
+    "$input": "`$input` is /app/input in a program container, and /app/input exists only in the scoring step",
+    "$submission_program": "`$submission_program` (/app/ingested_program) exists only in the ingestion container",
+}
+
+
+def mounted(kind: str, is_scoring: bool, has_input_data: bool, ingestion_during_scoring: bool) -> set[str]:
+    """The /app folders a container of this kind has in this step (compute_worker.py volumes)."""
+    paths = set(ALWAYS)
+    if kind == "ingestion":
+        paths.add("/app/ingested_program")
+    if is_scoring:
+        paths |= {"/app/input", "/app/shared"}
+    if has_input_data and (not is_scoring or ingestion_during_scoring):
+        paths.add("/app/input_data")
+    return paths
+
+
+def find_metadata(source: Path) -> tuple[str | None, list[str]]:
+    names = list_files(source)
+    found = next((n for n in ("metadata.yaml", "metadata") if n in names), None)
+    return found, names
+
+
+def nested_metadata(names: list[str]) -> str | None:
+    """The wrapping folder that hides metadata.yaml from the worker, if that is the mistake."""
+    for name in names:
+        path = PurePosixPath(name)
+        if path.name in ("metadata.yaml", "metadata") and len(path.parts) == 2:
+            return path.parts[0]
+    return None
+
+
+def check_program(source: Path, label: str, where: str, kind: str, step: dict, findings: Findings) -> None:
+    """One program folder or zip; `step` says which step and container run it, for the mount table."""
+    if not source.exists() or (source.is_file() and not zipfile.is_zipfile(source)):
+        return  # file_rules reports missing files and non-zips
+    metadata_name, names = find_metadata(source)
+    if metadata_name is None:
+        if kind == "submission":
+            return  # no metadata: a result submission, or code that the ingestion program imports
+        folder = nested_metadata(names)
+        hint = (f"; it is in {folder}/: the program's files must be at the root of {label}" if folder else
+                "; found metadata.yml, which the worker does not read" if "metadata.yml" in names else "")
+        said = "\"Program directory missing 'metadata.yaml/metadata'\"" if kind == "ingestion" else \
+            "nothing, copies the folder to the output, and then fails with 'Could not find scores file, did the scoring program output it?'"
+        findings.add("CB030", where, f"no metadata.yaml (or metadata) at the root of {label}{hint}; the worker says {said}",
+                     "put metadata.yaml with a `command:` at the program's root", file=label)
+        return
+    file = f"{label}/{metadata_name}"
+    try:
+        metadata = yaml.load(read_file(source, metadata_name).decode("utf-8"), Loader=yaml.FullLoader)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        findings.add("CB031", "", f"not valid YAML: {exc}".replace("\n", " "), "fix the YAML syntax", file=file)
+        return
+    if not isinstance(metadata, dict):
+        findings.add("CB031", "", "metadata must be a mapping with a `command:`", "write `command: python3 /app/program/<script>.py ...`", file=file)
+        return
+    command = metadata.get("command")
+    if not command:
+        if kind != "submission":  # a code submission's metadata may just describe it
+            said = "Program directory missing 'command' in metadata" if kind == "ingestion" else "nothing, and no scores are written"
+            findings.add("CB035", "command", f"no `command`; the worker says \"{said}\"",
+                         "add `command: python3 /app/program/<script>.py ...`", file=file)
+        return
+    check_command(str(command), names, file, kind, step, findings)
+
+
+def check_command(command: str, names: list[str], file: str, kind: str, step: dict, findings: Findings) -> None:
+    if SHELL_SYNTAX.search(command):
+        findings.add("CB032", "command", f"{command!r} uses shell syntax, but the worker runs the command without a shell",
+                     "call one program with arguments (or wrap it in `bash -c \"...\"`)", file=file)
+    container = "ingestion" if kind == "ingestion" else "program"
+    try:
+        words = substitute(command, container, step["is_scoring"], step["ingestion_during_scoring"])
+    except ValueError as exc:
+        findings.add("CB032", "command", f"the worker cannot split {command!r}: {exc}", "balance the quotes", file=file)
+        return
+    if words and words[0] == "python":
+        findings.add("CB033", "command", "`python` may be Python 2 or missing in legacy images", "use `python3`", file=file)
+    available = mounted(container, **{k: step[k] for k in ("is_scoring", "has_input_data", "ingestion_during_scoring")})
+    step_name = "scoring" if step["is_scoring"] else "prediction"
+    for word in words:
+        for path in APP_PATH.findall(word):
+            path = path.rstrip("/") or "/app"
+            if not any(path == m or path.startswith(m + "/") for m in available):
+                cause = next((hint for token, hint in PLACEHOLDER_HINTS.items() if token in command), "")
+                findings.add("CB034", "command", f"{path} is not mounted in the {container} container of the {step_name} step"
+                             + (f": {cause}" if cause else ""), f"use paths that exist there: {', '.join(sorted(available))}", file=file)
+        script = _script_in_program(word)
+        if script and script not in names:
+            findings.add("CB036", "command", f"the command runs {word}, but the program has no {script}",
+                         f"add {script} to the program or fix the command", file=file)
+
+
+def _script_in_program(word: str) -> str | None:
+    """The program-relative name of a .py file the command runs from /app/program (the working dir)."""
+    if not word.endswith(".py"):
+        return None
+    if word.startswith("/app/program/"):
+        return word.removeprefix("/app/program/")
+    if not word.startswith("/") and "=" not in word:
+        return word.removeprefix("./")
+    return None
+
+
+def check_programs(c: dict, root: Path, findings: Findings) -> None:
+    tasks = {key(t.get("index")): t for _, t in mappings(c.get("tasks"))}
+    for i, task in mappings(c.get("tasks")):
+        during_scoring = bool(task.get("ingestion_only_during_scoring"))
+        has_input = bool(task.get("input_data"))
+        if task.get("ingestion_program"):
+            step = {"is_scoring": during_scoring, "has_input_data": has_input, "ingestion_during_scoring": during_scoring}
+            check_program(root / str(task["ingestion_program"]), str(task["ingestion_program"]).rstrip("/"),
+                          f"tasks[{i}].ingestion_program", "ingestion", step, findings)
+        if task.get("scoring_program"):
+            step = {"is_scoring": True, "has_input_data": has_input, "ingestion_during_scoring": during_scoring}
+            check_program(root / str(task["scoring_program"]), str(task["scoring_program"]).rstrip("/"),
+                          f"tasks[{i}].scoring_program", "scoring", step, findings)
+    for j, solution in mappings(c.get("solutions")):
+        listed = solution.get("tasks") if isinstance(solution.get("tasks"), list) else []
+        targets = [tasks[key(t)] for t in listed if key(t) in tasks]
+        if solution.get("path") and targets:
+            task = targets[0]
+            step = {"is_scoring": False, "has_input_data": bool(task.get("input_data")), "ingestion_during_scoring": False}
+            check_program(root / str(solution["path"]), str(solution["path"]).rstrip("/"), f"solutions[{j}].path",
+                          "submission", step, findings)

@@ -1,0 +1,48 @@
+"""Run the bundle's solution through the worker-like pipeline and compare scores.json with the leaderboard.
+
+The one contract no static check can prove: the scoring program must write a number for
+every non-computed column key. A missing key leaves an empty cell (which can even rank
+first), an unknown key is dropped silently, and NaN loses the whole score upload.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from bundle import BundleError, leaderboard_columns, phases
+from executors import LocalExecutor
+from findings import Findings
+from run_local import check_scores, run_phase
+from yaml_rules import mappings
+
+
+def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str = sys.executable) -> None:
+    solutions = [(j, s) for j, s in mappings(c.get("solutions")) if s.get("path") and (root / str(s["path"])).exists()]
+    if not solutions:
+        findings.add("CB125", "solutions", "no solution to run, so the keys the scoring program writes were not compared with the leaderboard",
+                     "add a baseline under `solutions:` (path + tasks)")
+        return
+    j, solution = solutions[0]
+    try:
+        phase = next(p for p in phases(c, root) if {t.index for t in p.tasks} & set(solution.get("tasks") or []))
+    except (BundleError, KeyError, TypeError, StopIteration) as exc:
+        findings.add("CB120", f"solutions[{j}]", f"could not find a phase that runs this solution's tasks ({exc!r})",
+                     "list the solution's tasks in a phase")
+        return
+    columns = leaderboard_columns(c)
+    phase = replace(phase, tasks=tuple(t for t in phase.tasks if t.index in solution["tasks"]))
+    print(f"Running solution {solution['path']} on phase {phase.name!r} to read the scores it gets...", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="validate_run_") as scratch:
+        executor = LocalExecutor(Path(scratch), python=python, echo=None)
+        for run in run_phase(phase, root / str(solution["path"]), Path(scratch), executor, columns):
+            problems = check_scores(run.scores, columns) if run.scores else []
+            for code, message in problems:
+                findings.add(code, "leaderboards[0].columns", f"{run.task}: {message}",
+                             "make the scoring program write exactly the non-computed column keys, as finite numbers")
+            if run.status != "Finished" and not problems:
+                detail = (run.scoring_stderr or run.ingestion_stderr).strip().splitlines()[-1:] or [""]
+                findings.add("CB120", f"solutions[{j}].path", f"{run.task}: {run.message} {detail[0]}".strip(),
+                             "run `python tools/run_local.py --submission <solution>` and fix what it reports")
