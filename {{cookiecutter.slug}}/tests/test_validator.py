@@ -240,6 +240,12 @@ def test_validator_reports_the_broken_rule(case, tmp_path):
     assert all(f.severity == RULES[case.code][0] and f.file and f.fix for f in matching)
 
 
+def test_an_unquoted_day_loses_nothing_and_is_not_reported(tmp_path):
+    root = copy_bundle(tmp_path)
+    edit_text(root, r"start: '(\d{4}-\d\d-\d\d) 00:00:00'", r"start: \1")
+    assert [str(f) for f in validate(root)] == []
+
+
 def test_the_corpus_breaks_every_rule_once_at_least():
     covered = {case.code for case in CASES} | ZIP_CODES | RUN_CODES
     assert set(RULES) - covered == set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from findings import Findings
@@ -76,8 +76,20 @@ def _finding_for(error, findings: Findings) -> None:
         findings.add("CB104", yaml_path(where), error.message, "see the description of this key in tools/competition.schema.json")
 
 
+def as_json(value: object) -> object:
+    """The yaml as an editor's YAML 1.2 server sees it: an unquoted date is text, not a date object.
+    (Whether Codabench keeps its time of day is yaml_rules' business: CB040.)"""
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_json(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def check_schema(competition: dict, findings: Findings) -> None:
-    for error in sorted(schema_validator().iter_errors(competition), key=lambda e: [str(p) for p in e.absolute_path]):
+    for error in sorted(schema_validator().iter_errors(as_json(competition)), key=lambda e: [str(p) for p in e.absolute_path]):
         _finding_for(error, findings)
 
 
