@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,14 +16,23 @@ PNG = b"\x89PNG\r\n\x1a\n"
 MAX_BYTES = 300_000
 
 
+VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+
 class Page(HTMLParser):
-    """What a browser would fetch or run: tags, their URLs, and the visible text."""
+    """What a browser would fetch or run: tags, their URLs, the visible text, and the text of
+    each element by CSS class (so a test reads the summary tiles the way a participant does)."""
 
     def __init__(self, html: str):
         super().__init__()
         self.tags: list[str] = []
         self.urls: list[tuple[str, str]] = []
         self.text: list[str] = []
+        self.by_class: dict[str, list[str]] = {}
+        self.definitions: list[tuple[str, str]] = []  # (dt, dd) pairs of the definition lists
+        self._open: list[list[str]] = []  # classes of each open element
+        self.images: list[tuple[str, str]] = []  # (alt, src)
+        self._term: str | None = None  # "dt" or "dd" while one is being read
         self.feed(html)
         self.close()
 
@@ -31,16 +41,75 @@ class Page(HTMLParser):
         for name, value in attrs:
             if name in ("src", "href"):
                 self.urls.append((tag, value or ""))
+        if tag == "img":
+            self.images.append((dict(attrs).get("alt") or "", dict(attrs).get("src") or ""))
+        if tag == "dt":
+            self.definitions.append(("", ""))
+        if tag in ("dt", "dd"):
+            self._term = tag
+        if tag not in VOID:
+            classes = (dict(attrs).get("class") or "").split()
+            for name in classes:
+                self.by_class.setdefault(name, []).append("")
+            self._open.append(classes)
+
+    def handle_endtag(self, tag):
+        if tag not in VOID and self._open:
+            self._open.pop()
+        if tag in ("dt", "dd"):
+            self._term = None
 
     def handle_data(self, data):
         self.text.append(data)
+        if self._term:
+            term, value = self.definitions[-1]
+            self.definitions[-1] = (term + data, value) if self._term == "dt" else (term, value + data)
+        for classes in self._open:
+            for name in classes:
+                self.by_class[name][-1] += data
+
+    def texts(self, css_class: str) -> list[str]:
+        return [" ".join(t.split()) for t in self.by_class.get(css_class, [])]
+
+
+# The figures each prediction format gets, in page order, per dataset.
+FIGURES = {
+    "probability": ["ROC curve", "Precision-recall curve", "Confusion matrix", "Predicted probabilities"],
+    "probabilities": ["ROC curve", "Precision-recall curve", "Confusion matrix", "Probability of the true class"],
+    "label": ["Confusion matrix", "Recall and precision per class"],
+    "value": ["Predicted vs true", "Residuals"],
+}
+
+
+def assert_complete_page(html: str) -> Page:
+    """What every version of the page must be, whenever the worker happens to upload it."""
+    assert html.lstrip().startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+    page = Page(html)
+    assert page.texts("status") and "Progress" in page.text
+    for _, src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG)
+    assert not [url for _, url in page.urls if url.startswith(("http:", "https:", "//"))]
+    assert len(html.encode("utf-8")) < MAX_BYTES
+    return page
 
 
 @pytest.fixture(scope="module")
-def final_page(run_submission, settings) -> str:
+def final_run(run_submission, settings):
     submission = "sample_result_submission" if settings["submission_mode"] == "result" else "sample_code_submission"
     (run,) = run_submission("Development", KIT / submission)
-    return run.detailed_results.read_text(encoding="utf-8")
+    return run
+
+
+@pytest.fixture(scope="module")
+def final_page(final_run) -> str:
+    return final_run.detailed_results.read_text(encoding="utf-8")
+
+
+def run_scoring(predictions: Path, out: Path) -> int:
+    scoring = load_program_module(ROOT / "scoring_program", "scoring")
+    return scoring.main(["--reference", str(ROOT / "data" / "dev" / "reference_data"), "--predictions", str(predictions),
+                         "--output", str(out)])
 
 
 def test_figures_are_embedded_png_images(final_page):
@@ -67,11 +136,60 @@ def test_page_shows_every_metric_of_every_dataset(final_page, metrics, settings,
     assert "Scoring finished." in text
 
 
+def test_summary_shows_the_leaderboard_row_as_codabench_will(final_page, final_run, metrics, settings):
+    scores = json.loads((final_run.scoring_output / "scores.json").read_text())
+    expected = []
+    for column in metrics.leaderboard(settings):
+        keys = column.computation_keys or (column.key,)
+        expected.append((column.title, f"{sum(scores[k] for k in keys) / len(keys):.{column.precision}f}"))
+    page = Page(final_page)
+    assert list(zip(page.texts("tile-title"), page.texts("tile-value"))) == expected
+    assert page.texts("tile-note")[0].startswith("ranks")
+
+
+def test_summary_counts_the_predictions_and_times_ingestion_and_scoring(final_page, task, settings):
+    summary = dict(Page(final_page).definitions)
+    rows = sum(len((ROOT / "data" / "dev" / "reference_data" / d["folder"] / "test_labels.csv").read_text().splitlines()) - 1
+               for d in task["datasets"])
+    assert summary["Predictions scored"].startswith(f"{rows} rows")
+    assert summary["Scoring"].endswith(" s") and float(summary["Scoring"][:-2]) > 0
+    ingestion = "Ingestion (fit and predict)" if settings["submission_mode"] != "result" else "Ingestion"
+    assert summary[ingestion]
+
+
+def test_figures_follow_the_task_and_each_says_how_to_read_it(final_page, task):
+    page = Page(final_page)
+    assert [alt for alt, _ in page.images] == FIGURES[task["prediction_format"]] * len(task["datasets"])
+    captions = page.texts("how-to-read")
+    assert len(captions) == len(page.images)
+    for (title, _), caption in zip(page.images, captions):
+        assert caption.startswith(f"{title}.") and len(caption) > len(title) + 40, caption
+    notes = " ".join(page.texts("note"))
+    assert ("need probabilities" in notes) == (task["prediction_format"] == "label")
+
+
+def test_the_baseline_gets_no_warnings(final_page):
+    assert "Warnings" not in Page(final_page).text
+
+
+def test_suspicious_but_valid_predictions_are_scored_with_a_warning(tmp_path, constant_predictions, task):
+    constant_predictions(tmp_path / "res")
+    first = tmp_path / "res" / task["datasets"][0]["folder"] / "predictions.csv"
+    first.write_text("\ufeff" + first.read_text(), encoding="utf-8")
+    assert run_scoring(tmp_path / "res", tmp_path / "out") == 0
+    page = Page((tmp_path / "out" / "detailed_results.html").read_text(encoding="utf-8"))
+    warnings = " ".join(page.texts("caution"))
+    assert "byte-order mark" in warnings
+    assert warnings.count("has the same prediction") == len(task["datasets"])
+    if task["classes"]:
+        assert "never predicts class" in warnings
+
+
 def test_page_stays_under_its_size_budget(final_page):
     assert len(final_page.encode("utf-8")) < MAX_BYTES
 
 
-def test_page_is_written_at_start_and_rewritten_after_every_stage(tmp_path, monkeypatch, constant_predictions):
+def test_page_is_written_at_start_and_rewritten_after_every_stage(tmp_path, monkeypatch, constant_predictions, task):
     scoring = load_program_module(ROOT / "scoring_program", "scoring")
     report = load_program_module(ROOT / "scoring_program", "report")
     versions: list[str] = []
@@ -89,10 +207,12 @@ def test_page_is_written_at_start_and_rewritten_after_every_stage(tmp_path, monk
     assert code == 0
     assert len(versions) >= 5
     first = Page(versions[0])
-    assert "Scoring in progress" in " ".join(first.text) and "Scores" not in first.text
+    first_text = " ".join(first.text)
+    assert "Scoring in progress" in first_text and "Scores" not in first.text
+    assert "Phase: Development" in first_text and "Submission:" in first_text
+    assert all(d["name"] in first_text for d in task["datasets"])
     for html in versions:
-        assert html.rstrip().endswith("</html>")
-        Page(html)  # parses
+        assert_complete_page(html)
     assert "Scoring finished." in versions[-1]
     assert report.PAGE_NAME == "detailed_results.html"
     assert not list((tmp_path / "out").glob(".detailed_results.*"))  # no temporary file left behind
@@ -105,10 +225,11 @@ def test_every_text_field_of_the_page_is_escaped(tmp_path):
     page.add_fact(evil, evil)
     page.warn(evil)
     page.show_scores(evil, [report.ScoreRow(evil, 0.5, 2, evil, evil)])
-    page.show_summary(report.ScoreRow(evil, 0.5, 2, evil, evil))
+    page.show_summary(report.Summary([report.ScoreRow(evil, 0.5, 2, evil, evil)], evil, {evil: evil}))
     page.add_figure(evil, report.Figure(evil, evil, base64.b64encode(PNG).decode()))
-    page.fail(evil)
+    page.add_note(evil, evil)
+    page.fail(evil, file=evil, fix=evil, next_step=evil)
     html = page.path.read_text(encoding="utf-8")
     assert "<script>" not in html
-    assert html.count("&lt;script&gt;") >= 10
+    assert html.count("&lt;script&gt;") >= 20
 
