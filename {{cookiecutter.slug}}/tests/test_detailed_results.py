@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import subprocess
+import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -216,6 +220,50 @@ def test_page_is_written_at_start_and_rewritten_after_every_stage(tmp_path, monk
     assert "Scoring finished." in versions[-1]
     assert report.PAGE_NAME == "detailed_results.html"
     assert not list((tmp_path / "out").glob(".detailed_results.*"))  # no temporary file left behind
+
+
+# Run in a separate Python by the test below: the real scoring program, with every stage made to
+# last at least argv[2] seconds (as on a large dataset), without touching the program's code.
+SLOWED_SCORING = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import report
+advance = report.Report.advance
+def slow_advance(self, stage):
+    advance(self, stage)
+    time.sleep(float(sys.argv[2]))
+report.Report.advance = slow_advance
+import scoring
+sys.exit(scoring.main(sys.argv[3:]))
+"""
+STAGE_SECONDS = 0.5  # ten times the polling interval below: a loaded 2-core machine still sees each stage
+
+
+def test_a_separate_reader_sees_the_page_evolve_while_slowed_scoring_runs(tmp_path, constant_predictions):
+    """The worker reads the page from outside the scoring program while it runs; so does this test,
+    polling the file every 50 ms and keeping each distinct version it reads."""
+    constant_predictions(tmp_path / "res")
+    page = tmp_path / "out" / "detailed_results.html"
+    command = [sys.executable, "-c", SLOWED_SCORING, str(ROOT / "scoring_program"), str(STAGE_SECONDS),
+               "--reference", str(ROOT / "data" / "dev" / "reference_data"),
+               "--predictions", str(tmp_path / "res"), "--output", str(tmp_path / "out")]
+    seen: list[str] = []  # versions read while the scoring process was running, timestamp line removed
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as scoring:
+        while scoring.poll() is None:
+            if page.is_file():
+                html = page.read_text(encoding="utf-8")
+                version = re.sub(r"Page written [^<]* UTC", "", html)
+                if scoring.poll() is None and (not seen or version != seen[-1]):
+                    assert_complete_page(html)
+                    seen.append(version)
+            time.sleep(0.05)
+        out, err = scoring.communicate()
+    assert scoring.returncode == 0, err
+    assert len(seen) >= 3, [Page(v).texts("status") for v in seen]
+    assert Page(seen[0]).texts("status")[0].startswith("Scoring in progress")
+    done = [version.count("(done)</li>") for version in seen]  # stages finished, as each version says
+    assert done == sorted(done) and done[-1] > done[0]
+    assert "Scoring finished." in page.read_text(encoding="utf-8")
 
 
 def test_every_text_field_of_the_page_is_escaped(tmp_path):
