@@ -25,7 +25,8 @@ from errors import PredictionError
 from report import Report, ScoreRow, Summary
 
 # numpy, scikit-learn and matplotlib (figures, predictions) take about a second to import, so
-# `score` imports them after the first "scoring in progress" page is written.
+# `score` imports them after the first "scoring in progress" page is written, and matplotlib
+# only once the predictions are valid: an error page comes without waiting for it.
 
 SCORES_FILE = "scores.json"
 INGESTION_RESULT = "ingestion_result.json"  # written by the ingestion program
@@ -58,7 +59,8 @@ def describe_submission(ingestion: dict) -> str:
 def check_ingestion(ingestion: dict, report: Report, settings: dict) -> dict[str, str]:
     """Surface an ingestion failure (Codabench ignores ingestion's exit code); return what to show about it."""
     if ingestion.get("status") == "failed":
-        raise PredictionError(f"the submission failed in the prediction step: {ingestion.get('error', 'no message')}")
+        raise PredictionError(f"The prediction step stopped: {ingestion.get('error', 'no message')}",
+                              fix="The prediction step's output (on Codabench, your submission's logs) shows the full error and any traceback.")
     if ingestion.get("submission_type") == "code":
         return {"Ingestion (fit and predict)": f"{float(ingestion.get('duration', 0.0)):.2f} s"}
     if ingestion or settings["submission_mode"] == "result":  # results-only competitions have no ingestion
@@ -107,7 +109,6 @@ def ranking_sentence(settings: dict, datasets: list[dict]) -> str:
 
 def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, ingestion: dict,
           started: float) -> dict[str, float]:
-    import figures
     from predictions import PREDICTIONS_FILE, read_predictions, read_reference
 
     task_type, fmt, classes = info["task_type"], info["prediction_format"], info["classes"]
@@ -142,6 +143,8 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
                 scores[column_key] = finite_score(column_key, value)
         report.show_scores(d["name"] if several else "", [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
         report.advance("Drawing the figures" + suffix)
+        import figures  # matplotlib takes a second to load: not before the predictions passed their checks
+
         drawings, notes = figures.figures_for(task_type, y_true, prediction, classes)
         for note in notes:
             report.add_note(d["name"] if several else "", note)
