@@ -75,6 +75,7 @@ class Section:
     scores: list[ScoreRow] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    insights: list[str] = field(default_factory=list)  # where points are lost, in words
 
 
 @dataclass
@@ -132,6 +133,9 @@ class Report:
     def add_figure(self, dataset: str, figure: Figure) -> None:
         self.section(dataset).figures.append(figure)
         self.write()
+
+    def add_insights(self, dataset: str, insights: list[str]) -> None:
+        self.section(dataset).insights = insights
 
     def add_note(self, dataset: str, note: str) -> None:
         self.section(dataset).notes.append(note)
@@ -237,8 +241,10 @@ class Report:
             for f in section.figures
         )
         figures = f'<div class="figures">{figures}</div>' if figures else ""
+        insights = "".join(f"<li>{escape(i)}</li>" for i in section.insights)
+        insights = f'<div class="insights"><h3>Where points are lost</h3><ul>{insights}</ul></div>' if insights else ""
         notes = "".join(f'<p class="note">{escape(n)}</p>' for n in section.notes)
-        return f'<section class="card"><h2>{heading}</h2>{table}{figures}{notes}</section>'
+        return f'<section class="card"><h2>{heading}</h2>{table}{insights}{figures}{notes}</section>'
 
     def _warnings_section(self) -> str:
         if not self.warnings:

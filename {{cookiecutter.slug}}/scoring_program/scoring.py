@@ -109,6 +109,7 @@ def ranking_sentence(settings: dict, datasets: list[dict]) -> str:
 
 def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, ingestion: dict,
           started: float) -> dict[str, float]:
+    from insights import insights_for
     from predictions import PREDICTIONS_FILE, read_predictions, read_reference
 
     task_type, fmt, classes = info["task_type"], info["prediction_format"], info["classes"]
@@ -133,7 +134,7 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
     written = {c.key: c for c in metrics.written_columns(settings)}
     scores: dict[str, float] = {}
     for d in datasets:
-        suffix = f" ({d['name']})" if several else ""
+        suffix, section = (f" ({d['name']})", d["name"]) if several else ("", "")
         report.advance("Computing the scores" + suffix)
         y_true, prediction = references[d["name"]].target, predictions[d["name"]]
         values = {m.key: m.compute(y_true, prediction.view(m.needs), classes) for m in metrics.leaderboard_metrics(settings)}
@@ -141,15 +142,16 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
             column_key = f"{key}_{d['name']}" if several else key
             if column_key in written:
                 scores[column_key] = finite_score(column_key, value)
-        report.show_scores(d["name"] if several else "", [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
+        report.add_insights(section, insights_for(task_type, y_true, prediction, classes))
+        report.show_scores(section, [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
         report.advance("Drawing the figures" + suffix)
         import figures  # matplotlib takes a second to load: not before the predictions passed their checks
 
         drawings, notes = figures.figures_for(task_type, y_true, prediction, classes)
         for note in notes:
-            report.add_note(d["name"] if several else "", note)
+            report.add_note(section, note)
         for draw in drawings:
-            report.add_figure(d["name"] if several else "", draw())
+            report.add_figure(section, draw())
     if metrics.DURATION.key in written:
         scores[metrics.DURATION.key] = finite_score(metrics.DURATION.key, float(ingestion.get("duration", 0.0)))
     write_scores(args.output, scores)

@@ -172,6 +172,27 @@ def test_figures_follow_the_task_and_each_says_how_to_read_it(final_page, task):
     assert ("need probabilities" in notes) == (task["prediction_format"] == "label")
 
 
+def test_each_dataset_says_where_points_are_lost(final_page, task):
+    insights = Page(final_page).texts("insights")
+    assert len(insights) == len(task["datasets"])
+    assert all(text.startswith("Where points are lost") and len(text) > 60 for text in insights)
+
+
+def test_where_points_are_lost_names_what_a_constant_submission_gets_wrong(tmp_path, constant_predictions, task):
+    constant_predictions(tmp_path / "res")
+    assert run_scoring(tmp_path / "res", tmp_path / "out") == 0
+    insight = Page((tmp_path / "out" / "detailed_results.html").read_text(encoding="utf-8")).texts("insights")[0]
+    labels = ROOT / "data" / "dev" / "reference_data" / task["datasets"][0]["folder"] / "test_labels.csv"
+    targets = [line.split(",")[1] for line in labels.read_text().splitlines()[1:]]
+    if task["task_type"] == "regression":  # every prediction is 0.0: the bias is minus the mean
+        mean = sum(map(float, targets)) / len(targets)
+        assert f"Predictions are {abs(mean):.3g} {'below' if mean > 0 else 'above'} the truth on average" in insight
+    else:  # every row gets one class: the biggest other class is the most common mistake
+        predicted = 1 if task["prediction_format"] == "probability" else task["classes"][0]
+        count, true = max((targets.count(str(c)), c) for c in task["classes"] if c != predicted)
+        assert f"Most common mistake: {count} rows of class {true} predicted as {predicted}" in insight
+
+
 def test_the_baseline_gets_no_warnings(final_page):
     assert "Warnings" not in Page(final_page).text
 
@@ -276,8 +297,9 @@ def test_every_text_field_of_the_page_is_escaped(tmp_path):
     page.show_summary(report.Summary([report.ScoreRow(evil, 0.5, 2, evil, evil)], evil, {evil: evil}))
     page.add_figure(evil, report.Figure(evil, evil, base64.b64encode(PNG).decode()))
     page.add_note(evil, evil)
+    page.add_insights(evil, [evil])
     page.fail(evil, file=evil, fix=evil, next_step=evil)
     html = page.path.read_text(encoding="utf-8")
     assert "<script>" not in html
-    assert html.count("&lt;script&gt;") >= 20
+    assert html.count("&lt;script&gt;") >= 21
 
