@@ -15,6 +15,12 @@ HEAVY_TAIL_SHARE = 0.6  # beyond this, a few rows dominate the error
 CONFIDENT = 0.9  # a probability beyond this (or below 1 - this) is a confident prediction
 
 
+def percent(share: float) -> str:
+    """A share as a whole percentage ("41%"); a helper rather than the `.0%` format spec, whose
+    closing brace would read as template syntax to the checks on the generated files."""
+    return f"{100 * share:.0f}%"
+
+
 def classification_insights(y_true: np.ndarray, labels: np.ndarray, classes: list[int],
                             proba: np.ndarray | None) -> list[str]:
     found = []
@@ -23,17 +29,17 @@ def classification_insights(y_true: np.ndarray, labels: np.ndarray, classes: lis
                                  for t in classes for p in classes if t != p)
     if count:
         found.append(f"Most common mistake: {count} rows of class {true} predicted as {predicted} "
-                     f"({count / total:.0%} of all {total} mistakes).")
+                     f"({percent(count / total)} of all {total} mistakes).")
     recalls = {c: float(np.mean(labels[y_true == c] == c)) for c in classes if np.any(y_true == c)}
     weakest = min(recalls, key=recalls.get)
     if recalls[weakest] < 1.0:
-        found.append(f"Class {weakest} is found least often: {recalls[weakest]:.0%} of its rows are predicted as {weakest}.")
+        found.append(f"Class {weakest} is found least often: {percent(recalls[weakest])} of its rows are predicted as {weakest}.")
     if proba is not None:
         given = proba if proba.ndim == 1 else proba.max(axis=1)
         sure = (given >= CONFIDENT) | (given <= 1 - CONFIDENT) if proba.ndim == 1 else given >= CONFIDENT
         wrong_and_sure = int(np.sum(sure & (labels != y_true)))
         if wrong_and_sure:
-            found.append(f"{wrong_and_sure} rows are wrong with a confidence of {CONFIDENT:.0%} or more; "
+            found.append(f"{wrong_and_sure} rows are wrong with a confidence of {percent(CONFIDENT)} or more; "
                          "they weigh most in log loss: less extreme probabilities there would help.")
     return found
 
@@ -50,9 +56,9 @@ def regression_insights(y_true: np.ndarray, values: np.ndarray) -> list[str]:
     squared = np.sort(errors ** 2)[::-1]
     worst = max(1, int(round(WORST_SHARE * len(squared))))
     share = float(squared[:worst].sum() / squared.sum())
-    found.append(f"The worst {WORST_SHARE:.0%} of rows ({worst}) cause {share:.0%} of the squared error"
-                 + (f"; bell-shaped errors would give about {BELL_SHAPED_SHARE:.0%}: look at what these rows have in common."
-                    if share > HEAVY_TAIL_SHARE else f", as expected of bell-shaped errors (about {BELL_SHAPED_SHARE:.0%})."))
+    found.append(f"The worst {percent(WORST_SHARE)} of rows ({worst}) cause {percent(share)} of the squared error"
+                 + (f"; bell-shaped errors would give about {percent(BELL_SHAPED_SHARE)}: look at what these rows have in common."
+                    if share > HEAVY_TAIL_SHARE else f", as expected of bell-shaped errors (about {percent(BELL_SHAPED_SHARE)})."))
     return found
 
 
