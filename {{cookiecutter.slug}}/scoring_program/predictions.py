@@ -7,9 +7,11 @@ dataset.json, from what the leaderboard's metrics need):
     label          id,label                  the predicted class
     value          id,value                  the predicted number (regression)
 
-Every problem becomes a `PredictionError` whose message tells the participant what is wrong,
-where (file and line), and how to fix it. The scoring program shows that message on stderr
-and in the detailed results page, and exits non-zero: an invalid file never gets a score.
+Every problem becomes a `PredictionError` that tells the participant what is wrong, where
+(file and line), and how to fix it. The scoring program shows it on stderr and in the detailed
+results page, and exits non-zero: an invalid file never gets a score. Things that can be scored
+but are probably a mistake (a constant prediction, a class never predicted, certainty of 0 or
+1, an Excel byte-order mark) become warnings on the page instead.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,13 @@ PREDICTIONS_FILE = "predictions.csv"
 REFERENCE_FILE = "test_labels.csv"
 MAX_QUOTED_ROWS = 3  # enough to see a pattern, short enough to read
 SUM_TOLERANCE = 1e-3
+BOM = "\ufeff"  # Excel's "CSV UTF-8" starts the file with it
+FORMAT_HELP = {
+    "probability": "the probability of label 1, a number from 0 to 1",
+    "probabilities": "one probability per class, each from 0 to 1, summing to 1",
+    "label": "a class label",
+    "value": "a finite number",
+}
 
 
 @dataclass
@@ -41,6 +50,7 @@ class Reference:
 class Predictions:
     fmt: str
     values: np.ndarray  # aligned with Reference.ids; (n,) or (n, classes) for "probabilities"
+    warnings: list[str] = field(default_factory=list)  # scored anyway, shown on the page
 
     def view(self, needs: str) -> np.ndarray:
         """The predictions as a metric needs them: labels, probabilities or values."""
@@ -93,36 +103,53 @@ def _parse_row(fmt: str, cells: list[str], classes: list[int]) -> tuple[list[flo
     return numbers, None
 
 
-def read_predictions(folder: Path, reference: Reference, fmt: str, classes: list[int]) -> Predictions:
-    """Parse `predictions.csv` and check it row by row against the reference ids."""
+def read_predictions(folder: Path, reference: Reference, fmt: str, classes: list[int],
+                     shown_as: str = PREDICTIONS_FILE) -> Predictions:
+    """Parse `predictions.csv` and check it row by row against the reference ids.
+
+    `shown_as` is how messages name the file (e.g. `ds2/predictions.csv` when a phase has
+    several datasets), so the participant knows which of their files to fix.
+    """
     path = folder / PREDICTIONS_FILE
     columns = ["id", *prediction_columns(fmt, classes)]
+    expected_row = f"Each row is an id from test.csv, then {FORMAT_HELP[fmt]}"
+    if fmt == "label":
+        expected_row += f" (one of {classes})"
     if not path.is_file():
         found = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
         raise PredictionError(
-            f"{PREDICTIONS_FILE} not found in the submission output (found: {', '.join(found) or 'nothing'}). "
-            f"A result submission must be a zip with {PREDICTIONS_FILE} at its root, not inside a folder."
-        )
+            f"{shown_as} not found in the submission output (found: {', '.join(found) or 'nothing'}).",
+            file=shown_as, fix=f"A result submission must be a zip with {PREDICTIONS_FILE} at its root, not inside a folder.")
+    warnings: list[str] = []
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise PredictionError(f"{PREDICTIONS_FILE} is not UTF-8 text; write it as a plain CSV file.") from None
+        raise PredictionError(f"{shown_as} is not UTF-8 text.", file=shown_as,
+                              fix="Write it as a plain CSV file, e.g. with pandas' DataFrame.to_csv(index=False).") from None
+    if text.startswith(BOM):
+        text = text[len(BOM):]
+        warnings.append(f"{shown_as} starts with a byte-order mark (Excel's \"CSV UTF-8\" adds one); it was ignored.")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise PredictionError(f"{PREDICTIONS_FILE} is not a valid CSV file ({exc}).") from None
+        raise PredictionError(f"{shown_as} is not a valid CSV file ({exc}).", file=shown_as,
+                              fix="Write it with a CSV writer, e.g. pandas' DataFrame.to_csv(index=False).") from None
     if not rows:
-        raise PredictionError(f"{PREDICTIONS_FILE} is empty; it needs the header `{','.join(columns)}` and one row per test id.")
+        raise PredictionError(f"{shown_as} is empty.", file=shown_as,
+                              fix=f"It needs the header `{','.join(columns)}` and one row per test id.")
     header = [cell.strip() for cell in rows[0]]
     if header != columns:
-        raise PredictionError(f"{PREDICTIONS_FILE} line 1: header is {','.join(header)!r}, expected {','.join(columns)!r}.")
+        raise PredictionError(f"{shown_as} line 1: header is {','.join(header)!r}, expected {','.join(columns)!r}.",
+                              file=shown_as, fix=f"Make the first line exactly `{','.join(columns)}`.")
     body = rows[1:]
     if len(body) != len(reference.ids):
         raise PredictionError(
-            f"{PREDICTIONS_FILE} has {len(body)} prediction rows, expected {len(reference.ids)} (one per row of test.csv)."
-        )
+            f"{shown_as} has {len(body)} prediction rows, expected {len(reference.ids)} (one per row of test.csv).",
+            file=shown_as, fix="Predict every row of test.csv, once each, and write nothing else below the header.")
 
     problems: list[str] = []
     parsed: dict[str, list[float]] = {}
+    lines: dict[str, int] = {}
     for line, row in enumerate(body, start=2):
         if len(problems) >= MAX_QUOTED_ROWS:
             break
@@ -136,18 +163,42 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, classes: list
         numbers, problem = _parse_row(fmt, [c.strip() for c in row[1:]], classes)
         if problem:
             problems.append(f"line {line}: {problem}")
-        parsed[row_id] = numbers
+        parsed[row_id], lines[row_id] = numbers, line
     if problems:
-        raise PredictionError(f"{PREDICTIONS_FILE}: " + "; ".join(problems) + ".")
+        raise PredictionError(f"{shown_as}: " + "; ".join(problems) + ".", file=shown_as, fix=expected_row + ".")
 
     expected = set(reference.ids)
     unknown = [i for i in parsed if i not in expected]
     if unknown:
         missing = [i for i in reference.ids if i not in parsed]
         raise PredictionError(
-            f"{PREDICTIONS_FILE}: {len(unknown)} ids are not in test.csv (e.g. {unknown[0]!r}) and "
-            f"{len(missing)} test ids have no prediction (e.g. {missing[0]!r}). Copy the id column of test.csv."
-        )
+            f"{shown_as}: {len(unknown)} ids are not in test.csv (e.g. {unknown[0]!r}) and "
+            f"{len(missing)} test ids have no prediction (e.g. {missing[0]!r}).",
+            file=shown_as, fix="Copy the id column of test.csv.")
     values = np.array([parsed[i] for i in reference.ids], dtype=float)
     values = values if fmt == "probabilities" else values[:, 0]
-    return Predictions(fmt=fmt, values=values.astype(int) if fmt == "label" else values)
+    predictions = Predictions(fmt=fmt, values=values.astype(int) if fmt == "label" else values, warnings=warnings)
+    predictions.warnings += suspicious(predictions, classes, [lines[i] for i in reference.ids], shown_as)
+    return predictions
+
+
+def suspicious(predictions: Predictions, classes: list[int], lines: list[int], shown_as: str) -> list[str]:
+    """Valid predictions that are probably a mistake: worth a warning, not a refusal."""
+    found: list[str] = []
+    values, fmt = predictions.values, predictions.fmt
+    if len(values) > 1 and np.all(values == values[0]):
+        found.append(f"every row of {shown_as} has the same prediction: a model that cannot tell rows apart "
+                     "scores like chance on ranking metrics such as ROC AUC.")
+    if fmt != "value":
+        never = [c for c in classes if not np.any(predictions.view("labels") == c)]
+        if never:
+            rule = " (taking the most probable class)" if fmt == "probabilities" else " (probability >= 0.5)" if fmt == "probability" else ""
+            found.append(f"{shown_as} never predicts class {', '.join(map(str, never))}{rule}: every row of "
+                         "that class counts as a mistake for accuracy and F1.")
+    if fmt in ("probability", "probabilities"):
+        certain = np.flatnonzero(np.any((values == 0.0) | (values == 1.0), axis=1) if values.ndim == 2 else (values == 0.0) | (values == 1.0))
+        if len(certain):
+            found.append(f"{len(certain)} rows of {shown_as} give a probability of exactly 0 or 1 (e.g. line "
+                         f"{lines[certain[0]]}): one such row that is wrong costs log loss about 34.5 on its own; "
+                         "clip probabilities to [0.001, 0.999] unless you are sure.")
+    return found

@@ -10,6 +10,7 @@ uploads half a page. Every string that can come from a participant is HTML-escap
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,6 +20,11 @@ from string import Template
 
 PAGE_NAME = "detailed_results.html"
 TEMPLATE = Path(__file__).with_name("detailed_results_template.html")
+
+
+def text_with_code(text: str) -> str:
+    """Escape a message, then show its `backquoted` parts (file contents to type exactly) as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
 
 
 @dataclass
@@ -36,14 +42,40 @@ class ScoreRow:
     better: str  # "higher" or "lower"
     description: str
 
+    @property
+    def shown(self) -> str:
+        """The value with the leaderboard's precision, so the page and Codabench agree digit for digit."""
+        return f"{self.value:.{self.precision}f}"
+
+
+@dataclass
+class Summary:
+    """What the leaderboard shows for this submission, and what it took to get there."""
+
+    columns: list[ScoreRow]  # the leaderboard row in display order; the first one ranks
+    ranking: str  # one sentence: which column ranks and how it is computed
+    details: dict[str, str] = field(default_factory=dict)  # predictions scored, ingestion and scoring time
+
+
+@dataclass
+class Failure:
+    """Why a submission got no score, split so the participant finds the fix at a glance."""
+
+    problem: str
+    file: str = ""  # the participant's file at fault, when known
+    fix: str = ""
+    next_step: str = ""
+
 
 @dataclass
 class Section:
-    """What is shown for one dataset: its scores and its figures."""
+    """What is shown for one dataset: its scores, its figures, and notes on figures not drawn."""
 
     dataset: str  # "" when the phase has a single dataset
     scores: list[ScoreRow] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    insights: list[str] = field(default_factory=list)  # where points are lost, in words
 
 
 @dataclass
@@ -55,10 +87,9 @@ class Report:
     stages: list[str]
     facts: dict[str, str] = field(default_factory=dict)
     current: int = 0
-    failed: bool = False
     finished: bool = False
-    error: str = ""
-    summary: ScoreRow | None = None  # the score that ranks the submission
+    failure: Failure | None = None
+    summary: Summary | None = None
     sections: list[Section] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -66,7 +97,11 @@ class Report:
     def path(self) -> Path:
         return self.output_dir / PAGE_NAME
 
-    # -- state changes; each one rewrites the page ---------------------------------------
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
+    # -- state changes; each one that shows something new rewrites the page ---------------
     def start(self) -> None:
         self.write()
 
@@ -91,16 +126,22 @@ class Report:
         self.section(dataset).scores = rows
         self.write()
 
-    def show_summary(self, row: ScoreRow) -> None:
-        self.summary = row
+    def show_summary(self, summary: Summary) -> None:
+        self.summary = summary
         self.write()
 
     def add_figure(self, dataset: str, figure: Figure) -> None:
         self.section(dataset).figures.append(figure)
         self.write()
 
-    def fail(self, message: str) -> None:
-        self.failed, self.error = True, message
+    def add_insights(self, dataset: str, insights: list[str]) -> None:
+        self.section(dataset).insights = insights
+
+    def add_note(self, dataset: str, note: str) -> None:
+        self.section(dataset).notes.append(note)
+
+    def fail(self, problem: str, *, file: str = "", fix: str = "", next_step: str = "") -> None:
+        self.failure = Failure(problem, file, fix, next_step)
         self.write()
 
     def finish(self) -> None:
@@ -121,8 +162,8 @@ class Report:
         sections = [
             self._error_section(),
             self._summary_section(),
-            self._dataset_sections(),
             self._warnings_section(),
+            self._dataset_sections(),
             self._stages_section(),
         ]
         return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
@@ -148,21 +189,36 @@ class Report:
             raise
 
     def _error_section(self) -> str:
-        if not self.failed:
+        if not self.failure:
             return ""
+        failure = self.failure
+        details = []
+        if failure.file:
+            details.append(f"<dt>File</dt><dd><code>{escape(failure.file)}</code></dd>")
+        if failure.fix:
+            details.append(f"<dt>How to fix it</dt><dd>{text_with_code(failure.fix)}</dd>")
+        details_html = f'<dl class="details">{"".join(details)}</dl>' if details else ""
+        next_step = f"<p>{escape(failure.next_step)}</p>" if failure.next_step else ""
         return (
-            '<section class="card"><h2>What went wrong</h2>'
-            f'<pre class="error">{escape(self.error)}</pre></section>'
+            '<section class="card problem"><h2>What went wrong</h2>'
+            f'<p class="error">{text_with_code(failure.problem)}</p>{details_html}{next_step}</section>'
         )
 
     def _summary_section(self) -> str:
         if not self.summary:
             return ""
-        row = self.summary
+        tiles = "".join(
+            f'<div class="tile{" rank" if i == 0 else ""}"><div class="tile-title">{escape(c.title)}</div>'
+            f'<div class="tile-value">{c.shown}</div>'
+            f'<div class="tile-note">{"ranks · " if i == 0 else ""}{escape(c.better)} is better</div></div>'
+            for i, c in enumerate(self.summary.columns)
+        )
+        details = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in self.summary.details.items())
         return (
             '<section class="card"><h2>Summary</h2>'
-            f"<p>{escape(row.title)} (ranks the leaderboard, {escape(row.better)} is better)</p>"
-            f'<p class="headline">{row.value:.{row.precision}f}</p></section>'
+            f"<p>Your leaderboard row. {escape(self.summary.ranking)}</p>"
+            f'<div class="tiles">{tiles}</div>'
+            f'<dl class="details">{details}</dl></section>'
         )
 
     def _dataset_sections(self) -> str:
@@ -171,27 +227,34 @@ class Report:
     def _dataset_section(self, section: Section) -> str:
         heading = f"Dataset {escape(section.dataset)}" if section.dataset else "Scores"
         rows = "".join(
-            f"<tr><td>{escape(r.title)}</td><td class=\"num\">{r.value:.{r.precision}f}</td>"
+            f'<tr><td>{escape(r.title)}</td><td class="num">{r.shown}</td>'
             f"<td>{escape(r.better)}</td><td>{escape(r.description)}</td></tr>"
             for r in section.scores
         )
         table = (
-            "<table><thead><tr><th>Metric</th><th>Score</th><th>Better</th><th>Meaning</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>" if rows else "<p>Scoring\N{HORIZONTAL ELLIPSIS}</p>"
+            '<div class="scroll"><table><thead><tr><th>Metric</th><th>Score</th><th>Better</th><th>Meaning</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>" if rows else "<p>Scoring\N{HORIZONTAL ELLIPSIS}</p>"
         )
         figures = "".join(
             f'<figure><img alt="{escape(f.title)}" src="data:image/png;base64,{f.png_base64}">'
-            f"<figcaption><strong>{escape(f.title)}.</strong> {escape(f.how_to_read)}</figcaption></figure>"
+            f'<figcaption class="how-to-read"><strong>{escape(f.title)}.</strong> {escape(f.how_to_read)}</figcaption></figure>'
             for f in section.figures
         )
         figures = f'<div class="figures">{figures}</div>' if figures else ""
-        return f'<section class="card"><h2>{heading}</h2>{table}{figures}</section>'
+        insights = "".join(f"<li>{escape(i)}</li>" for i in section.insights)
+        insights = f'<div class="insights"><h3>Where points are lost</h3><ul>{insights}</ul></div>' if insights else ""
+        notes = "".join(f'<p class="note">{escape(n)}</p>' for n in section.notes)
+        return f'<section class="card"><h2>{heading}</h2>{table}{insights}{figures}{notes}</section>'
 
     def _warnings_section(self) -> str:
         if not self.warnings:
             return ""
         items = "".join(f"<li>{escape(w)}</li>" for w in self.warnings)
-        return f'<section class="card"><h2>Warnings</h2><ul class="warnings">{items}</ul></section>'
+        return (
+            '<section class="card caution"><h2>Warnings</h2>'
+            "<p>Scored anyway, but worth a look before your next submission:</p>"
+            f'<ul class="warnings">{items}</ul></section>'
+        )
 
     def _stages_section(self) -> str:
         items = []

@@ -17,14 +17,16 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import metrics
 from errors import PredictionError
-from report import Report, ScoreRow
+from report import Report, ScoreRow, Summary
 
 # numpy, scikit-learn and matplotlib (figures, predictions) take about a second to import, so
-# `score` imports them after the first "scoring in progress" page is written.
+# `score` imports them after the first "scoring in progress" page is written, and matplotlib
+# only once the predictions are valid: an error page comes without waiting for it.
 
 SCORES_FILE = "scores.json"
 INGESTION_RESULT = "ingestion_result.json"  # written by the ingestion program
@@ -47,20 +49,24 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def check_ingestion(predictions_dir: Path, report: Report, settings: dict) -> float:
-    """Surface an ingestion failure (Codabench ignores ingestion's exit code) and return the duration."""
-    result = read_json(predictions_dir / INGESTION_RESULT)
-    if result.get("status") == "failed":
-        raise PredictionError(f"the code submission failed during ingestion: {result.get('error', 'no message')}")
-    if not result:
-        if settings["submission_mode"] != "result":
-            report.warn(f"{INGESTION_RESULT} is missing from the prediction output, so the duration is reported as 0.")
-        return 0.0
-    report.add_fact("Submission", f"{result.get('submission_type', 'unknown')} submission")
-    duration = float(result.get("duration", 0.0))
-    if result.get("submission_type") == "code":
-        report.add_fact("Fit and predict", f"{duration:.2f} s")
-    return duration
+def describe_submission(ingestion: dict) -> str:
+    """What the first page can say about the submission before anything is scored."""
+    if ingestion.get("status") == "failed":
+        return "failed in the prediction step"
+    return f"{ingestion['submission_type']} submission" if ingestion.get("submission_type") else "unknown"
+
+
+def check_ingestion(ingestion: dict, report: Report, settings: dict) -> dict[str, str]:
+    """Surface an ingestion failure (Codabench ignores ingestion's exit code); return what to show about it."""
+    if ingestion.get("status") == "failed":
+        raise PredictionError(f"The prediction step stopped: {ingestion.get('error', 'no message')}",
+                              fix="The prediction step's output (on Codabench, your submission's logs) shows the full error and any traceback.")
+    if ingestion.get("submission_type") == "code":
+        return {"Ingestion (fit and predict)": f"{float(ingestion.get('duration', 0.0)):.2f} s"}
+    if ingestion or settings["submission_mode"] == "result":  # results-only competitions have no ingestion
+        return {"Ingestion": "none: predictions are scored as submitted"}
+    report.warn(f"{INGESTION_RESULT} is missing from the prediction output, so the duration is reported as 0.")
+    return {}
 
 
 def finite_score(key: str, value: float) -> float:
@@ -84,9 +90,27 @@ def stages_for(datasets: list[dict]) -> list[str]:
         step + name for name in names for step in ("Computing the scores", "Drawing the figures")]
 
 
-def score(args: argparse.Namespace, report: Report, settings: dict, info: dict) -> dict[str, float]:
-    import figures
-    from predictions import read_predictions, read_reference
+def leaderboard_row(settings: dict, scores: dict[str, float]) -> list[ScoreRow]:
+    """Every leaderboard column as Codabench will show it, the ranking one first."""
+    def value(column: metrics.Column) -> float:
+        if column.computation:  # "avg": Codabench averages the listed columns
+            return sum(scores[k] for k in column.computation_keys) / len(column.computation_keys)
+        return scores[column.key]
+
+    return [row(column, value(column)) for column in metrics.leaderboard(settings)]
+
+
+def ranking_sentence(settings: dict, datasets: list[dict]) -> str:
+    ranking = metrics.leaderboard(settings)[0]
+    how = f", the mean of the {len(datasets)} datasets' columns computed by Codabench" if ranking.computation else ""
+    better = "higher" if ranking.higher_is_better else "lower"
+    return f"{ranking.title} ranks it ({better} is better{how})."
+
+
+def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, ingestion: dict,
+          started: float) -> dict[str, float]:
+    from insights import insights_for
+    from predictions import PREDICTIONS_FILE, read_predictions, read_reference
 
     task_type, fmt, classes = info["task_type"], info["prediction_format"], info["classes"]
     datasets = info["datasets"]
@@ -94,18 +118,23 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict) 
 
     report.advance("Reading the reference data")
     references = {d["name"]: read_reference(args.reference / d["folder"], task_type == "regression") for d in datasets}
-    report.add_fact("Test rows", " + ".join(str(len(r.ids)) for r in references.values()))
 
     report.advance("Checking the predictions")
-    duration = check_ingestion(args.predictions, report, settings)
-    predictions = {d["name"]: read_predictions(args.predictions / d["folder"], references[d["name"]], fmt, classes)
-                   for d in datasets}
+    details = check_ingestion(ingestion, report, settings)
+    predictions = {}
+    for d in datasets:
+        shown_as = f"{d['folder']}/{PREDICTIONS_FILE}" if d["folder"] else PREDICTIONS_FILE
+        predictions[d["name"]] = read_predictions(args.predictions / d["folder"], references[d["name"]], fmt, classes, shown_as)
+        for warning in predictions[d["name"]].warnings:
+            report.warn(warning)
+    counts = [len(r.ids) for r in references.values()]
+    details = {"Predictions scored": f"{sum(counts)} rows" + (f" ({' + '.join(map(str, counts))})" if several else ""),
+               **details}
 
     written = {c.key: c for c in metrics.written_columns(settings)}
     scores: dict[str, float] = {}
-    primary = metrics.leaderboard_metrics(settings)[0]
     for d in datasets:
-        suffix = f" ({d['name']})" if several else ""
+        suffix, section = (f" ({d['name']})", d["name"]) if several else ("", "")
         report.advance("Computing the scores" + suffix)
         y_true, prediction = references[d["name"]].target, predictions[d["name"]]
         values = {m.key: m.compute(y_true, prediction.view(m.needs), classes) for m in metrics.leaderboard_metrics(settings)}
@@ -113,42 +142,52 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict) 
             column_key = f"{key}_{d['name']}" if several else key
             if column_key in written:
                 scores[column_key] = finite_score(column_key, value)
-        report.show_scores(d["name"] if several else "", [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
+        report.add_insights(section, insights_for(task_type, y_true, prediction, classes))
+        report.show_scores(section, [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
         report.advance("Drawing the figures" + suffix)
-        for draw in figures.figures_for(task_type, y_true, prediction, classes):
-            report.add_figure(d["name"] if several else "", draw())
+        import figures  # matplotlib takes a second to load: not before the predictions passed their checks
+
+        drawings, notes = figures.figures_for(task_type, y_true, prediction, classes)
+        for note in notes:
+            report.add_note(section, note)
+        for draw in drawings:
+            report.add_figure(section, draw())
     if metrics.DURATION.key in written:
-        scores[metrics.DURATION.key] = finite_score(metrics.DURATION.key, duration)
+        scores[metrics.DURATION.key] = finite_score(metrics.DURATION.key, float(ingestion.get("duration", 0.0)))
     write_scores(args.output, scores)
 
-    ranking = metrics.leaderboard(settings)[0]
-    shown = sum(scores[k] for k in ranking.computation_keys) / len(ranking.computation_keys) if ranking.computation else scores[ranking.key]
-    report.show_summary(row(ranking, shown))
-    if several:
-        report.add_fact("Ranking", f"{primary.title}, averaged over {len(datasets)} datasets by Codabench")
+    details["Scoring"] = f"{time.monotonic() - started:.1f} s"
+    report.show_summary(Summary(leaderboard_row(settings, scores), ranking_sentence(settings, datasets), details))
     return scores
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
     args = parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
     settings = read_json(SETTINGS)
     info = read_json(args.reference / DATASET_INFO)
+    ingestion = read_json(args.predictions / INGESTION_RESULT)
+    datasets = info.get("datasets") or [{"name": "main", "folder": ""}]
     report = Report(args.output, title=f"{settings.get('title', 'Competition')}: detailed results",
-                    stages=stages_for(info.get("datasets") or [{"name": "main", "folder": ""}]))
+                    stages=stages_for(datasets))
     if info.get("phase"):
         report.add_fact("Phase", info["phase"])
+    report.add_fact("Submission", describe_submission(ingestion))
+    report.add_fact("Datasets" if len(datasets) > 1 else "Dataset", ", ".join(d["name"] for d in datasets))
     report.start()
     try:
         if not info:
             raise FileNotFoundError(f"{args.reference / DATASET_INFO} is missing; run `make data` and rebuild the bundle")
-        scores = score(args, report, settings, info)
+        scores = score(args, report, settings, info, ingestion, started)
     except PredictionError as exc:
-        report.fail(f"{exc}\n\nFix the submission and submit again; this attempt does not count against your limit.")
+        report.fail(exc.problem, file=exc.file, fix=exc.fix,
+                    next_step="Fix the submission and submit again; a failed submission does not count against your limit.")
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # an organizer-side problem: say so, keep the page readable
-        report.fail(f"The scoring program itself failed ({type(exc).__name__}: {exc}). Please tell the organizers.")
+        report.fail(f"The scoring program itself failed ({type(exc).__name__}: {exc}).",
+                    fix="Nothing to change in your submission: please tell the organizers, quoting this message.")
         print(f"ERROR: scoring program failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         raise
     report.finish()

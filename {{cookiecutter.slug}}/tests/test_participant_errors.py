@@ -129,6 +129,8 @@ def test_invalid_predictions_get_no_score_and_an_error_page(case, scoring, task,
     assert not (tmp_path / "out" / "scores.json").exists()
     page = (tmp_path / "out" / "detailed_results.html").read_text(encoding="utf-8")
     assert "Scoring failed" in page and "What went wrong" in page
+    shown_as = "/".join(filter(None, [task["datasets"][0]["folder"], "predictions.csv"]))
+    assert f"<dt>File</dt><dd><code>{shown_as}</code></dd>" in page and "<dt>How to fix it</dt>" in page
 
 
 def test_missing_predictions_file_says_what_was_found(scoring, task, tmp_path, capsys):
