@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     if info.get("phase"):
         report.add_fact("Phase", info["phase"])
     report.add_fact("Submission", describe_submission(ingestion))
-    report.add_fact("Datasets" if len(datasets) > 1 else "Dataset", ", ".join(d["name"] for d in datasets))
+    # One dataset has the internal name "main": say "1" rather than show it.
+    report.add_fact("Datasets to score", ", ".join(d["name"] for d in datasets) if len(datasets) > 1 else "1")
     report.start()
     try:
         if not info:
