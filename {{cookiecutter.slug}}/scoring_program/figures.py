@@ -21,7 +21,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve 
 from report import Figure  # noqa: E402
 
 SIZE = (4.8, 3.6)  # inches; at 100 dpi a figure stays under 10 KB once quantized
-COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#1b7c83"]
+COLORS = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9"]  # Okabe-Ito: tells apart with any colour vision
 GREY = "#8c959f"
 LABELS_ONLY_NOTE = ("No ROC or precision-recall curves: they need probabilities, and this competition "
                     "scores predicted labels.")
@@ -102,13 +102,14 @@ def histogram_figure(y_true: np.ndarray, y_proba: np.ndarray) -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
     bins = np.linspace(0, 1, 21)
     ax.hist(y_proba[y_true == 0], bins=bins, alpha=0.6, color=COLORS[1], label="true label 0")
-    ax.hist(y_proba[y_true == 1], bins=bins, alpha=0.6, color=COLORS[2], label="true label 1")
+    ax.hist(y_proba[y_true == 1], bins=bins, alpha=0.6, color=COLORS[0], label="true label 1")
     ax.set(xlabel="Predicted probability of label 1", ylabel="Rows")
     ax.legend(loc="upper center")
     return Figure(
         title="Predicted probabilities",
-        how_to_read="Well-separated red and green bars mean the model tells the classes apart; "
-        "bars piled in the middle mean it is unsure, red bars on the right are confident mistakes.",
+        how_to_read="Well-separated orange and blue bars mean the model tells the classes apart; "
+        "bars piled in the middle mean it is unsure; orange bars on the right and blue bars on the left "
+        "are confident mistakes.",
         png_base64=_to_base64(fig),
     )
 
@@ -118,13 +119,13 @@ def true_class_probability_figure(y_true: np.ndarray, proba: np.ndarray, classes
     right = proba.argmax(axis=1) == np.searchsorted(classes, y_true)
     fig, ax = plt.subplots(figsize=SIZE)
     bins = np.linspace(0, 1, 21)
-    ax.hist(given[right], bins=bins, alpha=0.6, color=COLORS[2], label="most probable class is right")
+    ax.hist(given[right], bins=bins, alpha=0.6, color=COLORS[0], label="most probable class is right")
     ax.hist(given[~right], bins=bins, alpha=0.6, color=COLORS[1], label="most probable class is wrong")
     ax.set(xlabel="Probability given to the true class", ylabel="Rows")
     ax.legend(loc="upper center")
     return Figure(
         title="Probability of the true class",
-        how_to_read="Bars near 1 are rows the model gets right with confidence; red bars near 0 are "
+        how_to_read="Blue bars near 1 are rows the model gets right with confidence; orange bars near 0 are "
         "confident mistakes, which log loss punishes most.",
         png_base64=_to_base64(fig),
     )
