@@ -98,13 +98,20 @@ def confusion_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list[int]
     )
 
 
-def histogram_figure(y_true: np.ndarray, y_proba: np.ndarray) -> Figure:
+def _probability_histograms(blue: tuple[str, np.ndarray], orange: tuple[str, np.ndarray], xlabel: str):
+    """Two overlaid histograms of probabilities in [0, 1]: the shape both probability figures share."""
     fig, ax = plt.subplots(figsize=SIZE)
     bins = np.linspace(0, 1, 21)
-    ax.hist(y_proba[y_true == 0], bins=bins, alpha=0.6, color=COLORS[1], label="true label 0")
-    ax.hist(y_proba[y_true == 1], bins=bins, alpha=0.6, color=COLORS[0], label="true label 1")
-    ax.set(xlabel="Predicted probability of label 1", ylabel="Rows")
+    for (label, values), color in ((orange, COLORS[1]), (blue, COLORS[0])):
+        ax.hist(values, bins=bins, alpha=0.6, color=color, label=label)
+    ax.set(xlabel=xlabel, ylabel="Rows")
     ax.legend(loc="upper center")
+    return fig
+
+
+def histogram_figure(y_true: np.ndarray, y_proba: np.ndarray) -> Figure:
+    fig = _probability_histograms(("true label 1", y_proba[y_true == 1]), ("true label 0", y_proba[y_true == 0]),
+                                  "Predicted probability of label 1")
     return Figure(
         title="Predicted probabilities",
         how_to_read="Well-separated orange and blue bars mean the model tells the classes apart; "
@@ -117,12 +124,8 @@ def histogram_figure(y_true: np.ndarray, y_proba: np.ndarray) -> Figure:
 def true_class_probability_figure(y_true: np.ndarray, proba: np.ndarray, classes: list[int]) -> Figure:
     given = proba[np.arange(len(y_true)), np.searchsorted(classes, y_true)]
     right = proba.argmax(axis=1) == np.searchsorted(classes, y_true)
-    fig, ax = plt.subplots(figsize=SIZE)
-    bins = np.linspace(0, 1, 21)
-    ax.hist(given[right], bins=bins, alpha=0.6, color=COLORS[0], label="most probable class is right")
-    ax.hist(given[~right], bins=bins, alpha=0.6, color=COLORS[1], label="most probable class is wrong")
-    ax.set(xlabel="Probability given to the true class", ylabel="Rows")
-    ax.legend(loc="upper center")
+    fig = _probability_histograms(("most probable class is right", given[right]),
+                                  ("most probable class is wrong", given[~right]), "Probability given to the true class")
     return Figure(
         title="Probability of the true class",
         how_to_read="Blue bars near 1 are rows the model gets right with confidence; orange bars near 0 are "

@@ -28,6 +28,12 @@ THRESHOLD = 0.5
 TASK_TYPES = ("binary_classification", "multiclass_classification", "regression")
 
 
+# What Codabench fills a computed column with (leaderboards `computation`).
+COMPUTATIONS: dict[str, Callable[[list[float]], float]] = {
+    "avg": lambda values: sum(values) / len(values), "sum": sum, "min": min, "max": max,
+}
+
+
 @dataclass(frozen=True)
 class Column:
     """A leaderboard column: what Codabench shows and how it ranks."""

@@ -93,8 +93,8 @@ def stages_for(datasets: list[dict]) -> list[str]:
 def leaderboard_row(settings: dict, scores: dict[str, float]) -> list[ScoreRow]:
     """Every leaderboard column as Codabench will show it, the ranking one first."""
     def value(column: metrics.Column) -> float:
-        if column.computation:  # "avg": Codabench averages the listed columns
-            return sum(scores[k] for k in column.computation_keys) / len(column.computation_keys)
+        if column.computation:  # Codabench fills it from the listed columns
+            return metrics.COMPUTATIONS[column.computation]([scores[k] for k in column.computation_keys])
         return scores[column.key]
 
     return [row(column, value(column)) for column in metrics.leaderboard(settings)]

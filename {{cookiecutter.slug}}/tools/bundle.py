@@ -119,7 +119,8 @@ def load_program_module(program_dir: Path, name: str) -> ModuleType:
         sys.path.remove(str(program_dir))
 
 
-def _listed(value: object) -> list[tuple[int, dict]]:
+def mappings(value: object) -> list[tuple[int, dict]]:
+    """The (position, item) pairs of a yaml list that are mappings; anything else gives none."""
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
 
 
@@ -130,10 +131,10 @@ def referenced_paths(competition: dict) -> dict[str, str]:
     """
     refs: dict[str, str] = {}
     wanted = [(key, competition.get(key)) for key in ("image", "terms")]
-    wanted += [(f"pages[{i}].file", page.get("file")) for i, page in _listed(competition.get("pages"))]
-    for i, task in _listed(competition.get("tasks")):
+    wanted += [(f"pages[{i}].file", page.get("file")) for i, page in mappings(competition.get("pages"))]
+    for i, task in mappings(competition.get("tasks")):
         wanted += [(f"tasks[{i}].{key}", task.get(key)) for key in ("ingestion_program", "scoring_program", "input_data", "reference_data")]
-    wanted += [(f"solutions[{i}].path", solution.get("path")) for i, solution in _listed(competition.get("solutions"))]
-    for i, phase in _listed(competition.get("phases")):
+    wanted += [(f"solutions[{i}].path", solution.get("path")) for i, solution in mappings(competition.get("solutions"))]
+    for i, phase in mappings(competition.get("phases")):
         wanted += [(f"phases[{i}].{key}", phase.get(key)) for key in ("starting_kit", "public_data")]
     return {where: value for where, value in wanted if isinstance(value, str) and value}

@@ -12,9 +12,8 @@ import hashlib
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from bundle import referenced_paths
+from bundle import mappings, referenced_paths
 from findings import Findings
-from yaml_rules import mappings
 from zips import files_under, list_files, read_file
 
 MB = 1024 * 1024

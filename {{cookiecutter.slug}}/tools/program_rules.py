@@ -16,8 +16,9 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from findings import Findings
-from worker import substitute
-from yaml_rules import key, mappings
+from worker import METADATA_NAMES, substitute
+from bundle import mappings
+from yaml_rules import key
 from zips import list_files, read_file
 
 SHELL_SYNTAX = re.compile(r"&&|\|\||[|<>;`]|\$\(|(^|\s)cd\s")
@@ -48,7 +49,7 @@ def mounted(kind: str, is_scoring: bool, has_input_data: bool, ingestion_during_
 
 def find_metadata(source: Path) -> tuple[str | None, list[str]]:
     names = list_files(source)
-    found = next((n for n in ("metadata.yaml", "metadata") if n in names), None)
+    found = next((n for n in METADATA_NAMES if n in names), None)
     return found, names
 
 
@@ -56,7 +57,7 @@ def nested_metadata(names: list[str]) -> str | None:
     """The wrapping folder that hides metadata.yaml from the worker, if that is the mistake."""
     for name in names:
         path = PurePosixPath(name)
-        if path.name in ("metadata.yaml", "metadata") and len(path.parts) == 2:
+        if path.name in METADATA_NAMES and len(path.parts) == 2:
             return path.parts[0]
     return None
 

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bundle import ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition
+from bundle import ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition, load_program_module
 from executors import Executor, LocalExecutor
 from worker import StepFailed, read_scores, run_prediction_step, run_scoring_step
 
@@ -114,7 +114,7 @@ def run_phase(
     return runs
 
 
-COMPUTATIONS = {"avg": lambda v: sum(v) / len(v), "sum": sum, "min": min, "max": max}
+COMPUTATIONS = load_program_module(ROOT / "scoring_program", "metrics").COMPUTATIONS
 
 
 def format_scores(scores: dict, columns: list[dict]) -> str:

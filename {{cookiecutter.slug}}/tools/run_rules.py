@@ -12,11 +12,10 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from bundle import BundleError, leaderboard_columns, phases
+from bundle import BundleError, leaderboard_columns, mappings, phases
 from executors import LocalExecutor
 from findings import Findings
 from run_local import check_scores, run_phase
-from yaml_rules import mappings
 
 
 def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str = sys.executable) -> None:

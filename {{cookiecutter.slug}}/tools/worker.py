@@ -48,9 +48,12 @@ class StepResult:
     failure: str | None = None  # set when the worker would mark the submission Failed
 
 
+METADATA_NAMES = ("metadata.yaml", "metadata")  # the worker's lookup order, at the program's root
+
+
 def read_metadata(program: Path) -> dict | None:
     """The worker's lookup: metadata.yaml first, then metadata; None when neither exists."""
-    for name in ("metadata.yaml", "metadata"):
+    for name in METADATA_NAMES:
         path = program / name
         if path.is_file():
             loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.FullLoader)

@@ -9,16 +9,17 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from bundle import mappings
 from findings import Findings
 
 MAX_KEY_LENGTH = 36
 DEFAULT_QUEUE_LIMIT = 600  # seconds; Codabench's default queue caps execution_time_limit here
 IGNORED_V15_KEYS = ("has_registration", "end_date", "html", "competition_docker_image", "admin_names",
                     "allow_robot_submissions", "force_submission_to_leaderboard", "whitelist_emails", "published")
-IGNORED_PHASE_KEYS = {
-    "accepts_only_result_submissions": "documented, but Codabench never reads it: every phase takes any submission",
-    "solutions": "the version 2 unpacker ignores solutions listed on a phase",
-    "max_submissions_per_person": "Codabench ignores this key: the limit stays at the default 100",
+IGNORED_PHASE_KEYS = {  # key: (code, why, fix)
+    "accepts_only_result_submissions": ("CB055", "documented, but Codabench never reads it: every phase takes any submission", "remove it"),
+    "solutions": ("CB055", "the version 2 unpacker ignores solutions listed on a phase", "remove it"),
+    "max_submissions_per_person": ("CB045", "Codabench ignores this key: the limit stays at the default 100", "rename it `max_submissions`"),
 }
 SUBMISSION_RULES = ("Add", "Add_And_Delete", "Add_And_Delete_Multiple", "Force_Last", "Force_Latest_Multiple", "Force_Best")
 COMPUTATIONS = ("avg", "sum", "min", "max")
@@ -36,11 +37,6 @@ def key(value: object) -> object:
         return value
     except TypeError:
         return repr(value)
-
-
-def mappings(value: object) -> list[tuple[int, dict]]:
-    """The (position, item) pairs of a yaml list that are mappings; anything else gives none."""
-    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 # -- top level ----------------------------------------------------------------------------
@@ -147,10 +143,9 @@ def check_phases(c: dict, findings: Findings) -> None:
             if key(t) not in task_indexes:
                 findings.add("CB044", f"{where}.tasks", f"task index {t} is not defined in `tasks:`; Codabench says "
                              f"'Unpacking the bundle failed. Here is the error log: {t}'", "use an index from `tasks:`")
-        for ignored, why in IGNORED_PHASE_KEYS.items():
+        for ignored, (code, why, fix) in IGNORED_PHASE_KEYS.items():
             if ignored in phase:
-                code = "CB045" if ignored == "max_submissions_per_person" else "CB055"
-                findings.add(code, f"{where}.{ignored}", why, "rename it `max_submissions`" if code == "CB045" else "remove it")
+                findings.add(code, f"{where}.{ignored}", why, fix)
         limit = phase.get("execution_time_limit")
         if isinstance(limit, int) and not isinstance(limit, bool) and limit > DEFAULT_QUEUE_LIMIT:
             findings.add("CB054", f"{where}.execution_time_limit", f"{limit} s: the default public queue stops every step "
