@@ -17,7 +17,7 @@ from findings import Findings
 from zips import files_under, list_files, read_file
 
 MB = 1024 * 1024
-LARGE = {"solutions": 50 * MB, "starting_kit": 100 * MB}  # participants download these
+LARGE = {"path": 50 * MB, "starting_kit": 100 * MB}  # by yaml key (a solution's `path`): participants download these
 LARGE_DATA = 500 * MB
 LARGE_BUNDLE = 200 * MB  # slow to upload and unpack; counts toward the 15 GB quota
 ZIPPED_KEYS = ("ingestion_program", "scoring_program", "input_data", "reference_data", "path", "starting_kit", "public_data")
@@ -105,8 +105,7 @@ def check_sizes(c: dict, root: Path, findings: Findings) -> None:
             continue
         size = size_of(path)
         total += size
-        section = where.split("[")[0].split(".")[-1]
-        limit = LARGE.get(section, LARGE.get(where.rsplit(".", 1)[-1], LARGE_DATA))
+        limit = LARGE.get(where.rsplit(".", 1)[-1], LARGE_DATA)
         if size > limit:
             who = "every approved participant downloads it" if limit < LARGE_DATA else "it is uploaded with every bundle"
             findings.add("CB017", where, f"{value!r} is {human(size)}: {who}", "shrink it, or upload it once to Codabench and reference it by key")
