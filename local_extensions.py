@@ -1,17 +1,16 @@
 """Jinja helpers for this template (loaded through `_extensions` in cookiecutter.json).
 
-The leaderboard and metric rules come from the bundle's own `scoring_program/metrics.py` and
-`tools/sync_metrics.py`, imported from this template, so the baked competition.yaml holds
-exactly what `make sync` would write: there is no second copy of the metric registry here.
+The leaderboard and metric rules come from the bundle's own `scoring_program/metrics.py`, the
+data declaration from `tools/declaration.py` and the generated blocks from `tools/sync.py`, all
+imported from this template, so a fresh bake holds exactly what `make sync` would write: there
+is no second copy of the metric registry or of data.yaml's format here.
 The helpers only format answers the pre-generation hook has already validated.
 """
 
 from __future__ import annotations
 
-import html
 import importlib.util
 import json
-import re
 import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -19,7 +18,6 @@ from pathlib import Path
 from jinja2.ext import Extension
 
 BUNDLE = Path(__file__).resolve().parent / "{{cookiecutter.slug}}"
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]$|#~])")
 
 
 def _load(path: Path, name: str):
@@ -30,15 +28,20 @@ def _load(path: Path, name: str):
     return module
 
 
-def _tools():
+def _tool(name: str):
     sys.path.insert(0, str(BUNDLE / "tools"))
     try:
-        return _load(BUNDLE / "tools" / "sync_metrics.py", "template_sync_metrics")
+        return _load(BUNDLE / "tools" / f"{name}.py", f"template_{name}")
     finally:
         sys.path.remove(str(BUNDLE / "tools"))
 
 
+def _tools():
+    return _tool("sync")
+
+
 METRICS = _load(BUNDLE / "scoring_program" / "metrics.py", "template_metrics")
+DECLARATION = _tool("declaration")
 
 
 def dataset_names(count: str) -> list[str]:
@@ -74,7 +77,7 @@ def prediction_format(c: dict) -> str:
 
 DESCRIPTIONS = {
     "binary_classification": "Predict the binary label of each row of a tabular dataset.",
-    "multiclass_classification": "Predict the class (0, 1 or 2) of each row of a tabular dataset.",
+    "multiclass_classification": "Predict the class of each row of a tabular dataset.",
     "regression": "Predict a numeric target for each row of a tabular dataset.",
 }
 
@@ -84,10 +87,9 @@ def description(c: dict) -> str:
     return c["_description"] or DESCRIPTIONS[c["task_type"]]
 
 
-def expected_header(c: dict) -> str:
-    """The header line of a predictions.csv file, as the scoring program checks it."""
-    classes = [0, 1, 2] if c["task_type"] == "multiclass_classification" else [0, 1]  # as tools/prepare_data.py writes
-    return ",".join(["id", *METRICS.prediction_columns(prediction_format(c), classes)])
+def dataset_rules() -> dict:
+    """For the pre-generation hook: which task type each dataset scikit-learn ships is."""
+    return {name: task for name, (task, _) in DECLARATION.SKLEARN_SOURCES.items()}
 
 
 def metric_rules() -> dict:
@@ -115,6 +117,32 @@ def phase_dates(start_date: str, dev_days: str, final_days: str) -> dict[str, st
     }
 
 
+def phases(c: dict) -> list[dict]:
+    """The two phases' names, dates and submission limits: competition.yaml and the overview page use these."""
+    dates = phase_dates(c["start_date"], c["_dev_phase_days"], c["_final_phase_days"])
+    return [
+        {"index": 0, "name": "Development", "start": dates["dev_start"], "end": dates["dev_end"],
+         "max_submissions_per_day": 5, "max_submissions": 100},
+        {"index": 1, "name": "Final", "start": dates["final_start"], "end": dates["final_end"],
+         "max_submissions_per_day": 1, "max_submissions": 3},
+    ]
+
+
+def phase_table(c: dict) -> str:
+    return "\n".join(_tools().phase_table(phases(c)))
+
+
+def data_yaml(c: dict) -> str:
+    """The bundle's data.yaml: the declaration of its data (seeded synthetic, or a dataset scikit-learn ships)."""
+    declaration = DECLARATION.default_declaration(c["task_type"], dataset_names(c["datasets_per_phase"]), c["_dataset"])
+    return DECLARATION.dump(declaration)
+
+
+def data_block() -> str:
+    """The data page's generated section before `make data` has run."""
+    return "\n".join(_tools().data_block(Path("/nonexistent")))
+
+
 def yaml_string(value: str) -> str:
     """A double-quoted YAML scalar that loads back to exactly `value` (JSON strings are valid YAML)."""
     return json.dumps(value, ensure_ascii=False)
@@ -122,7 +150,7 @@ def yaml_string(value: str) -> str:
 
 def markdown_text(value: str) -> str:
     """`value` as literal text in Markdown with raw HTML: HTML-escaped, Markdown specials escaped."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(value, quote=False))
+    return _tools().markdown_text(value)
 
 
 class BundleExtension(Extension):
@@ -130,6 +158,6 @@ class BundleExtension(Extension):
         super().__init__(environment)
         environment.filters["yaml_string"] = yaml_string
         environment.filters["markdown_text"] = markdown_text
-        for function in (phase_dates, dataset_names, primary_metric, leaderboard_yaml, metric_table, leaderboard,
-                         prediction_format, metric_rules, description, expected_header):
+        for function in (phase_dates, phases, phase_table, dataset_names, primary_metric, leaderboard_yaml, metric_table,
+                         leaderboard, prediction_format, metric_rules, description, data_yaml, data_block, dataset_rules):
             environment.globals[function.__name__] = function

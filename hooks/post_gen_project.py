@@ -22,16 +22,21 @@ def keep_baseline(kit: Path, prediction_format: str) -> None:
     """The baseline that returns what this competition scores becomes the sample submission."""
     target = kit / "sample_code_submission" / "model.py"
     target.parent.mkdir(exist_ok=True)
-    source = kit / "baselines" / f"{prediction_format}.py"
+    # One baseline returns class probabilities for both formats: for two classes the ingestion
+    # program takes the positive class's column from its DataFrame.
+    name = {"probability": "probabilities"}.get(prediction_format, prediction_format)
+    source = kit / "baselines" / f"{name}.py"
     if source.exists():
         shutil.move(str(source), str(target))
     shutil.rmtree(kit / "baselines", ignore_errors=True)
 
 
 def remove_code_submission_parts(root: Path) -> None:
-    """Result-only competitions have no ingestion program and no failing code."""
+    """Result-only competitions have no ingestion program and no failing code: `make data` writes
+    their failing submission (predictions one row short) and the error it expects."""
     shutil.rmtree(root / "ingestion_program", ignore_errors=True)
-    (root / "starting_kit" / "failing_submission" / "model.py").unlink(missing_ok=True)
+    for name in ("model.py", "expected_error.txt"):
+        (root / "starting_kit" / "failing_submission" / name).unlink(missing_ok=True)
 
 
 def check_competition_yaml(path: Path) -> str | None:

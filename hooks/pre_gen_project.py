@@ -28,9 +28,12 @@ ANSWERS = {
     "_dev_phase_days": json.loads(r'''{{ cookiecutter._dev_phase_days | tojson }}'''),
     "_final_phase_days": json.loads(r'''{{ cookiecutter._final_phase_days | tojson }}'''),
     "_docker_image": json.loads(r'''{{ cookiecutter._docker_image | tojson }}'''),
+    "_dataset": json.loads(r'''{{ cookiecutter._dataset | tojson }}'''),
 }
 # Which metrics each task type accepts, read from the bundle's scoring_program/metrics.py.
 METRIC_RULES = json.loads(r'''{{ metric_rules() | tojson }}''')
+# The task type of each dataset scikit-learn ships that `_dataset` may name (tools/declaration.py).
+DATASET_RULES = json.loads(r'''{{ dataset_rules() | tojson }}''')
 
 RERUN = "Run cookiecutter again with a corrected answer (or --replay-file ~/.cookiecutter_replay/<template>.json after editing it)."
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -113,6 +116,14 @@ def validate_docker_image(value: str) -> str | None:
     return None
 
 
+def validate_dataset(task_type: str, dataset: str) -> str | None:
+    if dataset == "synthetic" or DATASET_RULES.get(dataset) == task_type:
+        return None
+    fitting = [name for name, task in DATASET_RULES.items() if task == task_type]
+    return (f"_dataset {dataset!r} is not a {task_type} dataset. Choose synthetic"
+            + (f" or {', '.join(fitting)}." if fitting else "."))
+
+
 def find_problems(answers: dict[str, str]) -> list[str]:
     checks = [
         validate_title(answers["title"]),
@@ -125,6 +136,7 @@ def find_problems(answers: dict[str, str]) -> list[str]:
         validate_days("_dev_phase_days", answers["_dev_phase_days"]),
         validate_days("_final_phase_days", answers["_final_phase_days"]),
         validate_docker_image(answers["_docker_image"]),
+        validate_dataset(answers["task_type"], answers["_dataset"]),
     ]
     return [problem for problem in checks if problem]
 

@@ -60,6 +60,7 @@ CODE_MODE_FILES = {
     "Makefile",
     "README.md",
     "competition.yaml",
+    "data.yaml",
     "logo.png",
     "pytest.ini",
     "requirements.txt",
@@ -87,6 +88,7 @@ CODE_MODE_FILES = {
     "tools/bundle.py",
     "tools/bundle_source.py",
     "tools/competition.schema.json",
+    "tools/declaration.py",
     "tools/executors.py",
     "tools/file_rules.py",
     "tools/findings.py",
@@ -96,7 +98,8 @@ CODE_MODE_FILES = {
     "tools/run_local.py",
     "tools/run_rules.py",
     "tools/schema_check.py",
-    "tools/sync_metrics.py",
+    "tools/sync.py",
+    "tools/tables.py",
     "tools/validate_bundle.py",
     "tools/worker.py",
     "tools/yaml_rules.py",
@@ -114,7 +117,9 @@ CODE_MODE_FILES = {
     "tests/test_worker_emulation.py",
 }
 
-RESULT_MODE_REMOVED = {"ingestion_program/ingestion.py", "ingestion_program/metadata.yaml", "starting_kit/failing_submission/model.py"}
+# Result-only bundles run no code; their failing submission (and its expected error) is written by `make data`.
+RESULT_MODE_REMOVED = {"ingestion_program/ingestion.py", "ingestion_program/metadata.yaml", "starting_kit/failing_submission/model.py",
+                       "starting_kit/failing_submission/expected_error.txt"}
 
 
 def expected_files(submission_mode: str) -> set[str]:

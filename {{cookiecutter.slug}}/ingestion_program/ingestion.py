@@ -7,17 +7,31 @@ metadata.yaml). Locally, pass other folders with the same options:
     python3 ingestion.py --input-data DATA_DIR --submission SUBMISSION_DIR --output OUT_DIR
 
 A code submission has `model.py` with a class `Model` providing `fit(X, y)` and `predict(X)`.
-What `predict` returns is set by the phase's `task.json` (written by tools/prepare_data.py):
-the probability of label 1 per row ("probability"), one probability per class per row
-("probabilities"), a class per row ("label") or a number per row ("value"). With several
-datasets, a fresh Model is trained and asked for predictions on each. When the competition
-accepts results too, a submission with `predictions.csv` instead is passed through unchanged
-for the scoring program to check.
+The phase's `task.json` (written by tools/prepare_data.py) declares each dataset's id column,
+target, classes and features. `X` is a pandas DataFrame of the features in that order: numeric
+columns as float64, categorical ones as `category` dtype with the declared categories, NaN where
+a cell is missing. `y` is a pandas Series named after the target: int64 when the classes are
+integers, text when they are text, float64 for regression. What `predict(X)` returns is set by
+`prediction_format` in task.json:
+    probability    the probability of the positive class (the second of `classes`) per row, or a
+                   DataFrame with one column per class, named by its label (the positive one is used)
+    probabilities  one probability per class per row: an array in the declared class order, or a
+                   DataFrame with one column per class named by its label (any order)
+    label          one class label per row
+    value          one number per row
+(an array, a list, a Series or a one-column DataFrame). With several datasets, a fresh Model is
+trained and asked for predictions on each. The predictions go to `predictions.csv` with the
+header `<id column>,<prediction columns>`, the format result submissions use. When the
+competition accepts results too, a submission with `predictions.csv` instead is passed through
+unchanged for the scoring program to check.
 
 Any problem with the submission ends with one line on stderr starting with "ERROR:" and exit
 code 1. Codabench ignores the ingestion exit code, so the same message is also written to
 `ingestion_result.json`, where the scoring program finds it and shows it to the participant.
+A problem with the phase's own data (an organizer's problem) exits with code 2.
 Never write a file named `metadata` to the output: the compute worker refuses to run then.
+
+This program ships alone on the worker: it uses the standard library, numpy and pandas only.
 """
 
 from __future__ import annotations
@@ -35,15 +49,22 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 MODEL_FILE = "model.py"
 PREDICTIONS_FILE = "predictions.csv"
 RESULT_FILE = "ingestion_result.json"
 TASK_FILE = "task.json"  # written by tools/prepare_data.py
+SUM_TOLERANCE = 1e-3  # as the scoring program's predictions.py
+MAX_SHOWN_CLASSES = 8  # longer class lists are shortened in messages
 
 
 class SubmissionError(Exception):
     """The submission cannot be run; the message is written for the participant."""
+
+
+class DataError(Exception):
+    """The phase's input data cannot be read: the organizer's problem, not the participant's."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,11 +75,93 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def read_table(path: Path) -> tuple[list[str], np.ndarray]:
-    """Read a CSV written by tools/prepare_data.py: the ids and a float matrix of the other columns."""
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))[1:]
-    return [row[0] for row in rows], np.array([[float(v) for v in row[1:]] for row in rows], dtype=float)
+# ---------------------------------------------------------------------------------------------
+# Class labels and prediction columns. Local copies of scoring_program/metrics.py's label_text
+# and prediction_columns: this program ships alone and cannot import the scoring program. The
+# bundle's tests check that both give the same answers.
+
+def label_text(value) -> str:
+    """How a class label is written in a CSV file: 3 and 3.0 and "3" are the same class."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def prediction_columns(fmt: str, classes: list, target: str) -> list[str]:
+    """The columns of predictions.csv after the id column."""
+    if fmt == "probability":
+        return [f"proba_{label_text(classes[1])}"]
+    if fmt == "probabilities":
+        return [f"proba_{label_text(c)}" for c in classes]
+    return [target]
+
+
+def int_classes(classes: list) -> bool:
+    return bool(classes) and all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
+
+
+def shown_classes(classes: list) -> str:
+    """The class list for a message, shortened when long."""
+    if len(classes) <= MAX_SHOWN_CLASSES:
+        return repr(list(classes))
+    head = ", ".join(repr(c) for c in classes[: MAX_SHOWN_CLASSES - 2])
+    return f"[{head}, ..., {classes[-1]!r}] ({len(classes)} classes)"
+
+
+def label_texts(values: np.ndarray) -> pd.Series:
+    """label_text of every value, vectorised for the usual arrays (one Python call per row only for mixed objects)."""
+    series = pd.Series(values)
+    kind = pd.api.types.infer_dtype(series, skipna=False)
+    if kind == "string":
+        return series.astype(str)
+    if kind == "integer":
+        return series.astype("int64").astype(str)
+    if kind == "floating" and pd.api.types.is_float_dtype(series):
+        numbers = series.to_numpy(dtype=float)
+        whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)
+        texts = series.astype(str)
+        texts[whole] = numbers[whole].astype("int64").astype(str)
+        return texts
+    return series.map(label_text).astype(str)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input data
+
+def read_table(path: Path, dataset: dict, with_target: bool) -> pd.DataFrame:
+    """Read train.csv or test.csv with the declared types (the data contract's reader).
+
+    A missing value is an empty cell, nothing else ("NA" or "nan" stay text); ids are text;
+    categorical columns get their declared categories; the target is text for classes, int64
+    when the classes are all integers, float64 for regression.
+    """
+    features = dataset["features"]
+    dtypes: dict = {f["name"]: "float64" for f in features if f["kind"] == "numeric"}
+    dtypes.update({f["name"]: str for f in features if f["kind"] == "categorical"})
+    dtypes[dataset["id"]] = str
+    columns = [dataset["id"], *(f["name"] for f in features)]
+    if with_target:
+        dtypes[dataset["target"]] = str if dataset["classes"] else "float64"
+        columns.append(dataset["target"])
+    try:
+        frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc})") from None
+    if list(frame.columns) != columns:
+        raise DataError(f"{path} has the columns {list(frame.columns)}, but task.json declares {columns}")
+    for f in features:
+        if f["kind"] == "categorical":
+            frame[f["name"]] = pd.Categorical(frame[f["name"]], categories=f["categories"])
+    if with_target and int_classes(dataset["classes"]):
+        try:
+            frame[dataset["target"]] = frame[dataset["target"]].astype("int64")
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{path}: the target {dataset['target']!r} is not an integer class everywhere ({exc})") from None
+    return frame
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -68,6 +171,9 @@ def write_atomically(path: Path, text: str) -> None:
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
+
+# ---------------------------------------------------------------------------------------------
+# The submission
 
 def find_submission_kind(submission: Path, task: dict) -> str:
     """Return "code" or "result", or explain what is missing or not accepted."""
@@ -118,16 +224,94 @@ def call_participant(what: str, function, *args):
         raise SubmissionError(f"{what} raised {type(exc).__name__}: {exc}") from None
 
 
-def check_predictions(raw: object, n_rows: int, task: dict) -> np.ndarray:
-    """Check what Model.predict returned against what the scoring program expects."""
-    fmt, classes = task["prediction_format"], task["classes"]
+# ---------------------------------------------------------------------------------------------
+# What predict returned
+
+def class_columns(frame: pd.DataFrame, classes: list, hint: str) -> pd.DataFrame:
+    """The DataFrame's columns in the declared class order, matched by label_text; else say which differ."""
+    texts = [label_text(c) for c in frame.columns]
+    wanted = [label_text(c) for c in classes]
+    twice = sorted({t for t in texts if texts.count(t) > 1})
+    if twice:
+        raise SubmissionError(f"Model.predict returned a DataFrame with the column {twice[0]!r} twice; "
+                              f"name one column per class {shown_classes(classes)}{hint}")
+    missing = [t for t in wanted if t not in texts]
+    extra = [t for t in texts if t not in wanted]
+    if missing or extra:
+        problems = [f"missing {', '.join(map(repr, missing))}" if missing else "",
+                    f"unexpected {', '.join(map(repr, extra[:MAX_SHOWN_CLASSES]))}{', ...' if len(extra) > MAX_SHOWN_CLASSES else ''}" if extra else ""]
+        raise SubmissionError(f"Model.predict returned a DataFrame whose columns are not the classes {shown_classes(classes)} "
+                              f"({'; '.join(filter(None, problems))}); name one column per class{hint}")
+    return frame.iloc[:, [texts.index(t) for t in wanted]]
+
+
+def as_numbers(raw: object) -> np.ndarray:
     try:
-        values = np.asarray(raw, dtype=float)
+        if isinstance(raw, (pd.DataFrame, pd.Series)):
+            return raw.to_numpy(dtype=float, na_value=np.nan)
+        return np.asarray(raw, dtype=float)
     except (TypeError, ValueError):
         raise SubmissionError(f"Model.predict must return numbers, got {type(raw).__name__}") from None
+
+
+def check_labels(raw: object, ids: pd.Series, classes: list) -> np.ndarray:
+    """The predicted labels as the label_text of their class, or what is wrong with them."""
+    n_rows = len(ids)
+    if isinstance(raw, pd.DataFrame):
+        if raw.shape[1] != 1:
+            raise SubmissionError(f"Model.predict returned a DataFrame of shape {raw.shape}; expected {n_rows} class labels, one per test row")
+        raw = raw.iloc[:, 0]
+    if isinstance(raw, pd.Series):
+        values = raw.to_numpy()
+    else:  # a list keeps its Python objects: numpy would turn [1, "2"] into texts "1", "2"
+        values = np.asarray(raw, dtype=object if isinstance(raw, (list, tuple)) else None)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values.reshape(-1)
+    if values.shape != (n_rows,):
+        raise SubmissionError(f"Model.predict returned shape {values.shape}; expected {n_rows} class labels, one per test row")
+    missing = pd.isna(pd.Series(values)).to_numpy()
+    if missing.any():
+        raise SubmissionError(f"Model.predict returned {int(missing.sum())} missing labels (NaN or None); "
+                              f"return a class from {shown_classes(classes)} for every row")
+    texts = label_texts(values)
+    unknown = ~texts.isin([label_text(c) for c in classes]).to_numpy()
+    if unknown.any():
+        row = int(np.argmax(unknown))
+        first = values[row].item() if isinstance(values[row], np.generic) else values[row]
+        positions = not int_classes(classes) and texts[unknown].isin([str(i) for i in range(len(classes))]).all()
+        raise SubmissionError(f"Model.predict must return class labels from {shown_classes(classes)}; {int(unknown.sum())} of the "
+                              f"{n_rows} rows {'has' if unknown.sum() == 1 else 'have'} another label, the first being {first!r} (test row {row + 1}, id {ids.iloc[row]!r})"
+                              + ("; return the labels themselves, as in y, not their positions" if positions else ""))
+    return texts.to_numpy()
+
+
+def check_predictions(raw: object, ids: pd.Series, fmt: str, classes: list) -> np.ndarray:
+    """Check what Model.predict returned against what the scoring program expects.
+
+    Returns the values to write: label texts ("label"), (rows,) numbers ("probability", "value")
+    or (rows, classes) probabilities in the declared class order ("probabilities").
+    """
+    n_rows = len(ids)
+    if raw is None:
+        raise SubmissionError("Model.predict returned None; it must return the predictions (did you forget `return`?)")
+    if fmt == "label":
+        return check_labels(raw, ids, classes)
+    hint = ""
+    if fmt == "probability":
+        positive = label_text(classes[1])
+        hint = (f", e.g. pd.DataFrame(proba, columns=model.classes_), or return only the probability of the "
+                f"positive class {positive!r} per row")
+    if isinstance(raw, pd.DataFrame):
+        named = any(label_text(c) in {label_text(k) for k in classes} for c in raw.columns)
+        if fmt == "probabilities" or (fmt == "probability" and (named or raw.shape[1] != 1)):
+            raw = class_columns(raw, classes, hint)
+            if fmt == "probability":
+                raw = raw.iloc[:, 1]
+    values = as_numbers(raw)
     if fmt == "probability" and values.ndim == 2 and values.shape[1] == 2:
-        raise SubmissionError("Model.predict returned two columns (like predict_proba); "
-                              "return only the probability of label 1, e.g. proba[:, 1]")
+        raise SubmissionError(f"Model.predict returned two unnamed columns (like predict_proba), which is ambiguous; "
+                              f"return pd.DataFrame(proba, columns=model.classes_), or only the probability of the "
+                              f"positive class {positive!r} per row (e.g. proba[:, 1] if model.classes_[1] is {positive!r})")
     expected = (n_rows, len(classes)) if fmt == "probabilities" else (n_rows,)
     if values.ndim == 2 and values.shape[1] == 1 and fmt != "probabilities":
         values = values.reshape(-1)
@@ -138,30 +322,32 @@ def check_predictions(raw: object, n_rows: int, task: dict) -> np.ndarray:
         raise SubmissionError(f"Model.predict returned {int(np.sum(~np.isfinite(values)))} NaN or infinite values")
     if fmt in ("probability", "probabilities") and (values.min() < 0 or values.max() > 1):
         raise SubmissionError("Model.predict must return probabilities in [0, 1]; got values outside that range")
-    if fmt == "probabilities" and np.any(np.abs(values.sum(axis=1) - 1) > 1e-3):
+    if fmt == "probabilities" and np.any(np.abs(values.sum(axis=1) - 1) > SUM_TOLERANCE):
         raise SubmissionError("each row of Model.predict's probabilities must sum to 1")
-    if fmt == "label" and not np.all(np.isin(values, classes)):
-        raise SubmissionError(f"Model.predict must return class labels from {classes}")
     return values
 
 
-def prediction_lines(ids: list[str], values: np.ndarray, task: dict) -> list[str]:
-    fmt, classes = task["prediction_format"], task["classes"]
-    columns = [f"proba_{c}" for c in classes] if fmt == "probabilities" else [fmt]
-    cells = (lambda v: str(int(v))) if fmt == "label" else (lambda v: f"{v:.10g}")
-    return [",".join(["id", *columns])] + [",".join([i, *map(cells, np.atleast_1d(v))]) for i, v in zip(ids, values)]
+def predictions_csv(ids: pd.Series, values: np.ndarray, fmt: str, dataset: dict) -> str:
+    """predictions.csv: the id column, then prediction_columns(); quoted by the csv rules, numbers as %.10g."""
+    columns = prediction_columns(fmt, dataset["classes"], dataset["target"])
+    frame = pd.DataFrame(values.reshape(len(ids), -1), columns=columns)
+    frame.insert(0, dataset["id"], ids.to_numpy(), allow_duplicates=True)
+    return frame.to_csv(index=False, lineterminator="\n", float_format="%.10g", quoting=csv.QUOTE_MINIMAL)
 
+
+# ---------------------------------------------------------------------------------------------
 
 def run_code_submission(args: argparse.Namespace, task: dict) -> dict:
     model_class = load_model_class(args.submission)
+    fmt = task["prediction_format"]
     totals = {"fit_seconds": 0.0, "predict_seconds": 0.0, "n_train": 0, "n_test": 0}
     for dataset in task["datasets"]:
         folder = args.input_data / dataset["folder"]
-        _, train = read_table(folder / "train.csv")
-        test_ids, X_test = read_table(folder / "test.csv")
-        X_train, y_train = train[:, :-1], train[:, -1]  # the last column of train.csv is the target
-        if task["task_type"] != "regression":
-            y_train = y_train.astype(int)
+        features = [f["name"] for f in dataset["features"]]
+        train = read_table(folder / "train.csv", dataset, with_target=True)
+        test = read_table(folder / "test.csv", dataset, with_target=False)
+        X_train, y_train, X_test = train[features], train[dataset["target"]], test[features]
+        test_ids = test[dataset["id"]]
         model = call_participant("Model()", model_class)
         label = f" on {dataset['name']}" if len(task["datasets"]) > 1 else ""
 
@@ -173,16 +359,16 @@ def run_code_submission(args: argparse.Namespace, task: dict) -> dict:
         started = time.perf_counter()
         raw = call_participant("Model.predict", model.predict, X_test)
         predict_seconds = time.perf_counter() - started
-        values = check_predictions(raw, len(test_ids), task)
-        print(f"predict{label}: {len(test_ids)} rows in {predict_seconds:.2f} s", flush=True)
+        values = check_predictions(raw, test_ids, fmt, dataset["classes"])
+        print(f"predict{label}: {len(test)} rows in {predict_seconds:.2f} s", flush=True)
 
         target = args.output / dataset["folder"] / PREDICTIONS_FILE
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(target, "\n".join(prediction_lines(test_ids, values, task)) + "\n")
+        write_atomically(target, predictions_csv(test_ids, values, fmt, dataset))
         totals["fit_seconds"] += fit_seconds
         totals["predict_seconds"] += predict_seconds
         totals["n_train"] += len(train)
-        totals["n_test"] += len(test_ids)
+        totals["n_test"] += len(test)
     return {**{k: round(v, 6) for k, v in totals.items()},
             "duration": round(totals["fit_seconds"] + totals["predict_seconds"], 6)}
 
@@ -221,6 +407,11 @@ def main(argv: list[str] | None = None) -> int:
         write_atomically(result_path, json.dumps({"status": "failed", "error": str(exc)}, indent=2) + "\n")
         print(f"ERROR: {exc}", file=sys.stderr, flush=True)
         return 1
+    except DataError as exc:  # the participant sees that the fault is not theirs
+        error = f"the competition's data could not be read ({exc}); please tell the organizers"
+        write_atomically(result_path, json.dumps({"status": "failed", "error": error}, indent=2) + "\n")
+        print(f"ERROR: {exc}; run `make data` and rebuild the bundle", file=sys.stderr, flush=True)
+        return 2
     write_atomically(result_path, json.dumps({"status": "ok", "submission_type": kind, **details}, indent=2) + "\n")
     return 0
 

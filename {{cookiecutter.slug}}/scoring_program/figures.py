@@ -2,12 +2,20 @@
 
 Which figures a task gets is decided in `figures_for`: curves need probabilities, so a
 competition that asks for labels gets per-class bars instead, and a note says why.
+
+Classes arrive as indexes 0..K-1 into the dataset's declared classes (see predictions.py); the
+figures name them by their labels, shortened when long. Labels and column names come from the
+organizer's data, so they are drawn as plain text: a `$` is escaped, or matplotlib would read
+`$...$` as mathematics. With many classes (up to 50) figures stay readable: counts are printed
+in the confusion matrix only up to MAX_COUNTED classes, tick labels are thinned, and the curves
+show the MAX_CURVES most frequent classes, each with its own colour and line style.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import os
 from typing import Callable
 
 import matplotlib
@@ -18,13 +26,63 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402  (ships with matplotlib)
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve  # noqa: E402
 
+from metrics import label_text  # noqa: E402
+from predictions import label_rule  # noqa: E402
 from report import Figure  # noqa: E402
 
 SIZE = (4.8, 3.6)  # inches; at 100 dpi a figure stays under 10 KB once quantized
+LARGE = (6.0, 4.8)  # for more than MAX_COUNTED classes
 COLORS = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9"]  # Okabe-Ito: tells apart with any colour vision
+LINE_STYLES = ["-", "--", ":", "-."]  # with COLORS: 24 distinct curves, more than MAX_CURVES
 GREY = "#8c959f"
+MAX_LABEL = 14  # characters of a class label shown in a figure; longer ones end with "…"
+MAX_CURVES = 10  # one-vs-rest curves drawn at most: the most frequent classes
+MAX_COUNTED = 10  # the confusion matrix prints its counts up to this many classes
+MAX_TICKS = 25  # tick labels shown at most along an axis; beyond, every n-th class is labelled
 LABELS_ONLY_NOTE = ("No ROC or precision-recall curves: they need probabilities, and this competition "
                     "scores predicted labels.")
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _escaped(text: str) -> str:
+    return text.replace("$", r"\$")
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def plain(text, limit: int | None = MAX_LABEL) -> str:
+    """Organizer or participant text drawn as is: one line, shortened, `$` escaped (no mathtext)."""
+    return _escaped(_shortened(_one_line(text), limit) if limit else _one_line(text))
+
+
+def class_names(classes: list) -> list[str]:
+    """Each class's name in a figure, at most MAX_LABEL characters (and "…") and told apart.
+
+    Long labels that shorten to the same text ("species number 1…", "species number 2…") are
+    shown by what differs between them, without the prefix and suffix all labels share; when
+    that still does not tell them apart, by their position in the declared order ("#12 …").
+    """
+    texts = [_one_line(label_text(c)) for c in classes]
+    names = [_shortened(t, MAX_LABEL) for t in texts]
+    if len(set(names)) < len(names):
+        prefix = os.path.commonprefix(texts)
+        suffix = os.path.commonprefix([t[len(prefix):][::-1] for t in texts])[::-1]
+        middles = [t[len(prefix):len(t) - len(suffix)] for t in texts]
+        names = [("\N{HORIZONTAL ELLIPSIS}" if prefix else "") + _shortened(m, MAX_LABEL)
+                 + ("\N{HORIZONTAL ELLIPSIS}" if suffix and len(m) <= MAX_LABEL else "") for m in middles]
+    if len(set(names)) < len(names):
+        names = [f"#{i} " + _shortened(t, MAX_LABEL) for i, t in enumerate(texts)]
+    return [_escaped(n) for n in names]
+
+
+def style(i: int) -> dict:
+    """The i-th curve's colour and line style: colours first, then the same colours dashed, dotted..."""
+    return {"color": COLORS[i % len(COLORS)], "ls": LINE_STYLES[(i // len(COLORS)) % len(LINE_STYLES)]}
 
 
 def _to_base64(fig: plt.Figure) -> str:
@@ -39,61 +97,109 @@ def _to_base64(fig: plt.Figure) -> str:
     return base64.b64encode(small.getvalue()).decode("ascii")
 
 
-def one_vs_rest(y_true: np.ndarray, proba: np.ndarray, classes: list[int]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, is this class, score for this class) per curve: one curve for binary, one per class otherwise."""
+def _class_ticks(ax, axis: str, classes: list) -> str:
+    """Label the classes along an axis (every n-th when there are many); return a caption sentence if thinned."""
+    k = len(classes)
+    step = max(1, -(-k // MAX_TICKS))
+    positions = list(range(0, k, step))
+    every = class_names(classes)
+    names = [every[i] for i in positions]
+    size = 9 if k <= MAX_COUNTED else 7
+    rotate = k > 4 or max(len(n) for n in names) > 4
+    if axis == "x":
+        ax.set_xticks(positions)
+        ax.set_xticklabels(names, fontsize=size, rotation=45 if rotate else 0, ha="right" if rotate else "center",
+                           rotation_mode="anchor")
+    else:
+        ax.set_yticks(positions)
+        ax.set_yticklabels(names, fontsize=size)
+    return f" Only every {step}th class is labelled along the axes." if step > 1 else ""
+
+
+Curve = tuple[str, np.ndarray, np.ndarray]  # (legend name, is this class, score for this class)
+
+
+def one_vs_rest(y_true: np.ndarray, proba: np.ndarray, classes: list) -> tuple[list[Curve], str]:
+    """The curves to draw and a sentence on the classes left out: one curve for binary (the
+    positive class, classes[1]), else one per class, at most MAX_CURVES of the most frequent."""
+    names = class_names(classes)
     if proba.ndim == 1:
-        return [("label 1", y_true == 1, proba)]
-    return [(f"class {c}", y_true == c, proba[:, i]) for i, c in enumerate(classes)]
+        return [(names[1], y_true == 1, proba)], ""
+    k = len(classes)
+    support = np.bincount(y_true, minlength=k)
+    drawable = [i for i in range(k) if 0 < support[i] < len(y_true)]  # a curve needs rows in and out of the class
+    chosen = sorted(sorted(drawable, key=lambda i: (-support[i], i))[:MAX_CURVES])
+    notes = []
+    if len(drawable) > MAX_CURVES:
+        notes.append(f"Only the {MAX_CURVES} most frequent of the {k} classes are drawn, to keep the figure readable.")
+    absent = k - len(drawable)
+    if absent:
+        notes.append(f"{absent} {'class has' if absent == 1 else 'classes have'} no curve: no test row of that class.")
+    return [(names[i], y_true == i, proba[:, i]) for i in chosen], (" " + " ".join(notes)) if notes else ""
 
 
-def roc_figure(curves: list[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
+def _legend(ax, n: int, loc: str) -> None:
+    ax.legend(loc=loc, fontsize="small" if n <= 6 else "x-small", ncols=1 if n <= 6 else 2)
+
+
+def roc_figure(curves: list[Curve], left_out: str = "") -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
-    for (name, positive, score), color in zip(curves, COLORS):
+    for i, (name, positive, score) in enumerate(curves):
         fpr, tpr, _ = roc_curve(positive, score)
-        ax.plot(fpr, tpr, color=color, lw=2, label=name if len(curves) > 1 else "this submission")
+        ax.plot(fpr, tpr, lw=2, label=name if len(curves) > 1 else "this submission", **style(i))
     ax.plot([0, 1], [0, 1], color=GREY, lw=1, ls="--", label="chance")
     ax.set(xlabel="False positive rate", ylabel="True positive rate", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower right")
+    _legend(ax, len(curves) + 1, "lower right")
     several = " Each class is one curve, against all the others." if len(curves) > 1 else ""
     return Figure(
         title="ROC curve",
         how_to_read="Each point is one probability threshold; the closer the curve hugs the top-left "
-        f"corner, the better the ranking. The area under it is the ROC AUC.{several}",
+        f"corner, the better the ranking. The area under it is the ROC AUC.{several}{left_out}",
         png_base64=_to_base64(fig),
     )
 
 
-def precision_recall_figure(curves: list[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
+def precision_recall_figure(curves: list[Curve], left_out: str = "") -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
-    for (name, positive, score), color in zip(curves, COLORS):
+    for i, (name, positive, score) in enumerate(curves):
         precision, recall, _ = precision_recall_curve(positive, score)
-        ax.plot(recall, precision, color=color, lw=2, label=name if len(curves) > 1 else "this submission")
+        ax.plot(recall, precision, lw=2, label=name if len(curves) > 1 else "this submission", **style(i))
     if len(curves) == 1:
         ax.axhline(float(np.mean(curves[0][1])), color=GREY, lw=1, ls="--", label="chance")
     ax.set(xlabel="Recall (share of the class found)", ylabel="Precision (share correct)", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower left")
+    _legend(ax, len(curves) + (len(curves) == 1), "lower left")
+    positive = f" The curve is for the positive class {curves[0][0]}." if len(curves) == 1 else ""
     return Figure(
         title="Precision-recall curve",
         how_to_read="Lowering the threshold finds more of the class (right) at the cost of more false "
         "alarms (down). A curve that stays high to the right finds the class without false alarms; "
-        "it tells more than ROC when the class is rare.",
+        f"it tells more than ROC when the class is rare.{positive}{left_out}",
         png_base64=_to_base64(fig),
     )
 
 
-def confusion_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list[int], rule: str) -> Figure:
-    matrix = confusion_matrix(y_true, y_label, labels=classes)
-    fig, ax = plt.subplots(figsize=SIZE)
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        color = "white" if count > matrix.max() / 2 else "black"
-        ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize=14 if len(classes) < 5 else 9)
-    ticks = list(range(len(classes)))
-    ax.set(xticks=ticks, yticks=ticks, xticklabels=classes, yticklabels=classes, xlabel="Predicted label", ylabel="True label")
+def confusion_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list, rule: str) -> Figure:
+    k = len(classes)
+    matrix = confusion_matrix(y_true, y_label, labels=list(range(k)))
+    fig, ax = plt.subplots(figsize=SIZE if k <= MAX_COUNTED else LARGE)
+    if k <= MAX_COUNTED:
+        ax.imshow(matrix, cmap="Blues")
+    else:  # shares of each true class: a large class does not wash the others out
+        rows = matrix.sum(axis=1, keepdims=True)
+        ax.imshow(np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0), cmap="Blues", vmin=0, vmax=1)
+    if k <= MAX_COUNTED:
+        for (i, j), count in np.ndenumerate(matrix):
+            color = "white" if count > matrix.max() / 2 else "black"
+            ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize=14 if k < 5 else 9)
+    thinned = _class_ticks(ax, "x", classes)
+    _class_ticks(ax, "y", classes)
+    ax.set(xlabel="Predicted label", ylabel="True label")
+    counts = "" if k <= MAX_COUNTED else (f" With {k} classes the counts are not printed; a cell's colour is the share of its "
+                                          "row's true labels predicted as its column (darker is more).")
     return Figure(
         title="Confusion matrix",
         how_to_read=f"Rows are true labels, columns predicted labels ({rule}). "
-        "Large off-diagonal counts show which classes the model confuses.",
+        f"Large off-diagonal counts show which classes the model confuses.{counts}{thinned}",
         png_base64=_to_base64(fig),
     )
 
@@ -109,9 +215,10 @@ def _probability_histograms(blue: tuple[str, np.ndarray], orange: tuple[str, np.
     return fig
 
 
-def histogram_figure(y_true: np.ndarray, y_proba: np.ndarray) -> Figure:
-    fig = _probability_histograms(("true label 1", y_proba[y_true == 1]), ("true label 0", y_proba[y_true == 0]),
-                                  "Predicted probability of label 1")
+def histogram_figure(y_true: np.ndarray, y_proba: np.ndarray, classes: list) -> Figure:
+    negative, positive = class_names(classes)
+    fig = _probability_histograms((f"true class {positive}", y_proba[y_true == 1]), (f"true class {negative}", y_proba[y_true == 0]),
+                                  f"Predicted probability of {positive}")
     return Figure(
         title="Predicted probabilities",
         how_to_read="Well-separated orange and blue bars mean the model tells the classes apart; "
@@ -121,9 +228,9 @@ def histogram_figure(y_true: np.ndarray, y_proba: np.ndarray) -> Figure:
     )
 
 
-def true_class_probability_figure(y_true: np.ndarray, proba: np.ndarray, classes: list[int]) -> Figure:
-    given = proba[np.arange(len(y_true)), np.searchsorted(classes, y_true)]
-    right = proba.argmax(axis=1) == np.searchsorted(classes, y_true)
+def true_class_probability_figure(y_true: np.ndarray, proba: np.ndarray) -> Figure:
+    given = proba[np.arange(len(y_true)), y_true]
+    right = proba.argmax(axis=1) == y_true
     fig = _probability_histograms(("most probable class is right", given[right]),
                                   ("most probable class is wrong", given[~right]), "Probability given to the true class")
     return Figure(
@@ -134,69 +241,78 @@ def true_class_probability_figure(y_true: np.ndarray, proba: np.ndarray, classes
     )
 
 
-def per_class_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list[int]) -> Figure:
-    def share(hit: np.ndarray, among: np.ndarray) -> float:
-        return float(np.mean(hit[among])) if np.any(among) else 0.0
-
-    recall = [share(y_label == c, y_true == c) for c in classes]
-    precision = [share(y_true == c, y_label == c) for c in classes]
-    positions = np.arange(len(classes))
-    fig, ax = plt.subplots(figsize=SIZE)
+def per_class_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list) -> Figure:
+    k = len(classes)
+    matrix = confusion_matrix(y_true, y_label, labels=list(range(k)))
+    right, support, predicted = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
+    recall = np.divide(right, support, out=np.zeros(k), where=support > 0)
+    precision = np.divide(right, predicted, out=np.zeros(k), where=predicted > 0)
+    positions = np.arange(k)
+    fig, ax = plt.subplots(figsize=SIZE if k <= MAX_COUNTED else LARGE)
     ax.bar(positions - 0.2, recall, width=0.4, color=COLORS[0], label="recall")
     ax.bar(positions + 0.2, precision, width=0.4, color=COLORS[3], label="precision")
-    ax.set(xticks=positions, xticklabels=[str(c) for c in classes], xlabel="Class", ylabel="Share", ylim=(0, 1.1))
+    thinned = _class_ticks(ax, "x", classes)
+    ax.set(xlabel="Class", ylabel="Share", ylim=(0, 1.1))
     ax.legend(loc="upper center", ncols=2)
     return Figure(
         title="Recall and precision per class",
         how_to_read="Recall: the share of a class's rows predicted as that class; precision: the share of "
-        "rows predicted as a class that really are. A low bar is the class to work on.",
+        f"rows predicted as a class that really are. A low bar is the class to work on.{thinned}",
         png_base64=_to_base64(fig),
     )
 
 
-def predicted_vs_true_figure(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:
+def predicted_vs_true_figure(y_true: np.ndarray, y_pred: np.ndarray, target: str) -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
     ax.scatter(y_true, y_pred, s=8, alpha=0.5, color=COLORS[0])
     low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
     ax.plot([low, high], [low, high], color=GREY, lw=1, ls="--", label="perfect prediction")
-    ax.set(xlabel="True value", ylabel="Predicted value")
+    name = plain(target, 40)
+    ax.set(xlabel=f"True {name}", ylabel=f"Predicted {name}")
     ax.legend(loc="upper left")
     return Figure(
         title="Predicted vs true",
-        how_to_read="Each dot is one test row. Dots on the dashed line are exact; a tilted cloud shows "
-        "the model shrinks or stretches the target.",
+        how_to_read=f"Each dot is one test row, its true {target!r} across and its prediction up. Dots on the dashed "
+        "line are exact; a tilted cloud shows the model shrinks or stretches the target.",
         png_base64=_to_base64(fig),
     )
 
 
-def residual_figure(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:
+def residual_figure(y_true: np.ndarray, y_pred: np.ndarray, target: str) -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
     ax.hist(y_pred - y_true, bins=30, color=COLORS[0], alpha=0.8)
     ax.axvline(0, color=GREY, ls="--", lw=1)
-    ax.set(xlabel="Predicted minus true", ylabel="Rows")
+    ax.set(xlabel=f"Predicted minus true {plain(target, 40)}", ylabel="Rows")
     return Figure(
         title="Residuals",
-        how_to_read="A narrow bump centred on 0 is good; a shifted bump is a bias, long tails are rows "
-        "the model gets badly wrong.",
+        how_to_read=f"The errors on {target!r}. A narrow bump centred on 0 is good; a shifted bump is a bias, "
+        "long tails are rows the model gets badly wrong.",
         png_base64=_to_base64(fig),
     )
 
 
-def figures_for(task_type: str, y_true: np.ndarray, predictions, classes: list[int]) -> tuple[list[Callable[[], Figure]], list[str]]:
+def figures_for(task_type: str, reference, predictions) -> tuple[list[Callable[[], Figure]], list[str]]:
     """The figures that explain a score of this task type, each drawn only when called, and notes
-    on the usual figures that cannot be drawn from these predictions."""
+    on the usual figures that cannot be drawn from these predictions.
+
+    `reference` is a predictions.Reference (class indexes, the declared classes, the target's
+    name), `predictions` the predictions.Predictions aligned with it.
+    """
+    y_true = reference.target
     if task_type == "regression":
-        values = predictions.view("values")
-        return [lambda: predicted_vs_true_figure(y_true, values), lambda: residual_figure(y_true, values)], []
+        values, target = predictions.view("values"), reference.target_name
+        return [lambda: predicted_vs_true_figure(y_true, values, target), lambda: residual_figure(y_true, values, target)], []
+    classes = reference.classes
     labels = predictions.view("labels")
     if predictions.fmt == "label":
         return [lambda: confusion_figure(y_true, labels, classes, "as submitted"),
                 lambda: per_class_figure(y_true, labels, classes)], [LABELS_ONLY_NOTE]
     proba = predictions.view("probabilities")
-    curves = one_vs_rest(y_true, proba, classes)
+    curves, left_out = one_vs_rest(y_true, proba, classes)
+    rule = label_rule(predictions.fmt, classes)
     if predictions.fmt == "probability":
-        rule, spread = "probability >= 0.5", lambda: histogram_figure(y_true, proba)
+        spread = lambda: histogram_figure(y_true, proba, classes)  # noqa: E731
     else:
-        rule, spread = "the most probable class", lambda: true_class_probability_figure(y_true, proba, classes)
-    return [lambda: roc_figure(curves), lambda: precision_recall_figure(curves),
+        spread = lambda: true_class_probability_figure(y_true, proba)  # noqa: E731
+    return [lambda: roc_figure(curves, left_out), lambda: precision_recall_figure(curves, left_out),
             lambda: confusion_figure(y_true, labels, classes, rule), spread], []

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics import label_text
+from predictions import label_shown
+from report import ClassRow
+
 WORST_SHARE = 0.1  # "the worst 10% of rows"
 BELL_SHAPED_SHARE = 0.44  # their share of the squared error when errors are normally distributed
 HEAVY_TAIL_SHARE = 0.6  # beyond this, a few rows dominate the error
@@ -21,19 +25,31 @@ def percent(share: float) -> str:
     return f"{100 * share:.0f}%"
 
 
-def classification_insights(y_true: np.ndarray, labels: np.ndarray, classes: list[int],
+def confusion(y_true: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Counts of (true class, predicted class) as a k x k matrix of class indexes."""
+    return np.bincount(np.asarray(y_true, int) * k + np.asarray(labels, int), minlength=k * k).reshape(k, k)
+
+
+def classification_insights(y_true: np.ndarray, labels: np.ndarray, classes: list,
                             proba: np.ndarray | None) -> list[str]:
+    """`y_true` and `labels` are class indexes into `classes`, the declared labels."""
     found = []
-    total = int(np.sum(labels != y_true))
-    count, true, predicted = max((int(np.sum((y_true == t) & (labels == p))), t, p)
-                                 for t in classes for p in classes if t != p)
+    k = len(classes)
+    matrix = confusion(y_true, labels, k)
+    mistakes = matrix * (1 - np.eye(k, dtype=matrix.dtype))
+    total = int(mistakes.sum())
+    true, predicted = np.unravel_index(int(mistakes.argmax()), mistakes.shape)  # ties: the first in declared order
+    count = int(mistakes[true, predicted])
     if count:
-        found.append(f"Most common mistake: {count} rows of class {true} predicted as {predicted} "
-                     f"({percent(count / total)} of all {total} mistakes).")
-    recalls = {c: float(np.mean(labels[y_true == c] == c)) for c in classes if np.any(y_true == c)}
-    weakest = min(recalls, key=recalls.get)
-    if recalls[weakest] < 1.0:
-        found.append(f"Class {weakest} is found least often: {percent(recalls[weakest])} of its rows are predicted as {weakest}.")
+        found.append(f"Most common mistake: {count} rows of class {label_shown(classes[true])} predicted as "
+                     f"{label_shown(classes[predicted])} ({percent(count / total)} of all {total} mistakes).")
+    support = matrix.sum(axis=1)
+    present = np.flatnonzero(support)
+    recalls = np.diag(matrix)[present] / support[present]
+    weakest = int(present[recalls.argmin()])
+    if recalls.min() < 1.0:
+        name = label_shown(classes[weakest])
+        found.append(f"Class {name} is found least often: {percent(float(recalls.min()))} of its rows are predicted as {name}.")
     if proba is not None:
         given = proba if proba.ndim == 1 else proba.max(axis=1)
         sure = (given >= CONFIDENT) | (given <= 1 - CONFIDENT) if proba.ndim == 1 else given >= CONFIDENT
@@ -44,27 +60,39 @@ def classification_insights(y_true: np.ndarray, labels: np.ndarray, classes: lis
     return found
 
 
-def regression_insights(y_true: np.ndarray, values: np.ndarray) -> list[str]:
+def regression_insights(y_true: np.ndarray, values: np.ndarray, target: str = "target") -> list[str]:
     errors = values - y_true
     rmse = float(np.sqrt(np.mean(errors ** 2)))
     if rmse == 0:
         return []
     bias = float(np.mean(errors))
     direction = "above" if bias > 0 else "below"
-    found = [f"Predictions are {abs(bias):.3g} {direction} the truth on average (bias), against an RMSE of {rmse:.3g}"
+    found = [f"Predictions of {target!r} are {abs(bias):.3g} {direction} the truth on average (bias), against an RMSE of {rmse:.3g}"
              + ("; correcting the bias alone would lower the RMSE noticeably." if abs(bias) > 0.3 * rmse else ".")]
     squared = np.sort(errors ** 2)[::-1]
     worst = max(1, int(round(WORST_SHARE * len(squared))))
     share = float(squared[:worst].sum() / squared.sum())
-    found.append(f"The worst {percent(WORST_SHARE)} of rows ({worst}) cause {percent(share)} of the squared error"
+    found.append(f"The worst {percent(WORST_SHARE)} of rows ({worst}) cause {percent(share)} of the squared error of {target!r}"
                  + (f"; bell-shaped errors would give about {percent(BELL_SHAPED_SHARE)}: look at what these rows have in common."
                     if share > HEAVY_TAIL_SHARE else f", as expected of bell-shaped errors (about {percent(BELL_SHAPED_SHARE)})."))
     return found
 
 
-def insights_for(task_type: str, y_true: np.ndarray, predictions, classes: list[int]) -> list[str]:
-    """A few sentences on where this submission loses points on one dataset."""
+def insights_for(task_type: str, reference, predictions) -> list[str]:
+    """A few sentences on where this submission loses points on one dataset (a predictions.Reference
+    and the predictions.Predictions aligned with it)."""
     if task_type == "regression":
-        return regression_insights(y_true, predictions.view("values"))
+        return regression_insights(reference.target, predictions.view("values"), reference.target_name)
     proba = None if predictions.fmt == "label" else predictions.view("probabilities")
-    return classification_insights(y_true, predictions.view("labels"), classes, proba)
+    return classification_insights(reference.target, predictions.view("labels"), reference.classes, proba)
+
+
+def class_table(reference, predictions) -> list[ClassRow]:
+    """One row per declared class: its true rows, its predicted rows, precision and recall."""
+    k = len(reference.classes)
+    matrix = confusion(reference.target, predictions.view("labels"), k)
+    support, predicted, right = matrix.sum(axis=1), matrix.sum(axis=0), np.diag(matrix)
+    return [ClassRow(label=label_text(c), support=int(support[i]), predicted=int(predicted[i]),
+                     precision=float(right[i] / predicted[i]) if predicted[i] else None,
+                     recall=float(right[i] / support[i]) if support[i] else None)
+            for i, c in enumerate(reference.classes)]

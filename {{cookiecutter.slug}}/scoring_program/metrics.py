@@ -2,7 +2,7 @@
 
 `settings.json` (next to this file) says which task, primary metric, submission mode and
 datasets this competition has; `leaderboard(settings)` turns that into the leaderboard
-columns. `tools/sync_metrics.py` writes those columns into `competition.yaml` and the metric
+columns. `tools/sync.py` writes those columns into `competition.yaml` and the metric
 table into `pages/evaluation.md`, the scoring program writes exactly their keys to
 `scores.json`, and the bundle's tests fail if any of them drifts.
 
@@ -20,10 +20,12 @@ with the standard library alone (the organizer tools read them too).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, replace
 from typing import Callable
 
-# Binary classification: a probability at or above this threshold counts as label 1.
+# Binary classification: a probability at or above this threshold predicts the positive class,
+# the second of the dataset's declared classes.
 THRESHOLD = 0.5
 TASK_TYPES = ("binary_classification", "multiclass_classification", "regression")
 
@@ -62,7 +64,7 @@ class Metric:
     description: str
     task_types: tuple[str, ...]
     needs: str  # what it reads from the predictions: "labels", "probabilities" or "values"
-    function: Callable  # (y_true, predictions as `needs` says, classes) -> float
+    function: Callable  # (y_true, predictions as `needs` says, classes) -> float; class indexes, see below
 
     def compute(self, y_true, view, classes) -> float:
         return float(self.function(y_true, view, classes))
@@ -71,6 +73,13 @@ class Metric:
         suffix = f" {dataset}" if dataset else ""
         return Column(self.key + (f"_{dataset}" if dataset else ""), self.title + suffix, self.sorting,
                       self.precision, self.description, metric=self.key, dataset=dataset)
+
+
+# Classification metrics receive the true classes and the predicted labels as class indexes
+# 0..K-1 in the declared order of dataset.json's `classes` (see predictions.py), and
+# probabilities as columns in that order, so scikit-learn is always given `labels=range(K)`.
+def _indexes(classes) -> list[int]:
+    return list(range(len(classes)))
 
 
 def _accuracy(y, labels, classes):
@@ -85,20 +94,20 @@ def _balanced_accuracy(y, labels, classes):
 
 def _macro_f1(y, labels, classes):
     from sklearn.metrics import f1_score
-    return f1_score(y, labels, average="macro", labels=classes, zero_division=0)
+    return f1_score(y, labels, average="macro", labels=_indexes(classes), zero_division=0)
 
 
 def _roc_auc(y, probabilities, classes):
     from sklearn.metrics import roc_auc_score
-    if len(classes) == 2:
+    if len(classes) == 2:  # one column: the probability of the positive class, classes[1]
         return roc_auc_score(y, probabilities)
-    return roc_auc_score(y, probabilities, multi_class="ovr", labels=classes)
+    return roc_auc_score(y, probabilities, multi_class="ovr", labels=_indexes(classes))
 
 
 def _log_loss(y, probabilities, classes):
     import numpy as np
     from sklearn.metrics import log_loss
-    return log_loss(y, np.clip(probabilities, 1e-15, 1 - 1e-15), labels=classes)
+    return log_loss(y, np.clip(probabilities, 1e-15, 1 - 1e-15), labels=_indexes(classes))
 
 
 def _rmse(y, values, classes):
@@ -174,9 +183,30 @@ def prediction_format(settings: dict) -> str:
     return "probabilities" if "probabilities" in needs else "label"
 
 
-def prediction_columns(fmt: str, classes: list[int]) -> list[str]:
-    """The value columns of a predictions.csv file after `id`."""
-    return [f"proba_{c}" for c in classes] if fmt == "probabilities" else [fmt]
+def label_text(value) -> str:
+    """How a class label is written in a CSV file: 3 and 3.0 and "3" are the same class."""
+    if type(value).__name__ in ("bool", "bool_"):  # Python's and numpy's bool (numpy is not imported here)
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):  # int and numpy's integers
+        return str(int(value))
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def prediction_columns(fmt: str, classes: list, target: str) -> list[str]:
+    """The prediction columns of a prediction file, after the id column.
+
+    probability: `proba_<positive class>` (classes[1]); probabilities: `proba_<class>` per class in
+    the declared order; label and value: the target column's name.
+    """
+    if fmt == "probability":
+        return [f"proba_{label_text(classes[1])}"]
+    if fmt == "probabilities":
+        return [f"proba_{label_text(c)}" for c in classes]
+    if fmt in ("label", "value"):
+        return [target]
+    raise ValueError(f"unknown prediction format {fmt!r}")
 
 
 def leaderboard(settings: dict) -> list[Column]:

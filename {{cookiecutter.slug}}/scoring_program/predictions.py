@@ -1,188 +1,461 @@
 """Read the reference labels and check a participant's predictions against them.
 
-A prediction file is a CSV with an `id` column and, by format (set in the phase's data,
-dataset.json, from what the leaderboard's metrics need):
-    probability    id,probability            probability of label 1 (binary classification)
-    probabilities  id,proba_0,...,proba_K-1  one probability per class, summing to 1
-    label          id,label                  the predicted class
-    value          id,value                  the predicted number (regression)
+A prediction file is a CSV whose first column is the dataset's id column (its real name, from
+dataset.json) and whose other columns depend on the format (set in the phase's data,
+dataset.json, from what the leaderboard's metrics need; see `metrics.prediction_columns`):
+    probability    <id>,proba_<positive class>        probability of the positive class, classes[1]
+    probabilities  <id>,proba_<class>,...             one probability per class, summing to 1
+    label          <id>,<target>                      the predicted class label
+    value          <id>,<target>                      the predicted number (regression)
+Rows may come in any order: they are matched to the reference by id. Columns are matched by
+name, so probability columns in another order than the declared one are accepted too.
+
+Class labels are text in the files; a label is a class when `metrics.label_text` writes them
+the same way (3, 3.0 and "3" are one class). Inside the scoring program classes are their
+indexes 0..K-1 in the declared order: `Reference.target` and `Predictions.view("labels")` hold
+indexes, probabilities are columns in the declared order.
 
 Every problem becomes a `PredictionError` that tells the participant what is wrong, where
-(file and line), and how to fix it. The scoring program shows it on stderr and in the detailed
-results page, and exits non-zero: an invalid file never gets a score. Things that can be scored
-but are probably a mistake (a constant prediction, a class never predicted, certainty of 0 or
-1, an Excel byte-order mark) become warnings on the page instead.
+(file, line, column and value of the first bad row, and how many rows share the problem), and
+how to fix it. The scoring program shows it on stderr and in the detailed results page, and
+exits non-zero: an invalid file never gets a score. Things that can be scored but are probably
+a mistake (a constant prediction, a class never predicted, certainty of 0 or 1, an Excel
+byte-order mark) become warnings on the page instead.
+
+The files are read with pandas as text and checked column by column, never row by row in Python.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from errors import PredictionError
-from metrics import prediction_columns
+from metrics import THRESHOLD, label_text, prediction_columns
 
 PREDICTIONS_FILE = "predictions.csv"
 REFERENCE_FILE = "test_labels.csv"
 MAX_QUOTED_ROWS = 3  # enough to see a pattern, short enough to read
+MAX_LISTED_CLASSES = 10  # class lists in messages are shortened beyond this
 SUM_TOLERANCE = 1e-3
 BOM = "\ufeff"  # Excel's "CSV UTF-8" starts the file with it
 FORMAT_HELP = {
-    "probability": "the probability of label 1, a number from 0 to 1",
+    "probability": "the probability of the positive class {positive}, a number from 0 to 1",
     "probabilities": "one probability per class, each from 0 to 1, summing to 1",
     "label": "a class label",
     "value": "a finite number",
 }
+MAKE_DATA = "run `make data` and rebuild the bundle"
 
 
 @dataclass
 class Reference:
-    ids: list[str]
-    target: np.ndarray
+    ids: np.ndarray  # text, in the order of test_labels.csv
+    target: np.ndarray  # class indexes 0..K-1 in the declared order, or numbers for regression
+    classes: list = field(default_factory=list)  # the declared classes ([] for regression)
+    id_name: str = "id"
+    target_name: str = "target"
 
 
 @dataclass
 class Predictions:
     fmt: str
-    values: np.ndarray  # aligned with Reference.ids; (n,) or (n, classes) for "probabilities"
+    values: np.ndarray  # aligned with Reference.ids; (n,) or (n, classes) for "probabilities"; indexes for "label"
     warnings: list[str] = field(default_factory=list)  # scored anyway, shown on the page
 
     def view(self, needs: str) -> np.ndarray:
-        """The predictions as a metric needs them: labels, probabilities or values."""
+        """The predictions as a metric needs them: labels (class indexes), probabilities or values."""
         if needs == "labels" and self.fmt == "probability":
-            return (self.values >= 0.5).astype(int)
+            return (self.values >= THRESHOLD).astype(int)  # index 1 is the positive class
         if needs == "labels" and self.fmt == "probabilities":
             return self.values.argmax(axis=1)
         return self.values
 
 
-def read_reference(folder: Path, regression: bool) -> Reference:
-    """Read `test_labels.csv` (columns id, target) from the reference data folder."""
-    path = folder / REFERENCE_FILE
-    if not path.is_file():
-        # An organizer problem, not a participant one: say so plainly.
-        raise FileNotFoundError(f"reference file {path} is missing; run `make data` and rebuild the bundle")
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    target = [float(r["target"]) if regression else int(r["target"]) for r in rows]
-    return Reference(ids=[r["id"] for r in rows], target=np.array(target))
-
-
-def format_predictions(ids: list[str], values: np.ndarray, fmt: str, classes: list[int]) -> str:
-    """Write predictions in the file format participants submit (used by the tools and the notebook)."""
+# -- helpers shared by the readers and the writer ---------------------------------------------
+def csv_line(cells: list[str]) -> str:
+    """One CSV line as Python's csv module writes it (quoted when needed), without the newline."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", *prediction_columns(fmt, classes)])
-    for row_id, value in zip(ids, values):
-        cells = list(np.atleast_1d(value))
-        writer.writerow([row_id, *(str(int(v)) if fmt == "label" else f"{float(v):.10g}" for v in cells)])
+    csv.writer(buffer, lineterminator="").writerow(cells)
     return buffer.getvalue()
 
 
-def _parse_row(fmt: str, cells: list[str], classes: list[int]) -> tuple[list[float], str | None]:
-    """Numbers of one row, or a problem with it."""
-    numbers = []
-    for raw in cells:
+def label_shown(value) -> str:
+    """A class label in a sentence: integers as they are, any other label quoted (it may hold spaces or commas)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return label_text(value)
+    return repr(label_text(value))
+
+
+def class_list(classes: list) -> str:
+    """The classes for a message: labels as `label_shown` writes them, the list shortened when long."""
+    shown = ", ".join(label_shown(c) for c in classes[:MAX_LISTED_CLASSES])
+    more = len(classes) - MAX_LISTED_CLASSES
+    return shown + (f", \N{HORIZONTAL ELLIPSIS} ({more} more, {len(classes)} classes in all)" if more > 0 else "")
+
+
+def _all_ints(classes: list) -> bool:
+    return bool(classes) and all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
+
+
+def class_indexes(texts, classes: list) -> np.ndarray:
+    """The index in `classes` of each label text, -1 when it is not a class.
+
+    A text matches when it is the class's `label_text`, possibly with spaces around it; when the
+    classes are integers, a whole number written otherwise (3.0, +3) matches too.
+    """
+    texts = pd.Series(texts, dtype=object).reset_index(drop=True).astype(str)
+    names = pd.Index([label_text(c) for c in classes], dtype=object)
+    found = names.get_indexer(texts.to_numpy(dtype=object))
+    missing = np.flatnonzero(found < 0)
+    if len(missing):
+        stripped = texts.iloc[missing].str.strip()
+        found[missing] = names.get_indexer(stripped.to_numpy(dtype=object))
+        missing = np.flatnonzero(found < 0)
+    if len(missing) and _all_ints(classes):
+        numbers = pd.to_numeric(texts.iloc[missing].str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(numbers) & (np.abs(numbers) < 2.0 ** 53) & (numbers == np.round(numbers))
+        if whole.any():
+            as_text = numbers[whole].astype(np.int64).astype(str).astype(object)
+            found[missing[whole]] = names.get_indexer(as_text)
+    return found
+
+
+def _lines_listed(lines: np.ndarray) -> str:
+    listed = ", ".join(str(int(line)) for line in lines[:MAX_QUOTED_ROWS])
+    return listed + (", \N{HORIZONTAL ELLIPSIS}" if len(lines) > MAX_QUOTED_ROWS else "")
+
+
+def _problem(bad: np.ndarray, lines: np.ndarray, describe) -> str | None:
+    """`line N: <what is wrong with the first bad row>`, and how many rows share the problem."""
+    rows = np.flatnonzero(bad)
+    if not len(rows):
+        return None
+    text = f"line {int(lines[rows[0]])}: {describe(int(rows[0]))}"
+    if len(rows) > 1:
+        text += f" ({len(rows)} lines like this: {_lines_listed(lines[rows])})"
+    return text
+
+
+def label_rule(fmt: str, classes: list) -> str:
+    """How a predicted label comes from predictions of this format, in words."""
+    if fmt == "probability":
+        return f"probability of {label_shown(classes[1])} >= {THRESHOLD:g}"
+    return {"probabilities": "the most probable class", "label": "as submitted"}.get(fmt, "")
+
+
+# -- the reference -----------------------------------------------------------------------------
+def read_reference(folder: Path, dataset: dict) -> Reference:
+    """Read `test_labels.csv` (columns: the dataset's id and target) from the reference data folder.
+
+    `dataset` is the dataset's entry of dataset.json (`id`, `target`, `classes`). Anything wrong
+    here is the organizer's problem, not the participant's: the message says how to fix the data.
+    """
+    path = folder / REFERENCE_FILE
+    if not path.is_file():
+        # An organizer problem, not a participant one: say so plainly.
+        raise FileNotFoundError(f"reference file {path} is missing; {MAKE_DATA}")
+    missing_keys = [key for key in ("id", "target", "classes") if key not in dataset]
+    if missing_keys:
+        raise ValueError(f"dataset.json has no {', '.join(missing_keys)} for dataset {dataset.get('name')!r}; {MAKE_DATA}")
+    id_name, target_name, classes = dataset["id"], dataset["target"], list(dataset["classes"])
+    texts = [label_text(c) for c in classes]
+    if len(set(texts)) != len(texts):
+        raise ValueError(f"dataset.json declares the same class twice for dataset {dataset.get('name')!r} "
+                         f"({class_list(classes)}); {MAKE_DATA}")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+    if id_name not in frame.columns or target_name not in frame.columns:
+        raise ValueError(f"reference file {path} has the columns {list(frame.columns)}, expected {id_name!r} and "
+                         f"{target_name!r} as dataset.json says; {MAKE_DATA}")
+    ids = frame[id_name].str.strip()
+    duplicated = ids.duplicated().to_numpy()
+    if duplicated.any():
+        first = int(np.flatnonzero(duplicated)[0])
+        raise ValueError(f"reference file {path} line {first + 2}: id {ids.iloc[first]!r} appears twice; {MAKE_DATA}")
+    lines = np.arange(2, len(frame) + 2)
+    if classes:
+        target = class_indexes(frame[target_name], classes)
+        problem = _problem(target < 0, lines, lambda i: f"target {frame[target_name].iloc[i]!r} is not one of the "
+                           f"classes dataset.json declares ({class_list(classes)})")
+    else:
+        target = pd.to_numeric(frame[target_name].str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        problem = _problem(~np.isfinite(target), lines, lambda i: f"target {frame[target_name].iloc[i]!r} is not a finite number")
+    if problem:
+        raise ValueError(f"reference file {path} {problem}; {MAKE_DATA}")
+    return Reference(ids=ids.to_numpy(dtype=object), target=target, classes=classes, id_name=id_name, target_name=target_name)
+
+
+# -- writing predictions -----------------------------------------------------------------------
+def format_predictions(ids, values, fmt: str, classes: list, target: str, id_name: str, *,
+                       indexes: bool = False) -> str:
+    """The text of a prediction file in the format participants submit (used by the tools and the notebook).
+
+    `values`, one entry per id, by format:
+      probability    the probability of the positive class classes[1], shape (n,); a (n, 2) array in
+                     the declared class order is accepted too (its second column is used)
+      probabilities  a (n, K) array of probabilities in the declared class order
+      label          the predicted class LABELS as a model returns them (ints or strings, matched with
+                     `label_text`); with `indexes=True`, class indexes 0..K-1 in the declared order
+      value          numbers, shape (n,)
+    The header is written with the csv module, cells with pandas (numbers as their shortest repr).
+    """
+    columns = [id_name, *prediction_columns(fmt, classes, target)]
+    ids = pd.Series(np.asarray(ids, dtype=object)).astype(str)
+    if fmt == "label":
+        raw = np.asarray(values)
+        if indexes:
+            found = np.asarray(raw, dtype=np.int64)
+            found = np.where((found >= 0) & (found < len(classes)), found, -1)
+        else:
+            found = class_indexes(raw.ravel(), classes)
+        if (found < 0).any():
+            first = raw.ravel()[int(np.flatnonzero(found < 0)[0])]
+            raise ValueError(f"{int(np.sum(found < 0))} predicted labels are not classes (e.g. {first!r}); "
+                             f"the classes are {class_list(classes)}")
+        names = np.array([label_text(c) for c in classes], dtype=object)
+        cells = pd.DataFrame({0: names[found]})
+    else:
+        array = np.asarray(values, dtype=float)
+        if fmt == "probability" and array.ndim == 2 and array.shape[1] == 2:
+            array = array[:, 1]
+        if fmt != "probabilities" and array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        expected = (len(ids), len(classes)) if fmt == "probabilities" else (len(ids),)
+        if array.shape != expected:
+            raise ValueError(f"{fmt} predictions have the shape {array.shape}, expected {expected}")
+        cells = pd.DataFrame(array.reshape(len(ids), -1))
+    if len(cells) != len(ids):
+        raise ValueError(f"{len(cells)} predictions for {len(ids)} ids")
+    body = pd.concat([ids.rename("id"), cells], axis=1)
+    return csv_line(columns) + "\n" + body.to_csv(header=False, index=False, lineterminator="\n")
+
+
+# -- reading predictions -----------------------------------------------------------------------
+def _decode(path: Path, shown_as: str) -> tuple[str, list[str]]:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise PredictionError(f"{shown_as} is not UTF-8 text (line {line} has the byte {data[exc.start:exc.start + 1]!r}, "
+                              "which UTF-8 does not allow there).", file=shown_as,
+                              fix="Write it as a plain UTF-8 CSV file, e.g. with pandas' DataFrame.to_csv(index=False).") from None
+    if text.startswith(BOM):
+        return text[len(BOM):], [f"{shown_as} starts with a byte-order mark (Excel's \"CSV UTF-8\" adds one); it was ignored."]
+    return text, []
+
+
+def _read_cells(text: str, shown_as: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every cell as text (header row included), and the line numbers of rows with too many values."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            numbers.append(float(raw))
-        except ValueError:
-            return [], f"{raw!r} is not a number"
-    if not all(math.isfinite(v) for v in numbers):
-        return [], f"{','.join(cells)!r}: every value must be a finite number"
-    if fmt in ("probability", "probabilities") and not all(0.0 <= v <= 1.0 for v in numbers):
-        return [], f"probability {','.join(f'{v:g}' for v in numbers)} is outside [0, 1]"
-    if fmt == "probabilities" and abs(sum(numbers) - 1.0) > SUM_TOLERANCE:
-        return [], f"probabilities sum to {sum(numbers):g}, not 1"
-    if fmt == "label" and (numbers[0] != int(numbers[0]) or int(numbers[0]) not in classes):
-        return [], f"label {cells[0]!r} is not one of the classes {classes}"
-    return numbers, None
+            frame = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False, na_filter=False,
+                                skip_blank_lines=False, on_bad_lines="warn", engine="c")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise PredictionError(f"{shown_as} is not a valid CSV file ({' '.join(str(exc).split())}).", file=shown_as,
+                                  fix="Write it with a CSV writer, e.g. pandas' DataFrame.to_csv(index=False); "
+                                  "a quote opened in a cell must be closed.") from None
+    skipped = [(int(line), int(saw)) for w in caught
+               for line, saw in re.findall(r"[Ss]kipping line (\d+): expected \d+ fields, saw (\d+)", str(w.message))]
+    return frame, np.array(sorted(skipped), dtype=int).reshape(-1, 2)
 
 
-def read_predictions(folder: Path, reference: Reference, fmt: str, classes: list[int],
-                     shown_as: str = PREDICTIONS_FILE) -> Predictions:
-    """Parse `predictions.csv` and check it row by row against the reference ids.
+def _match_header(header: list[str], columns: list[str], shown_as: str) -> list[int]:
+    """The position in the file of each expected column; the columns may come in any order."""
+    found = [cell.strip() for cell in header]
+    expected = [name.strip() for name in columns]
+    if found == expected:
+        return list(range(len(columns)))
+    if sorted(found) == sorted(expected) and len(set(found)) == len(found):
+        return [found.index(name) for name in expected]
+    missing = [name for name in expected if name not in found]
+    extra = [name for name in found if name not in expected]
+    details = "; ".join(part for part in (f"missing: {', '.join(map(repr, missing))}" if missing else "",
+                                          f"not expected: {', '.join(map(repr, extra))}" if extra else "",
+                                          "a column appears twice" if len(set(found)) < len(found) else "") if part)
+    raise PredictionError(f"{shown_as} line 1: header is {csv_line(header)!r}, expected {csv_line(columns)!r}"
+                          + (f" ({details})." if details else "."),
+                          file=shown_as, fix=f"Make the first line exactly `{csv_line(columns)}`.")
+
+
+def _numbers(cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The cells as floats, and where a cell is not a number at all (nan and inf are numbers here)."""
+    numbers = np.empty(cells.shape, dtype=float)
+    not_number = np.zeros(cells.shape, dtype=bool)
+    for j, column in enumerate(cells.columns):
+        parsed = pd.to_numeric(cells[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)  # spaces around are fine
+        numbers[:, j] = parsed
+        missing = np.flatnonzero(np.isnan(parsed))
+        if len(missing):  # "nan" is a number (refused later as not finite); "abc" and "" are not
+            text = cells[column].iloc[missing].str.strip().str.lower().str.lstrip("+-")
+            not_number[missing, j] = ~text.eq("nan").to_numpy(dtype=bool)
+    return numbers, not_number
+
+
+def _match_ids(ids: pd.Series, reference_ids: np.ndarray) -> np.ndarray:
+    """The position of each row's id among the reference ids, -1 when it is not one (spaces around ignored)."""
+    index = pd.Index(reference_ids, dtype=object)
+    position = index.get_indexer(ids.to_numpy(dtype=object))
+    unmatched = np.flatnonzero(position < 0)
+    if len(unmatched):
+        position[unmatched] = index.get_indexer(ids.iloc[unmatched].str.strip().to_numpy(dtype=object))
+    return position
+
+
+def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str = PREDICTIONS_FILE) -> Predictions:
+    """Parse `predictions.csv` and check it against the reference ids, column by column.
 
     `shown_as` is how messages name the file (e.g. `ds2/predictions.csv` when a phase has
-    several datasets), so the participant knows which of their files to fix.
+    several datasets), so the participant knows which of their files to fix. The id column,
+    the target and the classes come from `reference` (that is, from dataset.json).
     """
     path = folder / PREDICTIONS_FILE
-    columns = ["id", *prediction_columns(fmt, classes)]
-    expected_row = f"Each row is an id from test.csv, then {FORMAT_HELP[fmt]}"
+    classes = reference.classes
+    value_columns = prediction_columns(fmt, classes, reference.target_name)
+    columns = [reference.id_name, *value_columns]
+    header_text = csv_line(columns)
+    help_text = FORMAT_HELP[fmt].format(positive=label_shown(classes[1]) if fmt == "probability" else "")
+    expected_row = f"Each row is an id from test.csv (column {reference.id_name!r}), then {help_text}"
     if fmt == "label":
-        expected_row += f" (one of {classes})"
+        expected_row += f" (one of {class_list(classes)})"
     if not path.is_file():
         found = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
         raise PredictionError(
             f"{shown_as} not found in the submission output (found: {', '.join(found) or 'nothing'}).",
             file=shown_as, fix=f"A result submission must be a zip with {PREDICTIONS_FILE} at its root, not inside a folder.")
-    warnings: list[str] = []
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise PredictionError(f"{shown_as} is not UTF-8 text.", file=shown_as,
-                              fix="Write it as a plain CSV file, e.g. with pandas' DataFrame.to_csv(index=False).") from None
-    if text.startswith(BOM):
-        text = text[len(BOM):]
-        warnings.append(f"{shown_as} starts with a byte-order mark (Excel's \"CSV UTF-8\" adds one); it was ignored.")
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise PredictionError(f"{shown_as} is not a valid CSV file ({exc}).", file=shown_as,
-                              fix="Write it with a CSV writer, e.g. pandas' DataFrame.to_csv(index=False).") from None
-    if not rows:
+    text, warnings_found = _decode(path, shown_as)
+    if not text.strip():
         raise PredictionError(f"{shown_as} is empty.", file=shown_as,
-                              fix=f"It needs the header `{','.join(columns)}` and one row per test id.")
-    header = [cell.strip() for cell in rows[0]]
-    if header != columns:
-        raise PredictionError(f"{shown_as} line 1: header is {','.join(header)!r}, expected {','.join(columns)!r}.",
-                              file=shown_as, fix=f"Make the first line exactly `{','.join(columns)}`.")
-    body = rows[1:]
+                              fix=f"It needs the header `{header_text}` and one row per test id.")
+    if not text.partition("\n")[0].strip():
+        raise PredictionError(f"{shown_as} line 1 is empty, expected the header {header_text!r}.", file=shown_as,
+                              fix=f"Make the first line exactly `{header_text}`, with no blank line above it.")
+    frame, skipped = _read_cells(text, shown_as)
+    header = [str(cell) for cell in frame.iloc[0].tolist()]
+    if len(skipped) and skipped[0, 0] == 1:  # the header itself cannot be skipped, but be safe
+        skipped = skipped[1:]
+    order = _match_header(header, columns, shown_as)
+    body = frame.iloc[1:, order].reset_index(drop=True)
+    body.columns = columns
+    lines = np.arange(2, len(body) + 2)
+
+    # The shape of the file: blank lines and lines with too many values.
+    maybe_blank = np.flatnonzero((body[reference.id_name] == "").to_numpy(dtype=bool))
+    blank = np.zeros(len(body), dtype=bool)
+    blank[maybe_blank] = (body.iloc[maybe_blank] == "").all(axis=1).to_numpy(dtype=bool)
+    structure = [p for p in (
+        _problem(blank, lines, lambda i: "the line is empty"),
+        f"line {skipped[0, 0]}: expected {len(columns)} values ({header_text}), got {skipped[0, 1]}"
+        + (f" ({len(skipped)} lines like this: {_lines_listed(skipped[:, 0])})" if len(skipped) > 1 else "")
+        if len(skipped) else None) if p]
+    if structure:
+        raise PredictionError(f"{shown_as}: " + "; ".join(structure) + ".", file=shown_as,
+                              fix=f"Write one row per test id with {len(columns)} values ({header_text}) and no blank line.")
+
+    ids = body[reference.id_name]
+    position = _match_ids(ids, reference.ids)  # where each row's id is in the reference
+    known = position >= 0
+    repeated = known & pd.Series(position).duplicated().to_numpy(dtype=bool)  # a known id seen on an earlier line
+
+    def shown_id(i: int) -> str:
+        return repr(ids.iloc[i].strip())
+
     if len(body) != len(reference.ids):
+        covered = np.zeros(len(reference.ids), dtype=bool)
+        covered[position[known]] = True
+        details = []
+        if not covered.all():
+            details.append(f"{int(np.sum(~covered))} test ids have no prediction (e.g. {reference.ids[~covered][0]!r})")
+        if not known.all():
+            first = int(np.flatnonzero(~known)[0])
+            details.append(f"{int(np.sum(~known))} rows have ids that are not in test.csv (e.g. {shown_id(first)} on line {lines[first]})")
+        if repeated.any():
+            first = int(np.flatnonzero(repeated)[0])
+            details.append(f"{int(repeated.sum())} rows repeat an id (e.g. {shown_id(first)} on line {lines[first]})")
         raise PredictionError(
-            f"{shown_as} has {len(body)} prediction rows, expected {len(reference.ids)} (one per row of test.csv).",
+            f"{shown_as} has {len(body)} prediction rows, expected {len(reference.ids)} (one per row of test.csv)"
+            + (f": {'; '.join(details)}." if details else "."),
             file=shown_as, fix="Predict every row of test.csv, once each, and write nothing else below the header.")
 
-    problems: list[str] = []
-    parsed: dict[str, list[float]] = {}
-    lines: dict[str, int] = {}
-    for line, row in enumerate(body, start=2):
-        if len(problems) >= MAX_QUOTED_ROWS:
-            break
-        if len(row) != len(columns):
-            problems.append(f"line {line}: expected {len(columns)} values ({','.join(columns)}), got {len(row)}")
-            continue
-        row_id = row[0].strip()
-        if row_id in parsed:
-            problems.append(f"line {line}: id {row_id!r} appears twice")
-            continue
-        numbers, problem = _parse_row(fmt, [c.strip() for c in row[1:]], classes)
-        if problem:
-            problems.append(f"line {line}: {problem}")
-        parsed[row_id], lines[row_id] = numbers, line
+    problems = [_problem(repeated, lines, lambda i: f"id {shown_id(i)} appears twice (also on line "
+                         f"{lines[np.flatnonzero(position == position[i])[0]]})")]
+    cells = body[value_columns]
+
+    def cell(i: int, j: int) -> str:
+        return cells.iloc[i, j]
+
+    def where(i: int, bad: np.ndarray) -> tuple[int, str]:
+        """The first bad column of row i, and a name for it in a message."""
+        j = int(np.flatnonzero(bad[i])[0])
+        return j, f" (column {value_columns[j]!r})"
+
+    if fmt == "label":
+        values = class_indexes(cells.iloc[:, 0], classes)
+        listed = f"({class_list(classes)})" if len(classes) <= MAX_LISTED_CLASSES else f"({len(classes)} classes, listed below)"
+        problems.append(_problem(values < 0, lines, lambda i: f"label {cell(i, 0)!r} is not one of the classes {listed}"
+                                 if cell(i, 0).strip() else f"no label in column {value_columns[0]!r} (an empty cell or a short line)"))
+    else:
+        numbers, not_number = _numbers(cells)
+
+        def not_a_number(i: int) -> str:
+            j, name = where(i, not_number)
+            if not cell(i, j).strip():
+                return f"no value in column {value_columns[j]!r} (an empty cell or a short line)"
+            return f"{cell(i, j)!r} is not a number{name}"
+
+        infinite = ~np.isfinite(numbers) & ~not_number
+
+        def not_finite(i: int) -> str:
+            j, name = where(i, infinite)
+            return f"{cell(i, j)!r} is not a finite number{name}; every value must be a finite number"
+
+        problems += [_problem(not_number.any(axis=1), lines, not_a_number),
+                     _problem(infinite.any(axis=1), lines, not_finite)]
+        valid = ~(not_number | infinite).any(axis=1)
+        if fmt in ("probability", "probabilities"):
+            with np.errstate(invalid="ignore"):
+                outside = ((numbers < 0.0) | (numbers > 1.0)) & valid[:, None]
+
+            def out_of_range(i: int) -> str:
+                j, name = where(i, outside)
+                return f"probability {numbers[i, j]:g} is outside [0, 1]{name}"
+
+            problems.append(_problem(outside.any(axis=1), lines, out_of_range))
+        if fmt == "probabilities":
+            sums = numbers.sum(axis=1)
+            wrong_sum = valid & ~outside.any(axis=1) & (np.abs(sums - 1.0) > SUM_TOLERANCE)
+            problems.append(_problem(wrong_sum, lines, lambda i: f"probabilities sum to {sums[i]:g}, not 1"))
+        values = numbers if fmt == "probabilities" else numbers[:, 0]
+    problems = [p for p in problems if p][:MAX_QUOTED_ROWS]
     if problems:
         raise PredictionError(f"{shown_as}: " + "; ".join(problems) + ".", file=shown_as, fix=expected_row + ".")
 
-    expected = set(reference.ids)
-    unknown = [i for i in parsed if i not in expected]
-    if unknown:
-        missing = [i for i in reference.ids if i not in parsed]
+    if not known.all():
+        covered = np.zeros(len(reference.ids), dtype=bool)
+        covered[position[known]] = True
+        first = int(np.flatnonzero(~known)[0])
         raise PredictionError(
-            f"{shown_as}: {len(unknown)} ids are not in test.csv (e.g. {unknown[0]!r}) and "
-            f"{len(missing)} test ids have no prediction (e.g. {missing[0]!r}).",
-            file=shown_as, fix="Copy the id column of test.csv.")
-    values = np.array([parsed[i] for i in reference.ids], dtype=float)
-    values = values if fmt == "probabilities" else values[:, 0]
-    predictions = Predictions(fmt=fmt, values=values.astype(int) if fmt == "label" else values, warnings=warnings)
-    predictions.warnings += suspicious(predictions, classes, [lines[i] for i in reference.ids], shown_as)
+            f"{shown_as}: {int(np.sum(~known))} ids are not in test.csv (e.g. {shown_id(first)}) and "
+            f"{int(np.sum(~covered))} test ids have no prediction (e.g. {reference.ids[~covered][0]!r}); "
+            f"the first unknown id is on line {lines[first]}.",
+            file=shown_as, fix=f"Copy the id column {reference.id_name!r} of test.csv.")
+    rows = np.empty(len(position), dtype=int)
+    rows[position] = np.arange(len(position))  # the file's row of each reference id
+    predictions = Predictions(fmt=fmt, values=values[rows], warnings=warnings_found)
+    predictions.warnings += suspicious(predictions, classes, lines[rows], shown_as)
     return predictions
 
 
-def suspicious(predictions: Predictions, classes: list[int], lines: list[int], shown_as: str) -> list[str]:
+def suspicious(predictions: Predictions, classes: list, lines: np.ndarray, shown_as: str) -> list[str]:
     """Valid predictions that are probably a mistake: worth a warning, not a refusal."""
     found: list[str] = []
     values, fmt = predictions.values, predictions.fmt
@@ -190,15 +463,16 @@ def suspicious(predictions: Predictions, classes: list[int], lines: list[int], s
         found.append(f"every row of {shown_as} has the same prediction: a model that cannot tell rows apart "
                      "scores like chance on ranking metrics such as ROC AUC.")
     if fmt != "value":
-        never = [c for c in classes if not np.any(predictions.view("labels") == c)]
+        counts = np.bincount(predictions.view("labels"), minlength=len(classes))
+        never = [classes[i] for i in np.flatnonzero(counts == 0)]
         if never:
-            rule = " (taking the most probable class)" if fmt == "probabilities" else " (probability >= 0.5)" if fmt == "probability" else ""
-            found.append(f"{shown_as} never predicts class {', '.join(map(str, never))}{rule}: every row of "
-                         "that class counts as a mistake for accuracy and F1.")
+            rule = f" ({label_rule(fmt, classes)})" if fmt != "label" else ""
+            found.append(f"{shown_as} never predicts class {class_list(never)}{rule}: every row of "
+                         f"{'that class' if len(never) == 1 else 'those classes'} counts as a mistake for accuracy and F1.")
     if fmt in ("probability", "probabilities"):
         certain = np.flatnonzero(np.any((values == 0.0) | (values == 1.0), axis=1) if values.ndim == 2 else (values == 0.0) | (values == 1.0))
         if len(certain):
             found.append(f"{len(certain)} rows of {shown_as} give a probability of exactly 0 or 1 (e.g. line "
-                         f"{lines[certain[0]]}): one such row that is wrong costs log loss about 34.5 on its own; "
+                         f"{int(lines[certain[0]])}): one such row that is wrong costs log loss about 34.5 on its own; "
                          "clip probabilities to [0.001, 0.999] unless you are sure.")
     return found

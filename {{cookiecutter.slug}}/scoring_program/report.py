@@ -68,6 +68,21 @@ class Failure:
 
 
 @dataclass
+class ClassRow:
+    """One class of a classification dataset: how often it is true, predicted, and right."""
+
+    label: str  # the class label as written in the files
+    support: int  # true rows of this class
+    predicted: int  # rows predicted as this class
+    precision: float | None  # None when no row is predicted as this class
+    recall: float | None  # None when no row is of this class
+
+    @staticmethod
+    def share(value: float | None) -> str:
+        return "\N{EN DASH}" if value is None else f"{value:.3f}"
+
+
+@dataclass
 class Section:
     """What is shown for one dataset: its scores, its figures, and notes on figures not drawn."""
 
@@ -76,6 +91,8 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     insights: list[str] = field(default_factory=list)  # where points are lost, in words
+    classes: list[ClassRow] = field(default_factory=list)  # classification: one row per class
+    classes_rule: str = ""  # how a predicted label was obtained ("as submitted", ...)
 
 
 @dataclass
@@ -136,6 +153,10 @@ class Report:
 
     def add_insights(self, dataset: str, insights: list[str]) -> None:
         self.section(dataset).insights = insights
+
+    def add_class_table(self, dataset: str, rows: list[ClassRow], rule: str = "") -> None:
+        section = self.section(dataset)
+        section.classes, section.classes_rule = rows, rule
 
     def add_note(self, dataset: str, note: str) -> None:
         self.section(dataset).notes.append(note)
@@ -244,7 +265,25 @@ class Report:
         insights = "".join(f"<li>{escape(i)}</li>" for i in section.insights)
         insights = f'<div class="insights"><h3>Where points are lost</h3><ul>{insights}</ul></div>' if insights else ""
         notes = "".join(f'<p class="note">{escape(n)}</p>' for n in section.notes)
-        return f'<section class="card"><h2>{heading}</h2>{table}{insights}{figures}{notes}</section>'
+        return f'<section class="card"><h2>{heading}</h2>{table}{insights}{self._class_table(section)}{figures}{notes}</section>'
+
+    @staticmethod
+    def _class_table(section: Section) -> str:
+        if not section.classes:
+            return ""
+        rows = "".join(
+            f'<tr><td class="label">{escape(c.label)}</td><td class="num">{c.support}</td><td class="num">{c.predicted}</td>'
+            f'<td class="num">{ClassRow.share(c.precision)}</td><td class="num">{ClassRow.share(c.recall)}</td></tr>'
+            for c in section.classes
+        )
+        rule = f" ({escape(section.classes_rule)})" if section.classes_rule else ""
+        return (
+            f'<div class="class-table"><h3>Per class</h3><p class="table-note">True rows: rows of the class in the test data; '
+            f"predicted rows: rows predicted as the class{rule}; precision: the share of predicted rows that are right; "
+            "recall: the share of true rows found.</p>"
+            '<div class="scroll"><table><thead><tr><th>Class</th><th>True rows</th><th>Predicted rows</th>'
+            f"<th>Precision</th><th>Recall</th></tr></thead><tbody>{rows}</tbody></table></div></div>"
+        )
 
     def _warnings_section(self) -> str:
         if not self.warnings:

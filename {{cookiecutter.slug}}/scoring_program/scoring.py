@@ -109,22 +109,22 @@ def ranking_sentence(settings: dict, datasets: list[dict]) -> str:
 
 def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, ingestion: dict,
           started: float) -> dict[str, float]:
-    from insights import insights_for
-    from predictions import PREDICTIONS_FILE, read_predictions, read_reference
+    from insights import class_table, insights_for
+    from predictions import PREDICTIONS_FILE, label_rule, read_predictions, read_reference
 
-    task_type, fmt, classes = info["task_type"], info["prediction_format"], info["classes"]
-    datasets = info["datasets"]
+    task_type, fmt = info["task_type"], info["prediction_format"]
+    datasets = info["datasets"]  # each with its own id column, target column and classes
     several = len(datasets) > 1
 
     report.advance("Reading the reference data")
-    references = {d["name"]: read_reference(args.reference / d["folder"], task_type == "regression") for d in datasets}
+    references = {d["name"]: read_reference(args.reference / d["folder"], d) for d in datasets}
 
     report.advance("Checking the predictions")
     details = check_ingestion(ingestion, report, settings)
     predictions = {}
     for d in datasets:
         shown_as = f"{d['folder']}/{PREDICTIONS_FILE}" if d["folder"] else PREDICTIONS_FILE
-        predictions[d["name"]] = read_predictions(args.predictions / d["folder"], references[d["name"]], fmt, classes, shown_as)
+        predictions[d["name"]] = read_predictions(args.predictions / d["folder"], references[d["name"]], fmt, shown_as)
         for warning in predictions[d["name"]].warnings:
             report.warn(warning)
     counts = [len(r.ids) for r in references.values()]
@@ -136,18 +136,21 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
     for d in datasets:
         suffix, section = (f" ({d['name']})", d["name"]) if several else ("", "")
         report.advance("Computing the scores" + suffix)
-        y_true, prediction = references[d["name"]].target, predictions[d["name"]]
+        reference, prediction = references[d["name"]], predictions[d["name"]]
+        y_true, classes = reference.target, reference.classes  # class indexes, declared classes
         values = {m.key: m.compute(y_true, prediction.view(m.needs), classes) for m in metrics.leaderboard_metrics(settings)}
         for key, value in values.items():
             column_key = f"{key}_{d['name']}" if several else key
             if column_key in written:
                 scores[column_key] = finite_score(column_key, value)
-        report.add_insights(section, insights_for(task_type, y_true, prediction, classes))
+        report.add_insights(section, insights_for(task_type, reference, prediction))
+        if classes:
+            report.add_class_table(section, class_table(reference, prediction), label_rule(fmt, classes))
         report.show_scores(section, [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
         report.advance("Drawing the figures" + suffix)
         import figures  # matplotlib takes a second to load: not before the predictions passed their checks
 
-        drawings, notes = figures.figures_for(task_type, y_true, prediction, classes)
+        drawings, notes = figures.figures_for(task_type, reference, prediction)
         for note in notes:
             report.add_note(section, note)
         for draw in drawings:

@@ -5,16 +5,19 @@ Runs go to pytest's temporary folders, never into the bundle's runs/ folder.
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(1, str(ROOT / "scoring_program"))
 
+import declaration as declaration_module  # noqa: E402
 import prepare_data  # noqa: E402
 from bundle import find_phase, leaderboard_columns, load_competition, load_program_module  # noqa: E402
 from executors import LocalExecutor  # noqa: E402
@@ -52,29 +55,42 @@ def settings() -> dict:
 
 @pytest.fixture(scope="session")
 def task(data) -> dict:
-    """What prepare_data wrote about the data: formats, classes, dataset folders."""
+    """What prepare_data wrote about the Development data: formats, and per dataset its columns and classes."""
     return json.loads((ROOT / "data" / "dev" / "reference_data" / "dataset.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def declaration(data):
+    """data.yaml, the one declaration of the data (make data has completed it)."""
+    return declaration_module.load(ROOT, SETTINGS)
+
+
+def reference_ids(dataset: dict, phase: str = "dev") -> list[str]:
+    path = ROOT / "data" / phase / "reference_data" / dataset["folder"] / "test_labels.csv"
+    return pd.read_csv(path, dtype=str, keep_default_na=False)[dataset["id"]].tolist()
 
 
 @pytest.fixture(scope="session")
 def constant_predictions(task):
     """write(res_dir) puts a valid, constant prediction file for every dataset in res_dir."""
-    classes, fmt = task["classes"], task["prediction_format"]
-    if fmt == "probabilities":
-        value = ",".join([f"{1 / len(classes):.10f}"] * len(classes))
-    else:
-        value = {"probability": "0.5", "label": str(classes[0]) if classes else "", "value": "0.0"}[fmt]
+    from metrics import label_text, prediction_columns
+
+    fmt = task["prediction_format"]
+
+    def value(dataset: dict) -> list[str]:
+        classes = dataset["classes"]
+        if fmt == "probabilities":
+            return [f"{1 / len(classes):.10f}"] * len(classes)
+        return [{"probability": "0.5", "label": label_text(classes[0]) if classes else "", "value": "0.0"}[fmt]]
 
     def write(res: Path) -> None:
-        from metrics import prediction_columns
-
         for dataset in task["datasets"]:
-            ref = ROOT / "data" / "dev" / "reference_data" / dataset["folder"] / "test_labels.csv"
-            ids = [line.split(",")[0] for line in ref.read_text().splitlines()[1:]]
-            header = ",".join(["id", *prediction_columns(task["prediction_format"], task["classes"])])
             target = res / dataset["folder"] / "predictions.csv"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(header + "\n" + "".join(f"{i},{value}\n" for i in ids))
+            with target.open("w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f, lineterminator="\n")
+                writer.writerow([dataset["id"], *prediction_columns(fmt, dataset["classes"], dataset["target"])])
+                writer.writerows([row_id, *value(dataset)] for row_id in reference_ids(dataset))
 
     return write
 
@@ -84,7 +100,6 @@ def data() -> Path:
     """The phases' data; written once if `make data` has not run yet."""
     if not (ROOT / "data" / "manifest.json").is_file():
         prepare_data.prepare(ROOT)
-        prepare_data.write_sample_result(ROOT, ROOT / "data")
     return ROOT / "data"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from conftest import ROOT
-from sync_metrics import out_of_sync
+from sync import out_of_sync
 
 
 def test_leaderboard_columns_are_exactly_the_declared_columns(columns, metrics, settings):
@@ -45,7 +45,7 @@ def test_evaluation_page_explains_every_column(metrics, settings):
 def test_a_changed_metric_is_reported_as_drift(tmp_path, metrics, settings):
     copy = tmp_path / "bundle"
     copy.mkdir()
-    for name in ("competition.yaml", "pages", "scoring_program"):
+    for name in ("competition.yaml", "pages", "scoring_program", "data"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name)
     metrics_file = copy / "scoring_program" / "metrics.py"

@@ -38,7 +38,7 @@ class Case:
     rewrite: bool = True  # write the edited yaml back (False: the edit changed the text itself)
 
 
-OWN_CONTRACTS = {"CB080", "CB081", "CB082"}  # checked only on a bundle made from this template, with its tools/
+OWN_CONTRACTS = {"CB080", "CB081", "CB082", "CB083", "CB084"}  # checked only on a bundle made from this template, with its tools/
 
 
 def copy_bundle(tmp_path: Path, with_tools: bool = False) -> Path:
@@ -205,6 +205,12 @@ CASES = [
          rewrite=False),
     Case("data-edited-after-make-data", lambda c, r: next((r / "data/dev/reference_data").rglob("test_labels.csv")).write_text("id\n1\n"),
          "CB082", "make data", rewrite=False),
+    Case("declaration-edited-after-make-data", lambda c, r: edit_text(r, r"seed: \d+", "seed: 7", file="data.yaml"),
+         "CB082", "data.yaml changed since `make data`", rewrite=False),
+    Case("data-page-edited", lambda c, r: edit_text(r, r"\| `train.csv` \| [\d,]+", "| `train.csv` | 12", file="pages/data.md"),
+         "CB083", "make sync", rewrite=False),
+    Case("phase-dates-changed", lambda c, r: edit_text(r, r"start: '(\d{4})-", r"start: '2031-"), "CB084", "make sync",
+         rewrite=False),
     # structure (JSON Schema)
     Case("wrong-type", lambda c, r: c["phases"][0].update(max_submissions="ten"), "CB100", "text where Codabench expects integer"),
     Case("unknown-value", lambda c, r: c.update(competition_type="contest"), "CB101", "'benchmark'"),

@@ -94,7 +94,9 @@ RULES: dict[str, tuple[str, str]] = {
     # this bundle's own contracts (only when the validator runs on its own bundle)
     "CB080": (ERROR, "scoring_program/metrics.py cannot be read"),
     "CB081": (ERROR, "a generated file is out of sync with scoring_program/metrics.py"),
-    "CB082": (ERROR, "the data differ from data/manifest.json or leak reference data"),
+    "CB082": (ERROR, "the data differ from data/manifest.json or data.yaml, or leak reference data"),
+    "CB083": (ERROR, "pages/data.md's tables disagree with data.yaml and the data"),
+    "CB084": (ERROR, "pages/overview.md's phase table disagrees with competition.yaml's phases"),
     # structure checked by the JSON Schema (tools/competition.schema.json)
     "CB100": (ERROR, "a value has the wrong type"),
     "CB101": (ERROR, "a value is not one Codabench allows"),

@@ -29,18 +29,26 @@ from yaml_rules import (check_fact_sheet, check_leaderboards, check_phases, chec
                         check_top_level)
 
 
+STALE_BLOCKS = {  # generated file -> (code, what it disagrees with)
+    "competition.yaml": ("CB081", "out of sync with scoring_program/metrics.py: the scores written and the leaderboard would differ"),
+    "pages/evaluation.md": ("CB081", "out of sync with scoring_program/metrics.py: the page explains other columns than the leaderboard's"),
+    "pages/data.md": ("CB083", "its data tables disagree with data.yaml and the data `make data` wrote"),
+    "pages/overview.md": ("CB084", "its phase table disagrees with the phases' dates and limits in competition.yaml"),
+}
+
+
 def check_own_contracts(root: Path, findings: Findings) -> None:
-    """This bundle's promises beyond Codabench's rules: generated files match metrics.py, data match the manifest."""
+    """This bundle's promises beyond Codabench's rules: generated text matches what it follows, data match the manifest."""
     try:
-        from sync_metrics import out_of_sync
+        from sync import out_of_sync
         stale = out_of_sync(root)
     except Exception as exc:  # a broken metrics.py or missing BEGIN/END markers: report, don't crash
-        findings.add("CB080", "", f"could not compare with scoring_program/metrics.py: {exc}",
-                     "fix metrics.py or restore the BEGIN/END markers", file="scoring_program/metrics.py")
+        findings.add("CB080", "", f"could not compare the generated blocks with what they follow: {type(exc).__name__}: {exc}",
+                     "fix metrics.py, or restore the BEGIN/END marker lines", file="scoring_program/metrics.py")
         stale = []
     for name in stale:
-        findings.add("CB081", "", "out of sync with scoring_program/metrics.py: the scores written and the leaderboard would differ",
-                     "run `make sync`", file=name)
+        code, message = STALE_BLOCKS[name]
+        findings.add(code, "", message, "run `make sync`", file=name)
     if (root / "data").is_dir():
         from prepare_data import check
         for problem in check(root):
@@ -49,7 +57,7 @@ def check_own_contracts(root: Path, findings: Findings) -> None:
 
 def is_own_bundle(root: Path) -> bool:
     """A bundle made from this template, with its tools: its own contracts are checked too."""
-    return (root / "tools" / "sync_metrics.py").is_file() and (root / "scoring_program" / "metrics.py").is_file()
+    return (root / "tools" / "sync.py").is_file() and (root / "scoring_program" / "metrics.py").is_file()
 
 
 def check_competition(competition: dict, root: Path, findings: Findings, run: bool = False) -> None:

@@ -1,23 +1,33 @@
-"""Baseline code submission: a scaled ridge regression.
+"""Baseline code submission: a ridge regression on the scaled numbers and one-hot categories.
 
-The ingestion program imports this file, creates `Model()`, calls `fit(X, y)` on the
-training data and `predict(X)` on the test data. `predict` must return one number per
-test row. Zip this file (not its folder) to submit it.
+The ingestion program imports this file, creates `Model()`, calls `fit(X, y)` on the training
+data and `predict(X)` on the test data. `X` is a pandas DataFrame with the dataset's feature
+columns: numbers as float, categorical columns with the `category` dtype, NaN where a value is
+missing. `y` is a pandas Series of numbers.
+
+`predict` returns one number per test row. Zip this file (not its folder) to submit it.
 """
 
 import numpy as np
+import pandas as pd
+from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
 class Model:
     def __init__(self):
-        self.pipeline = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+        features = make_column_transformer(
+            (make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), make_column_selector(dtype_include="number")),
+            (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include="category")),  # NaN gets its own column
+        )
+        self.pipeline = make_pipeline(features, Ridge(alpha=1.0))
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "Model":
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> "Model":
         self.pipeline.fit(X, y)
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.pipeline.predict(X)

@@ -5,7 +5,7 @@ The ingestion program stops with the message in expected_error.txt, and the scor
 shows that message on the detailed results page instead of a score.
 """
 
-import numpy as np
+import pandas as pd
 from sklearn.dummy import DummyClassifier
 
 
@@ -13,9 +13,9 @@ class Model:
     def __init__(self):
         self.estimator = DummyClassifier()
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "Model":
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> "Model":
         self.estimator.fit(X, y)
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:  # wrong: the ingestion program calls predict(X)
-        return self.estimator.predict_proba(X)
+    def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:  # wrong: the ingestion program calls predict(X)
+        return pd.DataFrame(self.estimator.predict_proba(X), columns=self.estimator.classes_)
