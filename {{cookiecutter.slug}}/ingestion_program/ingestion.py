@@ -116,16 +116,19 @@ def label_texts(values: np.ndarray) -> pd.Series:
     """label_text of every value, vectorised for the usual arrays (one Python call per row only for mixed objects)."""
     series = pd.Series(values)
     kind = pd.api.types.infer_dtype(series, skipna=False)
-    if kind == "string":
-        return series.astype(str)
-    if kind == "integer":
-        return series.astype("int64").astype(str)
-    if kind == "floating" and pd.api.types.is_float_dtype(series):
-        numbers = series.to_numpy(dtype=float)
-        whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)
-        texts = series.astype(str)
-        texts[whole] = numbers[whole].astype("int64").astype(str)
-        return texts
+    try:
+        if kind == "string":
+            return series.astype(str)
+        if kind == "integer":
+            return series.astype("int64").astype(str)
+        if kind == "floating" and pd.api.types.is_float_dtype(series):
+            numbers = series.to_numpy(dtype=float)
+            whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)
+            texts = series.astype(str)
+            texts[whole] = numbers[whole].astype("int64").astype(str)
+            return texts
+    except (OverflowError, TypeError, ValueError):  # e.g. integers beyond int64: the slow way below
+        pass
     return series.map(label_text).astype(str)
 
 
@@ -155,7 +158,13 @@ def read_table(path: Path, dataset: dict, with_target: bool) -> pd.DataFrame:
         raise DataError(f"{path} has the columns {list(frame.columns)}, but task.json declares {columns}")
     for f in features:
         if f["kind"] == "categorical":
-            frame[f["name"]] = pd.Categorical(frame[f["name"]], categories=f["categories"])
+            column = frame[f["name"]]
+            undeclared = (column.notna() & ~column.isin(f["categories"])).to_numpy()
+            if undeclared.any():  # pd.Categorical would make it missing without a word
+                first = int(np.argmax(undeclared))
+                raise DataError(f"{path} line {first + 2}: {column.iloc[first]!r} in column {f['name']!r} "
+                                f"is not one of the categories task.json declares")
+            frame[f["name"]] = pd.Categorical(column, categories=f["categories"])
     if with_target and int_classes(dataset["classes"]):
         try:
             frame[dataset["target"]] = frame[dataset["target"]].astype("int64")
@@ -302,7 +311,8 @@ def check_predictions(raw: object, ids: pd.Series, fmt: str, classes: list) -> n
         hint = (f", e.g. pd.DataFrame(proba, columns=model.classes_), or return only the probability of the "
                 f"positive class {positive!r} per row")
     if isinstance(raw, pd.DataFrame):
-        named = any(label_text(c) in {label_text(k) for k in classes} for c in raw.columns)
+        class_texts = {label_text(c) for c in classes}
+        named = any(label_text(c) in class_texts for c in raw.columns)
         if fmt == "probabilities" or (fmt == "probability" and (named or raw.shape[1] != 1)):
             raw = class_columns(raw, classes, hint)
             if fmt == "probability":

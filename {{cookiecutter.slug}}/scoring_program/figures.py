@@ -113,7 +113,7 @@ def _class_ticks(ax, axis: str, classes: list) -> str:
     else:
         ax.set_yticks(positions)
         ax.set_yticklabels(names, fontsize=size)
-    return f" Only every {step}th class is labelled along the axes." if step > 1 else ""
+    return f" One class in {step} is labelled along the axes, in the declared order." if step > 1 else ""
 
 
 Curve = tuple[str, np.ndarray, np.ndarray]  # (legend name, is this class, score for this class)
@@ -134,7 +134,7 @@ def one_vs_rest(y_true: np.ndarray, proba: np.ndarray, classes: list) -> tuple[l
         notes.append(f"Only the {MAX_CURVES} most frequent of the {k} classes are drawn, to keep the figure readable.")
     absent = k - len(drawable)
     if absent:
-        notes.append(f"{absent} {'class has' if absent == 1 else 'classes have'} no curve: no test row of that class.")
+        notes.append(f"{absent} {'class has no curve: it has' if absent == 1 else 'classes have no curve: they have'} no test row.")
     return [(names[i], y_true == i, proba[:, i]) for i in chosen], (" " + " ".join(notes)) if notes else ""
 
 

@@ -22,6 +22,8 @@ CONFIDENT = 0.9  # a probability beyond this (or below 1 - this) is a confident 
 def percent(share: float) -> str:
     """A share as a whole percentage ("41%"); a helper rather than the `.0%` format spec, whose
     closing brace would read as template syntax to the checks on the generated files."""
+    if 0 < share < 0.005:
+        return "under 1%"
     return f"{100 * share:.0f}%"
 
 

@@ -129,6 +129,10 @@ def class_indexes(texts, classes: list) -> np.ndarray:
     return found
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _lines_listed(lines: np.ndarray) -> str:
     listed = ", ".join(str(int(line)) for line in lines[:MAX_QUOTED_ROWS])
     return listed + (", \N{HORIZONTAL ELLIPSIS}" if len(lines) > MAX_QUOTED_ROWS else "")
@@ -374,13 +378,15 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str
         covered[position[known]] = True
         details = []
         if not covered.all():
-            details.append(f"{int(np.sum(~covered))} test ids have no prediction (e.g. {reference.ids[~covered][0]!r})")
+            details.append(f"{_count(int(np.sum(~covered)), 'test id has', 'test ids have')} no prediction "
+                           f"(e.g. {reference.ids[~covered][0]!r})")
         if not known.all():
             first = int(np.flatnonzero(~known)[0])
-            details.append(f"{int(np.sum(~known))} rows have ids that are not in test.csv (e.g. {shown_id(first)} on line {lines[first]})")
+            details.append(f"{_count(int(np.sum(~known)), 'row has an id', 'rows have ids')} that {'is' if np.sum(~known) == 1 else 'are'} "
+                           f"not in test.csv (e.g. {shown_id(first)} on line {lines[first]})")
         if repeated.any():
             first = int(np.flatnonzero(repeated)[0])
-            details.append(f"{int(repeated.sum())} rows repeat an id (e.g. {shown_id(first)} on line {lines[first]})")
+            details.append(f"{_count(int(repeated.sum()), 'row repeats', 'rows repeat')} an id (e.g. {shown_id(first)} on line {lines[first]})")
         raise PredictionError(
             f"{shown_as} has {len(body)} prediction rows, expected {len(reference.ids)} (one per row of test.csv)"
             + (f": {'; '.join(details)}." if details else "."),

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import re
 import subprocess
 import sys
 import time
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from bundle import load_program_module
 from conftest import KIT, ROOT
+from metrics import THRESHOLD, label_text
+from predictions import format_predictions, label_shown
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MAX_BYTES = 300_000
@@ -178,19 +185,157 @@ def test_each_dataset_says_where_points_are_lost(final_page, task):
     assert all(text.startswith("Where points are lost") and len(text) > 60 for text in insights)
 
 
+def reference_frame(dataset: dict, phase: str = "dev") -> pd.DataFrame:
+    """A dataset's test_labels.csv, every cell as the text written."""
+    path = ROOT / "data" / phase / "reference_data" / dataset["folder"] / "test_labels.csv"
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def constant_class(task: dict, dataset: dict):
+    """The class every row gets from constant_predictions: the positive one for probability 0.5
+    (THRESHOLD is 0.5), the first declared class otherwise (uniform probabilities: argmax is the first)."""
+    if task["prediction_format"] == "probability" and 0.5 >= THRESHOLD:
+        return dataset["classes"][1]
+    return dataset["classes"][0]
+
+
 def test_where_points_are_lost_names_what_a_constant_submission_gets_wrong(tmp_path, constant_predictions, task):
     constant_predictions(tmp_path / "res")
     assert run_scoring(tmp_path / "res", tmp_path / "out") == 0
-    insight = Page((tmp_path / "out" / "detailed_results.html").read_text(encoding="utf-8")).texts("insights")[0]
-    labels = ROOT / "data" / "dev" / "reference_data" / task["datasets"][0]["folder"] / "test_labels.csv"
-    targets = [line.split(",")[1] for line in labels.read_text().splitlines()[1:]]
-    if task["task_type"] == "regression":  # every prediction is 0.0: the bias is minus the mean
-        mean = sum(map(float, targets)) / len(targets)
-        assert f"Predictions are {abs(mean):.3g} {'below' if mean > 0 else 'above'} the truth on average" in insight
-    else:  # every row gets one class: the biggest other class is the most common mistake
-        predicted = 1 if task["prediction_format"] == "probability" else task["classes"][0]
-        count, true = max((targets.count(str(c)), c) for c in task["classes"] if c != predicted)
-        assert f"Most common mistake: {count} rows of class {true} predicted as {predicted}" in insight
+    insights = Page((tmp_path / "out" / "detailed_results.html").read_text(encoding="utf-8")).texts("insights")
+    assert len(insights) == len(task["datasets"])
+    for dataset, insight in zip(task["datasets"], insights):
+        targets = reference_frame(dataset)[dataset["target"]]
+        if task["task_type"] == "regression":  # every prediction is 0.0: the bias is minus the mean
+            mean = float(targets.astype(float).mean())
+            words = f"Predictions of {dataset['target']!r} are {abs(mean):.3g} {'below' if mean > 0 else 'above'} the truth on average"
+            assert words in insight
+            continue
+        # every row gets one class: the most frequent other class (the first declared on a tie) is the most common mistake
+        predicted = constant_class(task, dataset)
+        counts = targets.value_counts()
+        others = [(int(counts.get(label_text(c), 0)), c) for c in dataset["classes"] if c != predicted]
+        count = max(n for n, _ in others)
+        true = next(c for n, c in others if n == count)
+        assert f"Most common mistake: {count} rows of class {label_shown(true)} predicted as {label_shown(predicted)}" in insight
+
+
+CLASS_ROW = re.compile(r'<tr><td class="label">(.*?)</td><td class="num">(\d+)</td><td class="num">(\d+)</td>'
+                       r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td></tr>')
+
+
+def class_tables(html: str) -> list[list[tuple[str, ...]]]:
+    """The rows (label as in the HTML, true rows, predicted rows, precision, recall) of each per-class table."""
+    return [CLASS_ROW.findall(block) for block in re.findall(r'<div class="class-table">(.*?)</table>', html)]
+
+
+def test_each_classification_dataset_has_a_table_per_class(final_page, task):
+    tables = class_tables(final_page)
+    if task["task_type"] == "regression":
+        assert tables == []
+        return
+    assert len(tables) == len(task["datasets"])
+    for dataset, rows in zip(task["datasets"], tables):
+        counts = reference_frame(dataset)[dataset["target"]].value_counts()
+        assert [row[0] for row in rows] == [escape(label_text(c)) for c in dataset["classes"]]  # declared order
+        assert [int(row[1]) for row in rows] == [int(counts.get(label_text(c), 0)) for c in dataset["classes"]]
+        assert sum(int(row[2]) for row in rows) == len(reference_frame(dataset))
+        for _, support, predicted, precision, recall in rows:
+            assert (precision == "\N{EN DASH}") == (predicted == "0") and (recall == "\N{EN DASH}") == (support == "0")
+
+
+def test_regression_insights_name_the_target_column(final_page, task):
+    if task["task_type"] != "regression":
+        pytest.skip("classification: the per-class table names the classes")
+    insights = Page(final_page).texts("insights")
+    for dataset, insight in zip(task["datasets"], insights):
+        assert f"Predictions of {dataset['target']!r} are" in insight
+
+
+# Labels, ids and target names an organizer's data may have: markup, commas, quotes, dollars (mathtext).
+ODD_LABELS = ["<b>&", "a, b", 'c$x$ "q"', "no", "<i>yes</i>"]
+
+
+def odd_scenario(task_type: str, primary: str, n_classes: int) -> tuple[dict, dict]:
+    settings = {"title": "Odd <labels>", "task_type": task_type, "primary_metric": primary,
+                "submission_mode": "result", "datasets": ["main"]}
+    classes = (ODD_LABELS + [f"class {i} with a long name <{i}>" for i in range(len(ODD_LABELS), n_classes)])[:n_classes]
+    dataset = {"name": "main", "folder": "", "id": 'row "id", text', "target": "price (k$) <t>" if not classes else "kind <k>",
+               "classes": classes, "features": [], "rows": {"train": 0, "test": 0}}
+    return settings, dataset
+
+
+ODD = {  # scenario: (task type, primary metric, classes)
+    "binary": ("binary_classification", "auto", 2),
+    "labels": ("multiclass_classification", "auto", 5),
+    "fifty_classes": ("multiclass_classification", "log_loss", 50),
+    "regression": ("regression", "auto", 0),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(ODD))
+def test_odd_labels_are_scored_by_name_and_shown_as_text(scenario, tmp_path, monkeypatch, metrics):
+    """A phase whose labels and column names are markup, commas, quotes and dollars; predictions in
+    another row order (and, for probabilities, another column order) than the reference."""
+    settings, dataset = odd_scenario(*ODD[scenario])
+    classes, fmt = dataset["classes"], metrics.prediction_format(settings)
+    rng = np.random.default_rng(0)
+    n = 600
+    ids = np.array([f"r{i}, <{i}>" for i in range(n)], dtype=object)
+    if classes:
+        truth = rng.integers(0, len(classes), n)
+        truth[:len(classes)] = np.arange(len(classes))  # every class has rows
+        proba = rng.dirichlet(np.ones(len(classes)), n)
+        proba[np.arange(n), truth] += 0.5
+        proba /= proba.sum(axis=1, keepdims=True)
+        target = [label_text(classes[i]) for i in truth]
+        values = {"probability": proba[:, 1], "probabilities": proba,
+                  "label": np.array(classes, dtype=object)[proba.argmax(axis=1)]}[fmt]
+    else:
+        truth = rng.normal(100, 20, n)
+        values = truth + rng.normal(3, 10, n)
+        target = [repr(float(v)) for v in truth]
+    ref, res = tmp_path / "ref", tmp_path / "res"
+    ref.mkdir()
+    res.mkdir()
+    with (ref / "test_labels.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows([[dataset["id"], dataset["target"]], *zip(ids, target)])
+    (ref / "dataset.json").write_text(json.dumps({"phase": "Development", "task_type": settings["task_type"],
+                                                  "prediction_format": fmt, "submission_mode": "result",
+                                                  "datasets": [{**dataset, "rows": {"train": 0, "test": n}}]}))
+    order = rng.permutation(n)
+    text = format_predictions(ids[order], values[order], fmt, classes, dataset["target"], dataset["id"])
+    if fmt == "probabilities":  # columns in another order than the declared one are matched by name
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        text = frame[[frame.columns[0], *frame.columns[1:][::-1]]].to_csv(index=False, lineterminator="\n")
+    (res / "predictions.csv").write_text(text, encoding="utf-8")
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+
+    scoring = load_program_module(ROOT / "scoring_program", "scoring")
+    monkeypatch.setattr(scoring, "SETTINGS", tmp_path / "settings.json")
+    assert scoring.main(["--reference", str(ref), "--predictions", str(res), "--output", str(tmp_path / "out")]) == 0
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    html = (tmp_path / "out" / "detailed_results.html").read_text(encoding="utf-8")
+    assert_complete_page(html)
+
+    if classes:  # accuracy from the labels as text, without the scoring program's class indexes
+        predicted = {"probability": np.where(proba[:, 1] >= THRESHOLD, classes[1], classes[0]),
+                     "probabilities": np.array(classes, dtype=object)[proba.argmax(axis=1)], "label": values}[fmt]
+        assert scores["accuracy"] == pytest.approx(np.mean(np.array(predicted, dtype=object) == np.array(classes, dtype=object)[truth]))
+        rows = class_tables(html)[0]
+        assert [row[0] for row in rows] == [escape(label_text(c)) for c in classes]
+        assert [int(row[1]) for row in rows] == np.bincount(truth, minlength=len(classes)).tolist()
+        for label in classes[:len(ODD_LABELS)]:
+            assert escape(label) in html
+        assert "<b>&" not in html and "<i>yes" not in html
+    else:
+        assert scores["rmse"] == pytest.approx(float(np.sqrt(np.mean((values - truth) ** 2))))
+        assert f"Predictions of {dataset['target']!r} are" in " ".join(Page(html).texts("insights"))
+        assert escape(repr(dataset["target"])) in html and "<t>" not in html
+    if len(classes) > 10:
+        captions = " ".join(Page(html).texts("how-to-read"))
+        assert f"Only the 10 most frequent of the {len(classes)} classes are drawn" in captions
+        assert "counts are not printed" in captions
 
 
 def test_the_baseline_gets_no_warnings(final_page):
@@ -206,8 +351,10 @@ def test_suspicious_but_valid_predictions_are_scored_with_a_warning(tmp_path, co
     warnings = " ".join(page.texts("caution"))
     assert "byte-order mark" in warnings
     assert warnings.count("has the same prediction") == len(task["datasets"])
-    if task["classes"]:
-        assert "never predicts class" in warnings
+    for dataset in task["datasets"]:
+        if dataset["classes"]:  # the classes no row is predicted as are named by their labels
+            never = [c for c in dataset["classes"] if c != constant_class(task, dataset)]
+            assert f"never predicts class {label_shown(never[0])}" in warnings
 
 
 def test_page_stays_under_its_size_budget(final_page):
@@ -299,8 +446,9 @@ def test_every_text_field_of_the_page_is_escaped(tmp_path):
     page.add_figure(evil, report.Figure(evil, evil, base64.b64encode(PNG).decode()))
     page.add_note(evil, evil)
     page.add_insights(evil, [evil])
+    page.add_class_table(evil, [report.ClassRow(evil, 3, 2, 0.5, None)], evil)
     page.fail(evil, file=evil, fix=evil, next_step=evil)
     html = page.path.read_text(encoding="utf-8")
     assert "<script>" not in html
-    assert html.count("&lt;script&gt;") >= 21
+    assert html.count("&lt;script&gt;") >= 23
 

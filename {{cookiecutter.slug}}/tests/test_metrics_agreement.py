@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
+import pytest
+from sklearn import metrics as sk
+
 from conftest import ROOT
+from predictions import Predictions, class_indexes
 from sync import out_of_sync
 
 
@@ -55,3 +60,58 @@ def test_a_changed_metric_is_reported_as_drift(tmp_path, metrics, settings):
     assert declaration in text
     metrics_file.write_text(text.replace(declaration, f'Metric("{primary.key}", "{primary.title} v2",'), encoding="utf-8")
     assert out_of_sync(copy) == ["competition.yaml", "pages/evaluation.md"]
+
+
+def test_a_class_label_is_the_text_a_csv_file_holds(metrics):
+    assert [metrics.label_text(v) for v in (3, 3.0, "3", np.int64(3), np.float32(3.0), True, 2.5, "yes")] == \
+        ["3", "3", "3", "3", "3", "True", "2.5", "yes"]
+    assert metrics.prediction_columns("probability", ["no", "yes"], "survived") == ["proba_yes"]
+    assert metrics.prediction_columns("probabilities", [2, 0, "a, b"], "kind") == ["proba_2", "proba_0", "proba_a, b"]
+    assert metrics.prediction_columns("label", [0, 1], "kind") == metrics.prediction_columns("value", [], "kind") == ["kind"]
+
+
+def test_labels_match_classes_as_text_and_whole_numbers_as_integer_classes():
+    assert class_indexes(["b", " a ", "c d", "x", ""], ["a", "b", "c d"]).tolist() == [1, 0, 2, -1, -1]
+    assert class_indexes(["3", "3.0", "+4", "4.5", "five"], [4, 3]).tolist() == [1, 1, 0, -1, -1]
+    assert class_indexes(["3.0"], ["3"]).tolist() == [-1]  # text classes are matched as text
+
+
+# Declared orders that are not sorted: the scoring program's class indexes must not depend on sorting.
+STRING_CLASSES = {"binary": ["yes", "no"], "multiclass": ["versicolor", "setosa", "a, b", "<b>&"]}
+
+
+@pytest.mark.parametrize("kind", sorted(STRING_CLASSES))
+def test_metrics_on_string_labels_equal_scikit_learns(kind, metrics):
+    """Every classification metric, computed as the scoring program does (class indexes in the declared
+    order), equals scikit-learn's on the same labels as strings (where its columns follow sorted labels)."""
+    classes = STRING_CLASSES[kind]
+    rng = np.random.default_rng(1)
+    n, k = 500, len(classes)
+    truth = rng.integers(0, k, n)
+    proba = rng.dirichlet(np.ones(k), n)
+    proba[np.arange(n), truth] += 0.3
+    proba /= proba.sum(axis=1, keepdims=True)
+    y = np.array(classes, dtype=object)[truth]  # the labels as strings
+    order = np.argsort(classes)  # scikit-learn wants probability columns in sorted label order
+    ranked = sorted(classes)
+    if k == 2:
+        predictions = Predictions("probability", proba[:, 1])
+        predicted = np.where(proba[:, 1] >= metrics.THRESHOLD, classes[1], classes[0])
+        expected_proba = proba[:, order]
+        expected = {"roc_auc": sk.roc_auc_score(y == classes[1], proba[:, 1])}
+    else:
+        predictions = Predictions("probabilities", proba)
+        predicted = np.array(classes, dtype=object)[proba.argmax(axis=1)]
+        expected_proba = proba[:, order]
+        expected = {"roc_auc": sk.roc_auc_score(y, expected_proba, multi_class="ovr", labels=ranked)}
+    expected.update({
+        "accuracy": sk.accuracy_score(y, predicted),
+        "balanced_accuracy": sk.balanced_accuracy_score(y, predicted),
+        "macro_f1": sk.f1_score(y, predicted, average="macro", labels=classes, zero_division=0),
+        "log_loss": sk.log_loss(y, expected_proba, labels=ranked),
+    })
+    kinds = ("binary_classification", "multiclass_classification")
+    for key, metric in metrics.REGISTRY.items():
+        if not set(kinds) & set(metric.task_types):
+            continue
+        assert metric.compute(truth, predictions.view(metric.needs), classes) == pytest.approx(expected[key]), key

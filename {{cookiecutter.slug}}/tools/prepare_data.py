@@ -216,7 +216,8 @@ def assign_splits(declaration: Declaration, dataset: Dataset, labels: pd.Series,
     else:
         order = rng.permutation(rows)
         if declaration.classification and declaration.stratify:
-            order = order[np.argsort(labels.to_numpy()[order], kind="stable")]
+            codes = pd.factorize(labels, sort=True)[0]
+            order = order[np.argsort(codes[order], kind="stable")]
         assignment[order] = spread(counts)
     if declaration.classification:
         label_codes, classes = pd.factorize(labels, sort=True)
@@ -330,9 +331,21 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n", na_rep="").encode("utf-8")
 
 
+_WRITTEN: dict[int, tuple[bytes, Path]] = {}  # id of the bytes -> (the bytes, kept alive; the first file holding them)
+
+
 def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data`; the same table written again (train.csv goes to four folders) becomes a hard link to the first copy."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    first = _WRITTEN.get(id(data))
+    if first and first[0] is data:
+        try:
+            os.link(first[1], path)
+            return
+        except OSError:  # a file system without hard links: write it again
+            pass
     path.write_bytes(data)
+    _WRITTEN[id(data)] = (data, path)
 
 
 def sha256(path: Path) -> str:
@@ -437,12 +450,18 @@ def sample_predictions(root: Path, out: Path, splits: dict[str, Split], folders:
             lines = text.splitlines()
             write_text(out / "failing_submission" / entry["folder"] / "predictions.csv", "\n".join(lines[:-1]) + "\n")
     if settings["submission_mode"] == "result":
+        # The expected error is the scoring program's own message on the failing file, so the two never disagree.
         entry = task["datasets"][0]
         shown = "/".join(filter(None, [entry["folder"], "predictions.csv"]))
-        rows = entry["rows"]["test"]
-        write_text(out / "failing_submission" / "expected_error.txt",
-                   f"ERROR: {shown} has {rows - 1} prediction rows, expected {rows} (one per row of test.csv). "
-                   "Predict every row of test.csv, once each, and write nothing else below the header.\n")
+        reference = writer.read_reference(out / "data" / "dev" / "reference_data" / entry["folder"], entry)
+        try:
+            writer.read_predictions(out / "failing_submission" / entry["folder"], reference, fmt, shown)
+        except Exception as exc:  # the scoring program's PredictionError (imported under its own module name)
+            if type(exc).__name__ != "PredictionError":
+                raise
+            write_text(out / "failing_submission" / "expected_error.txt", f"ERROR: {exc}\n")
+        else:
+            raise DataError("the failing sample submission was accepted by the scoring program; please report this bug")
 
 
 def baseline_values(raw, fmt: str, classes: list) -> np.ndarray:
@@ -538,6 +557,7 @@ def prepare(root: Path = ROOT, source: str | None = None, target: str | None = N
         started = time.monotonic()
         progress("writing the phases' files ...")
         tasks = write_phase_files(staging / "data", splits, folders, settings, metrics)
+        _WRITTEN.clear()
         check_no_leak(staging / "data")
         manifest = {"declaration_sha256": declaration_hash(completed),
                     "files": build_manifest(staging / "data")}

@@ -45,7 +45,10 @@ def as_text(column: pd.Series) -> pd.Series:
         return column.astype("int64").astype(str).astype(object)
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return column.map(label_text, na_action="ignore").astype(object)
-    return column.astype(object).map(str, na_action="ignore")
+    text = column.astype(object)
+    if pd.api.types.infer_dtype(text, skipna=True) in ("string", "empty"):
+        return text  # already text (what read_csv gives): no per-value conversion
+    return text.map(str, na_action="ignore")
 
 
 # -- sources ------------------------------------------------------------------------------------
