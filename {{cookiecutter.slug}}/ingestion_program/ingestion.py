@@ -28,7 +28,8 @@ unchanged for the scoring program to check.
 Any problem with the submission ends with one line on stderr starting with "ERROR:" and exit
 code 1. Codabench ignores the ingestion exit code, so the same message is also written to
 `ingestion_result.json`, where the scoring program finds it and shows it to the participant.
-A problem with the phase's own data (an organizer's problem) exits with code 2.
+A problem with the phase's own data (the organizer's to fix) exits with code 2 instead; its
+message goes to `ingestion_result.json` too, saying it is not the participant's fault.
 Never write a file named `metadata` to the output: the compute worker refuses to run then.
 
 This program ships alone on the worker: it uses the standard library, numpy and pandas only.

@@ -38,7 +38,8 @@ GREY = "#8c959f"
 MAX_LABEL = 14  # characters of a class label shown in a figure; longer ones end with "…"
 MAX_CURVES = 10  # one-vs-rest curves drawn at most: the most frequent classes
 MAX_COUNTED = 10  # the confusion matrix prints its counts up to this many classes
-MAX_TICKS = 25  # tick labels shown at most along an axis; beyond, every n-th class is labelled
+MANY_CLASSES_COLORS = 32  # PNG palette of the figures of a dataset with more than MAX_COUNTED classes
+MAX_TICKS = 15  # tick labels shown at most along an axis; beyond, one class in n is labelled (text costs page bytes)
 LABELS_ONLY_NOTE = ("No ROC or precision-recall curves: they need probabilities, and this competition "
                     "scores predicted labels.")
 
@@ -85,15 +86,16 @@ def style(i: int) -> dict:
     return {"color": COLORS[i % len(COLORS)], "ls": LINE_STYLES[(i // len(COLORS)) % len(LINE_STYLES)]}
 
 
-def _to_base64(fig: plt.Figure) -> str:
-    """PNG with a 64-colour palette: a third of the bytes, no visible loss for plots."""
+def _to_base64(fig: plt.Figure, colors: int = 64) -> str:
+    """PNG with a 64-colour palette: a third of the bytes, no visible loss for plots. Figures of many
+    classes use 32 colours, so five datasets of 50 classes keep the page under its size budget."""
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     buffer.seek(0)
     small = io.BytesIO()
-    Image.open(buffer).convert("RGB").quantize(colors=64).save(small, format="PNG", optimize=True)
+    Image.open(buffer).convert("RGB").quantize(colors=colors).save(small, format="PNG", optimize=True)
     return base64.b64encode(small.getvalue()).decode("ascii")
 
 
@@ -142,7 +144,11 @@ def _legend(ax, n: int, loc: str) -> None:
     ax.legend(loc=loc, fontsize="small" if n <= 6 else "x-small", ncols=1 if n <= 6 else 2)
 
 
-def roc_figure(curves: list[Curve], left_out: str = "") -> Figure:
+def palette(classes: list) -> int:
+    return 64 if len(classes) <= MAX_COUNTED else MANY_CLASSES_COLORS
+
+
+def roc_figure(curves: list[Curve], left_out: str = "", colors: int = 64) -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
     for i, (name, positive, score) in enumerate(curves):
         fpr, tpr, _ = roc_curve(positive, score)
@@ -155,11 +161,11 @@ def roc_figure(curves: list[Curve], left_out: str = "") -> Figure:
         title="ROC curve",
         how_to_read="Each point is one probability threshold; the closer the curve hugs the top-left "
         f"corner, the better the ranking. The area under it is the ROC AUC.{several}{left_out}",
-        png_base64=_to_base64(fig),
+        png_base64=_to_base64(fig, colors),
     )
 
 
-def precision_recall_figure(curves: list[Curve], left_out: str = "") -> Figure:
+def precision_recall_figure(curves: list[Curve], left_out: str = "", colors: int = 64) -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
     for i, (name, positive, score) in enumerate(curves):
         precision, recall, _ = precision_recall_curve(positive, score)
@@ -174,7 +180,7 @@ def precision_recall_figure(curves: list[Curve], left_out: str = "") -> Figure:
         how_to_read="Lowering the threshold finds more of the class (right) at the cost of more false "
         "alarms (down). A curve that stays high to the right finds the class without false alarms; "
         f"it tells more than ROC when the class is rare.{positive}{left_out}",
-        png_base64=_to_base64(fig),
+        png_base64=_to_base64(fig, colors),
     )
 
 
@@ -200,7 +206,7 @@ def confusion_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list, rul
         title="Confusion matrix",
         how_to_read=f"Rows are true labels, columns predicted labels ({rule}). "
         f"Large off-diagonal counts show which classes the model confuses.{counts}{thinned}",
-        png_base64=_to_base64(fig),
+        png_base64=_to_base64(fig, palette(classes)),
     )
 
 
@@ -228,7 +234,7 @@ def histogram_figure(y_true: np.ndarray, y_proba: np.ndarray, classes: list) -> 
     )
 
 
-def true_class_probability_figure(y_true: np.ndarray, proba: np.ndarray) -> Figure:
+def true_class_probability_figure(y_true: np.ndarray, proba: np.ndarray, colors: int = 64) -> Figure:
     given = proba[np.arange(len(y_true)), y_true]
     right = proba.argmax(axis=1) == y_true
     fig = _probability_histograms(("most probable class is right", given[right]),
@@ -237,7 +243,7 @@ def true_class_probability_figure(y_true: np.ndarray, proba: np.ndarray) -> Figu
         title="Probability of the true class",
         how_to_read="Blue bars near 1 are rows the model gets right with confidence; orange bars near 0 are "
         "confident mistakes, which log loss punishes most.",
-        png_base64=_to_base64(fig),
+        png_base64=_to_base64(fig, colors),
     )
 
 
@@ -258,7 +264,7 @@ def per_class_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list) -> 
         title="Recall and precision per class",
         how_to_read="Recall: the share of a class's rows predicted as that class; precision: the share of "
         f"rows predicted as a class that really are. A low bar is the class to work on.{thinned}",
-        png_base64=_to_base64(fig),
+        png_base64=_to_base64(fig, palette(classes)),
     )
 
 
@@ -309,10 +315,10 @@ def figures_for(task_type: str, reference, predictions) -> tuple[list[Callable[[
                 lambda: per_class_figure(y_true, labels, classes)], [LABELS_ONLY_NOTE]
     proba = predictions.view("probabilities")
     curves, left_out = one_vs_rest(y_true, proba, classes)
-    rule = label_rule(predictions.fmt, classes)
+    rule, colors = label_rule(predictions.fmt, classes), palette(classes)
     if predictions.fmt == "probability":
         spread = lambda: histogram_figure(y_true, proba, classes)  # noqa: E731
     else:
-        spread = lambda: true_class_probability_figure(y_true, proba)  # noqa: E731
-    return [lambda: roc_figure(curves, left_out), lambda: precision_recall_figure(curves, left_out),
+        spread = lambda: true_class_probability_figure(y_true, proba, colors)  # noqa: E731
+    return [lambda: roc_figure(curves, left_out, colors), lambda: precision_recall_figure(curves, left_out, colors),
             lambda: confusion_figure(y_true, labels, classes, rule), spread], []

@@ -175,7 +175,7 @@ def read_reference(folder: Path, dataset: dict) -> Reference:
     if len(set(texts)) != len(texts):
         raise ValueError(f"dataset.json declares the same class twice for dataset {dataset.get('name')!r} "
                          f"({class_list(classes)}); {MAKE_DATA}")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
     if id_name not in frame.columns or target_name not in frame.columns:
         raise ValueError(f"reference file {path} has the columns {list(frame.columns)}, expected {id_name!r} and "
                          f"{target_name!r} as dataset.json says; {MAKE_DATA}")

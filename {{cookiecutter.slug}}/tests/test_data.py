@@ -163,6 +163,8 @@ def test_the_model_gets_the_frames_prepare_data_meant(task):
 
 def ingestion_typed(frame: pd.DataFrame, entry: dict) -> pd.DataFrame:
     """The file's text read back into the file form prepare_data writes: numbers as floats, the rest as text."""
+    if not entry["classes"]:
+        frame[entry["target"]] = frame[entry["target"]].astype("float64")
     for feature in entry["features"]:
         if feature["kind"] == "numeric":
             frame[feature["name"]] = frame[feature["name"]].astype("float64")

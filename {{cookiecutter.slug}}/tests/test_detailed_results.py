@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import log_loss
 
 from bundle import load_program_module
 from conftest import KIT, ROOT
@@ -220,8 +221,7 @@ def test_where_points_are_lost_names_what_a_constant_submission_gets_wrong(tmp_p
         assert f"Most common mistake: {count} rows of class {label_shown(true)} predicted as {label_shown(predicted)}" in insight
 
 
-CLASS_ROW = re.compile(r'<tr><td class="label">(.*?)</td><td class="num">(\d+)</td><td class="num">(\d+)</td>'
-                       r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td></tr>')
+CLASS_ROW = re.compile(r"<tr><td>(.*?)</td><td>(\d+)</td><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>")
 
 
 def class_tables(html: str) -> list[list[tuple[str, ...]]]:
@@ -254,88 +254,102 @@ def test_regression_insights_name_the_target_column(final_page, task):
 
 # Labels, ids and target names an organizer's data may have: markup, commas, quotes, dollars (mathtext).
 ODD_LABELS = ["<b>&", "a, b", 'c$x$ "q"', "no", "<i>yes</i>"]
+MAX_DATASETS = 5  # the most a phase may have (cookiecutter's datasets_per_phase)
 
-
-def odd_scenario(task_type: str, primary: str, n_classes: int) -> tuple[dict, dict]:
-    settings = {"title": "Odd <labels>", "task_type": task_type, "primary_metric": primary,
-                "submission_mode": "result", "datasets": ["main"]}
-    classes = (ODD_LABELS + [f"class {i} with a long name <{i}>" for i in range(len(ODD_LABELS), n_classes)])[:n_classes]
-    dataset = {"name": "main", "folder": "", "id": 'row "id", text', "target": "price (k$) <t>" if not classes else "kind <k>",
-               "classes": classes, "features": [], "rows": {"train": 0, "test": 0}}
-    return settings, dataset
-
-
-ODD = {  # scenario: (task type, primary metric, classes)
-    "binary": ("binary_classification", "auto", 2),
-    "labels": ("multiclass_classification", "auto", 5),
-    "fifty_classes": ("multiclass_classification", "log_loss", 50),
-    "regression": ("regression", "auto", 0),
+ODD = {  # scenario: (task type, primary metric, classes per dataset, datasets)
+    "binary": ("binary_classification", "auto", 2, 1),
+    "labels": ("multiclass_classification", "auto", 5, 1),
+    "fifty_classes_five_datasets": ("multiclass_classification", "log_loss", 50, MAX_DATASETS),  # the page's largest case
+    "regression": ("regression", "auto", 0, 1),
 }
+
+
+def odd_phase(tmp_path: Path, metrics, task_type: str, primary: str, n_classes: int, n_datasets: int):
+    """Reference data, shuffled predictions and settings of a phase with odd names; its datasets
+    with their true class indexes (or values) and predictions."""
+    names = ["main"] if n_datasets == 1 else [f"ds{k}" for k in range(n_datasets)]
+    settings = {"title": "Odd <labels>", "task_type": task_type, "primary_metric": primary,
+                "submission_mode": "result", "datasets": names}
+    fmt = metrics.prediction_format(settings)
+    rng = np.random.default_rng(0)
+    n = 600
+    ids = np.array([f"r{i}, <{i}>" for i in range(n)], dtype=object)
+    datasets = []
+    for k, name in enumerate(names):
+        long_names = [f"a rather long class name {i} of dataset <{k}>" for i in range(len(ODD_LABELS), n_classes)]
+        classes = (ODD_LABELS + long_names)[:n_classes]
+        dataset = {"name": name, "folder": "" if n_datasets == 1 else name, "id": 'row "id", text',
+                   "target": "kind <k>" if classes else "price (k$) <t>", "classes": classes, "features": [],
+                   "rows": {"train": 0, "test": n}}
+        if classes:
+            truth = rng.integers(0, len(classes), n)
+            truth[:len(classes)] = np.arange(len(classes))  # every class has rows
+            proba = rng.dirichlet(np.ones(len(classes)), n)
+            proba[np.arange(n), truth] += 0.5
+            proba /= proba.sum(axis=1, keepdims=True)
+            target = [label_text(classes[i]) for i in truth]
+            values = {"probability": proba[:, 1], "probabilities": proba,
+                      "label": np.array(classes, dtype=object)[proba.argmax(axis=1)]}[fmt]
+        else:
+            truth = rng.normal(100, 20, n)
+            values = truth + rng.normal(3, 10, n)
+            target = [repr(float(v)) for v in truth]
+        (tmp_path / "ref" / dataset["folder"]).mkdir(parents=True, exist_ok=True)
+        with (tmp_path / "ref" / dataset["folder"] / "test_labels.csv").open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f, lineterminator="\n").writerows([[dataset["id"], dataset["target"]], *zip(ids, target)])
+        order = rng.permutation(n)
+        text = format_predictions(ids[order], values[order], fmt, classes, dataset["target"], dataset["id"])
+        if fmt == "probabilities":  # columns in another order than the declared one are matched by name
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            text = frame[[frame.columns[0], *frame.columns[1:][::-1]]].to_csv(index=False, lineterminator="\n")
+        (tmp_path / "res" / dataset["folder"]).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "res" / dataset["folder"] / "predictions.csv").write_text(text, encoding="utf-8")
+        datasets.append((dataset, truth, values))
+    (tmp_path / "ref" / "dataset.json").write_text(json.dumps({
+        "phase": "Development", "task_type": task_type, "prediction_format": fmt, "submission_mode": "result",
+        "datasets": [d for d, _, _ in datasets]}))
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    return fmt, datasets
 
 
 @pytest.mark.parametrize("scenario", sorted(ODD))
 def test_odd_labels_are_scored_by_name_and_shown_as_text(scenario, tmp_path, monkeypatch, metrics):
     """A phase whose labels and column names are markup, commas, quotes and dollars; predictions in
     another row order (and, for probabilities, another column order) than the reference."""
-    settings, dataset = odd_scenario(*ODD[scenario])
-    classes, fmt = dataset["classes"], metrics.prediction_format(settings)
-    rng = np.random.default_rng(0)
-    n = 600
-    ids = np.array([f"r{i}, <{i}>" for i in range(n)], dtype=object)
-    if classes:
-        truth = rng.integers(0, len(classes), n)
-        truth[:len(classes)] = np.arange(len(classes))  # every class has rows
-        proba = rng.dirichlet(np.ones(len(classes)), n)
-        proba[np.arange(n), truth] += 0.5
-        proba /= proba.sum(axis=1, keepdims=True)
-        target = [label_text(classes[i]) for i in truth]
-        values = {"probability": proba[:, 1], "probabilities": proba,
-                  "label": np.array(classes, dtype=object)[proba.argmax(axis=1)]}[fmt]
-    else:
-        truth = rng.normal(100, 20, n)
-        values = truth + rng.normal(3, 10, n)
-        target = [repr(float(v)) for v in truth]
-    ref, res = tmp_path / "ref", tmp_path / "res"
-    ref.mkdir()
-    res.mkdir()
-    with (ref / "test_labels.csv").open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows([[dataset["id"], dataset["target"]], *zip(ids, target)])
-    (ref / "dataset.json").write_text(json.dumps({"phase": "Development", "task_type": settings["task_type"],
-                                                  "prediction_format": fmt, "submission_mode": "result",
-                                                  "datasets": [{**dataset, "rows": {"train": 0, "test": n}}]}))
-    order = rng.permutation(n)
-    text = format_predictions(ids[order], values[order], fmt, classes, dataset["target"], dataset["id"])
-    if fmt == "probabilities":  # columns in another order than the declared one are matched by name
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        text = frame[[frame.columns[0], *frame.columns[1:][::-1]]].to_csv(index=False, lineterminator="\n")
-    (res / "predictions.csv").write_text(text, encoding="utf-8")
-    (tmp_path / "settings.json").write_text(json.dumps(settings))
-
+    fmt, datasets = odd_phase(tmp_path, metrics, *ODD[scenario])
     scoring = load_program_module(ROOT / "scoring_program", "scoring")
     monkeypatch.setattr(scoring, "SETTINGS", tmp_path / "settings.json")
-    assert scoring.main(["--reference", str(ref), "--predictions", str(res), "--output", str(tmp_path / "out")]) == 0
+    assert scoring.main(["--reference", str(tmp_path / "ref"), "--predictions", str(tmp_path / "res"),
+                         "--output", str(tmp_path / "out")]) == 0
     scores = json.loads((tmp_path / "out" / "scores.json").read_text())
     html = (tmp_path / "out" / "detailed_results.html").read_text(encoding="utf-8")
-    assert_complete_page(html)
-
-    if classes:  # accuracy from the labels as text, without the scoring program's class indexes
-        predicted = {"probability": np.where(proba[:, 1] >= THRESHOLD, classes[1], classes[0]),
-                     "probabilities": np.array(classes, dtype=object)[proba.argmax(axis=1)], "label": values}[fmt]
-        assert scores["accuracy"] == pytest.approx(np.mean(np.array(predicted, dtype=object) == np.array(classes, dtype=object)[truth]))
-        rows = class_tables(html)[0]
-        assert [row[0] for row in rows] == [escape(label_text(c)) for c in classes]
-        assert [int(row[1]) for row in rows] == np.bincount(truth, minlength=len(classes)).tolist()
-        for label in classes[:len(ODD_LABELS)]:
-            assert escape(label) in html
-        assert "<b>&" not in html and "<i>yes" not in html
-    else:
-        assert scores["rmse"] == pytest.approx(float(np.sqrt(np.mean((values - truth) ** 2))))
-        assert f"Predictions of {dataset['target']!r} are" in " ".join(Page(html).texts("insights"))
-        assert escape(repr(dataset["target"])) in html and "<t>" not in html
-    if len(classes) > 10:
-        captions = " ".join(Page(html).texts("how-to-read"))
-        assert f"Only the 10 most frequent of the {len(classes)} classes are drawn" in captions
-        assert "counts are not printed" in captions
+    assert_complete_page(html)  # among others: under MAX_BYTES
+    captions = " ".join(Page(html).texts("how-to-read"))
+    tables = class_tables(html)
+    assert len(tables) == (len(datasets) if datasets[0][0]["classes"] else 0)
+    for k, (dataset, truth, values) in enumerate(datasets):
+        classes, suffix = dataset["classes"], f"_{dataset['name']}" if len(datasets) > 1 else ""
+        if classes:  # accuracy from the labels as text, without the scoring program's class indexes
+            names = np.array(classes, dtype=object)
+            predicted = names[values.argmax(axis=1)] if fmt == "probabilities" else (
+                np.where(values >= THRESHOLD, classes[1], classes[0]) if fmt == "probability" else values)
+            if f"accuracy{suffix}" in scores:
+                assert scores[f"accuracy{suffix}"] == pytest.approx(np.mean(predicted == names[truth]))
+            else:  # several datasets: only the primary metric (log loss here) per dataset; scikit-learn's
+                order = np.argsort(names.astype(str))  # columns in sorted label order
+                assert scores[f"log_loss{suffix}"] == pytest.approx(log_loss(names[truth], values[:, order], labels=list(names[order])))
+            assert [row[0] for row in tables[k]] == [escape(label_text(c)) for c in classes]
+            assert [int(row[1]) for row in tables[k]] == np.bincount(truth, minlength=len(classes)).tolist()
+            for label in classes[:len(ODD_LABELS)]:
+                assert escape(label) in html
+            assert "<b>&" not in html and "<i>yes" not in html and "<0>" not in html
+            if len(classes) > 10:
+                assert f"Only the 10 most frequent of the {len(classes)} classes are drawn" in captions
+                assert "counts are not printed" in captions
+        else:
+            assert scores[f"rmse{suffix}"] == pytest.approx(float(np.sqrt(np.mean((values - truth) ** 2))))
+            assert f"Predictions of {dataset['target']!r} are" in " ".join(Page(html).texts("insights"))
+            assert escape(repr(dataset["target"])) in html and "<t>" not in html
 
 
 def test_the_baseline_gets_no_warnings(final_page):
