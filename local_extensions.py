@@ -140,7 +140,7 @@ def data_yaml(c: dict) -> str:
 
 def data_block() -> str:
     """The data page's generated section before `make data` has run."""
-    return "\n".join(_tools().data_block(Path("/nonexistent")))
+    return "\n".join(_tools().DATA_PENDING)
 
 
 def yaml_string(value: str) -> str:

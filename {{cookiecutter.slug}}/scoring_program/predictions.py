@@ -209,9 +209,18 @@ def format_predictions(ids, values, fmt: str, classes: list, target: str, id_nam
       label          the predicted class LABELS as a model returns them (ints or strings, matched with
                      `label_text`); with `indexes=True`, class indexes 0..K-1 in the declared order
       value          numbers, shape (n,)
-    The header is written with the csv module, cells with pandas (numbers as their shortest repr).
+    For the probability formats, a DataFrame with one column per class named by its label (any
+    order, as `pd.DataFrame(model.predict_proba(X), columns=model.classes_)` gives) is put in the
+    declared order first. The header is written with the csv module, cells with pandas (numbers as
+    their shortest repr).
     """
     columns = [id_name, *prediction_columns(fmt, classes, target)]
+    if isinstance(values, pd.DataFrame) and fmt in ("probability", "probabilities"):
+        by_label = {label_text(column): column for column in values.columns}
+        missing = [c for c in classes if label_text(c) not in by_label]
+        if missing:
+            raise ValueError(f"the probabilities have no column for the class(es) {class_list(missing)}")
+        values = values[[by_label[label_text(c)] for c in classes]].to_numpy(dtype=float)
     ids = pd.Series(np.asarray(ids, dtype=object)).astype(str)
     if fmt == "label":
         raw = np.asarray(values)

@@ -254,7 +254,7 @@ def test_regression_insights_name_the_target_column(final_page, task):
 
 # Labels, ids and target names an organizer's data may have: markup, commas, quotes, dollars (mathtext).
 ODD_LABELS = ["<b>&", "a, b", 'c$x$ "q"', "no", "<i>yes</i>"]
-MAX_DATASETS = 5  # the most a phase may have (cookiecutter's datasets_per_phase)
+MAX_DATASETS = 5  # the most a phase may have (the template's datasets_per_phase answer)
 
 ODD = {  # scenario: (task type, primary metric, classes per dataset, datasets)
     "binary": ("binary_classification", "auto", 2, 1),

@@ -276,7 +276,7 @@ def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFram
         frame.insert(0, id_name, split_ids)
         frame[dataset.target] = labels.iloc[rows].reset_index(drop=True)
         frames[name] = frame
-    return Split(replace(dataset, id=dataset.id or None), frames, categories, missing)
+    return Split(dataset, frames, categories, missing)
 
 
 def generated_id_name(table: pd.DataFrame) -> str:
@@ -331,13 +331,13 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n", na_rep="").encode("utf-8")
 
 
-_WRITTEN: dict[int, tuple[bytes, Path]] = {}  # id of the bytes -> (the bytes, kept alive; the first file holding them)
+def write_bytes(path: Path, data: bytes, written: dict[int, tuple[bytes, Path]]) -> None:
+    """Write `data`; bytes already written (train.csv goes to four folders) become a hard link to the first file.
 
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write `data`; the same table written again (train.csv goes to four folders) becomes a hard link to the first copy."""
+    `written` maps id(bytes) to (the bytes, kept alive so that the id stays theirs; the first file).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    first = _WRITTEN.get(id(data))
+    first = written.get(id(data))
     if first and first[0] is data:
         try:
             os.link(first[1], path)
@@ -345,7 +345,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         except OSError:  # a file system without hard links: write it again
             pass
     path.write_bytes(data)
-    _WRITTEN[id(data)] = (data, path)
+    written[id(data)] = (data, path)
 
 
 def sha256(path: Path) -> str:
@@ -361,9 +361,9 @@ def build_manifest(data_dir: Path) -> dict:
     return {p.relative_to(data_dir).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256(p)} for p in files}
 
 
-def check_no_leak(data_dir: Path, manifest: dict | None = None) -> None:
+def check_no_leak(data_dir: Path) -> None:
     """No reference file may be byte-identical to an input or public file, nor a test file carry the target."""
-    manifest = manifest or build_manifest(data_dir)
+    manifest = build_manifest(data_dir)
     exposed = {entry["sha256"]: name for name, entry in manifest.items() if "/reference_data/" not in name}
     for name, entry in manifest.items():
         if "/reference_data/" in name and name.endswith(".csv") and entry["sha256"] in exposed:
@@ -379,32 +379,35 @@ def check_no_leak(data_dir: Path, manifest: dict | None = None) -> None:
 
 
 def write_phase_files(out: Path, splits: dict[str, Split], folders: dict[str, str], settings: dict, metrics) -> dict:
+    """Every phase's input, reference and public files, and what the programs read about them; returns the task of each phase."""
     code = settings["submission_mode"] != "result"
-    entries = {}
+    entries: dict[str, list[dict]] = {}
+    written: dict[int, tuple[bytes, Path]] = {}
     for name, split in splits.items():
-        folder = folders[name]
-        frames = split.frames
+        folder, frames, target = folders[name], split.frames, split.dataset.target
         train = csv_bytes(frames["train"])
-        target = split.dataset.target
         for phase, (_, test) in PHASES.items():
             base = out / phase
             test_bytes = csv_bytes(frames[test].drop(columns=[target]))
             if code:
-                write_bytes(base / "input_data" / folder / "train.csv", train)
-                write_bytes(base / "input_data" / folder / "test.csv", test_bytes)
-            write_bytes(base / "reference_data" / folder / "test_labels.csv", csv_bytes(frames[test][[frames[test].columns[0], target]]))
-            write_bytes(base / "public_data" / folder / "train.csv", train)
+                write_bytes(base / "input_data" / folder / "train.csv", train, written)
+                write_bytes(base / "input_data" / folder / "test.csv", test_bytes, written)
+            write_bytes(base / "reference_data" / folder / "test_labels.csv",
+                        csv_bytes(frames[test][[frames[test].columns[0], target]]), written)
+            write_bytes(base / "public_data" / folder / "train.csv", train, written)
             if phase == "dev" or not code:  # result submissions need the test features to predict
-                write_bytes(base / "public_data" / folder / "test.csv", test_bytes)
+                write_bytes(base / "public_data" / folder / "test.csv", test_bytes, written)
             entries.setdefault(phase, []).append(dataset_entry(split, folder, test))
+    tasks = {}
     for phase, (phase_name, _) in PHASES.items():
-        task = json.dumps(task_description(settings, metrics, entries[phase]), indent=2, ensure_ascii=False) + "\n"
+        tasks[phase] = task_description(settings, metrics, entries[phase])
+        task = json.dumps(tasks[phase], indent=2, ensure_ascii=False) + "\n"
         if code:
             write_text(out / phase / "input_data" / "task.json", task)
         write_text(out / phase / "public_data" / "task.json", task)
-        info = {"phase": phase_name, **task_description(settings, metrics, entries[phase])}
-        write_text(out / phase / "reference_data" / "dataset.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-    return {phase: task_description(settings, metrics, items) for phase, items in entries.items()}
+        info = json.dumps({"phase": phase_name, **tasks[phase]}, indent=2, ensure_ascii=False) + "\n"
+        write_text(out / phase / "reference_data" / "dataset.json", info)
+    return tasks
 
 
 def summary(splits: dict[str, Split]) -> dict:
@@ -443,8 +446,8 @@ def sample_predictions(root: Path, out: Path, splits: dict[str, Split], folders:
         X_test, _ = model_inputs(test, entry)
         model = model_module.Model()
         model.fit(X_train, y_train)
-        values = baseline_values(model.predict(X_test), fmt, entry["classes"])
-        text = writer.format_predictions(test[entry["id"]].tolist(), values, fmt, entry["classes"], entry["target"], entry["id"])
+        text = writer.format_predictions(test[entry["id"]].tolist(), model.predict(X_test), fmt, entry["classes"],
+                                         entry["target"], entry["id"])
         write_text(out / "sample_result_submission" / entry["folder"] / "predictions.csv", text)
         if settings["submission_mode"] == "result":
             lines = text.splitlines()
@@ -462,15 +465,6 @@ def sample_predictions(root: Path, out: Path, splits: dict[str, Split], folders:
             write_text(out / "failing_submission" / "expected_error.txt", f"ERROR: {exc}\n")
         else:
             raise DataError("the failing sample submission was accepted by the scoring program; please report this bug")
-
-
-def baseline_values(raw, fmt: str, classes: list) -> np.ndarray:
-    """The baseline's predict output in the declared class order (it returns one column per class it saw)."""
-    if isinstance(raw, pd.DataFrame) and fmt in ("probability", "probabilities"):
-        columns = {label_text(c): c for c in raw.columns}
-        ordered = raw[[columns[label_text(c)] for c in classes]].to_numpy(dtype=float)
-        return ordered[:, 1] if fmt == "probability" else ordered
-    return np.asarray(raw)
 
 
 # -- the whole run ----------------------------------------------------------------------------------
@@ -557,7 +551,6 @@ def prepare(root: Path = ROOT, source: str | None = None, target: str | None = N
         started = time.monotonic()
         progress("writing the phases' files ...")
         tasks = write_phase_files(staging / "data", splits, folders, settings, metrics)
-        _WRITTEN.clear()
         check_no_leak(staging / "data")
         manifest = {"declaration_sha256": declaration_hash(completed),
                     "files": build_manifest(staging / "data")}

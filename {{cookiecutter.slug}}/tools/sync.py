@@ -133,11 +133,14 @@ def dataset_tables(entry: dict, stats: dict, mode: str) -> list[str]:
     return lines
 
 
+DATA_PENDING = ("_Run `make data`: it writes this section from data.yaml and the data._",)  # before any data
+
+
 def data_block(root: Path = ROOT) -> list[str]:
     summary_path = root / "data" / "summary.json"
     task_path = root / "data" / "dev" / "public_data" / "task.json"
     if not (summary_path.is_file() and task_path.is_file()):
-        return ["_Run `make data`: it writes this section from data.yaml and the data._"]
+        return list(DATA_PENDING)
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     task = json.loads(task_path.read_text(encoding="utf-8"))
     metrics = load_metrics(root)

@@ -16,7 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bundle import ROOT, load_program_module
 from declaration import MAX_CLASSES, SKLEARN_SOURCES, SYNTHETIC, Dataset, Declaration
+
+# How a label, id or category is written in the competition's files (3, 3.0 and "3" are the same):
+# the scoring program's own definition, so that the data and the scoring never disagree.
+label_text = load_program_module(ROOT / "scoring_program", "metrics").label_text
 
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
@@ -26,17 +31,6 @@ MIN_ROWS = 20
 
 class TableError(Exception):
     """The table cannot be used as it is; the message says where and how to fix it."""
-
-
-def label_text(value) -> str:
-    """How a label, id or category is written in the competition's files: 3, 3.0 and "3" are the same."""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def as_text(column: pd.Series) -> pd.Series:
