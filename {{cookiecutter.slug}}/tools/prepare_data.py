@@ -358,12 +358,20 @@ def sha256(path: Path) -> str:
 
 def build_manifest(data_dir: Path) -> dict:
     files = sorted(p for p in data_dir.rglob("*") if p.is_file() and p.name not in ("manifest.json", SUMMARY))
-    return {p.relative_to(data_dir).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256(p)} for p in files}
+    digests: dict[tuple[int, int], str] = {}  # hard links to one file are read once
+    manifest = {}
+    for path in files:
+        status = path.stat()
+        key = (status.st_dev, status.st_ino)
+        if key not in digests:
+            digests[key] = sha256(path)
+        manifest[path.relative_to(data_dir).as_posix()] = {"bytes": status.st_size, "sha256": digests[key]}
+    return manifest
 
 
-def check_no_leak(data_dir: Path) -> None:
+def check_no_leak(data_dir: Path, manifest: dict | None = None) -> None:
     """No reference file may be byte-identical to an input or public file, nor a test file carry the target."""
-    manifest = build_manifest(data_dir)
+    manifest = manifest if manifest is not None else build_manifest(data_dir)
     exposed = {entry["sha256"]: name for name, entry in manifest.items() if "/reference_data/" not in name}
     for name, entry in manifest.items():
         if "/reference_data/" in name and name.endswith(".csv") and entry["sha256"] in exposed:
@@ -551,9 +559,9 @@ def prepare(root: Path = ROOT, source: str | None = None, target: str | None = N
         started = time.monotonic()
         progress("writing the phases' files ...")
         tasks = write_phase_files(staging / "data", splits, folders, settings, metrics)
-        check_no_leak(staging / "data")
-        manifest = {"declaration_sha256": declaration_hash(completed),
-                    "files": build_manifest(staging / "data")}
+        files = build_manifest(staging / "data")
+        check_no_leak(staging / "data", files)
+        manifest = {"declaration_sha256": declaration_hash(completed), "files": files}
         write_text(staging / "data" / "manifest.json", json.dumps(manifest, indent=2) + "\n")
         write_text(staging / "data" / SUMMARY, json.dumps(summary(splits), indent=2, ensure_ascii=False) + "\n")
         progress(f"  {len(manifest['files'])} files ({time.monotonic() - started:.1f} s)")
