@@ -9,6 +9,10 @@ organizer's data, so they are drawn as plain text: a `$` is escaped, or matplotl
 `$...$` as mathematics. With many classes (up to 50) figures stay readable: counts are printed
 in the confusion matrix only up to MAX_COUNTED classes, tick labels are thinned, and the curves
 show the MAX_CURVES most frequent classes, each with its own colour and line style.
+
+A figure costs the same at a thousand rows and at ten million: curves are drawn through at most
+CURVE_POINTS points, spread evenly along them; the scatter plot shows a random sample of
+SCATTER_POINTS rows (the same rows on every run); histograms are counted with numpy, then drawn.
 """
 
 from __future__ import annotations
@@ -24,9 +28,8 @@ matplotlib.use("Agg")  # the compute worker has no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402  (ships with matplotlib)
-from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve  # noqa: E402
 
-from metrics import label_text  # noqa: E402
+from metrics import binary_curve, confusion, label_text  # noqa: E402
 from predictions import label_rule  # noqa: E402
 from report import Figure  # noqa: E402
 
@@ -40,6 +43,8 @@ MAX_CURVES = 10  # one-vs-rest curves drawn at most: the most frequent classes
 MAX_COUNTED = 10  # the confusion matrix prints its counts up to this many classes
 MANY_CLASSES_COLORS = 32  # PNG palette of the figures of a dataset with more than MAX_COUNTED classes
 MAX_TICKS = 15  # tick labels shown at most along an axis; beyond, one class in n is labelled (text costs page bytes)
+CURVE_POINTS = 1000  # points drawn per curve, whatever the number of rows
+SCATTER_POINTS = 5000  # rows drawn in a scatter plot; more only hide each other
 LABELS_ONLY_NOTE = ("No ROC or precision-recall curves: they need probabilities, and this competition "
                     "scores predicted labels.")
 
@@ -119,6 +124,7 @@ def _class_ticks(ax, axis: str, classes: list) -> str:
 
 
 Curve = tuple[str, np.ndarray, np.ndarray]  # (legend name, is this class, score for this class)
+Points = tuple[str, np.ndarray, np.ndarray, np.ndarray]  # (legend name, fpr, tpr, precision): see curve_points
 
 
 def one_vs_rest(y_true: np.ndarray, proba: np.ndarray, classes: list) -> tuple[list[Curve], str]:
@@ -140,6 +146,17 @@ def one_vs_rest(y_true: np.ndarray, proba: np.ndarray, classes: list) -> tuple[l
     return [(names[i], y_true == i, proba[:, i]) for i in chosen], (" " + " ".join(notes)) if notes else ""
 
 
+def curve_points(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate, precision) at thresholds from the highest score down,
+    at most CURVE_POINTS of them, spread evenly along the ROC curve (every corner a reader could see)."""
+    fps, tps = binary_curve(positive, score)
+    fpr, tpr = fps / max(int(fps[-1]), 1), tps / max(int(tps[-1]), 1)
+    if len(fps) > CURVE_POINTS:  # fpr + tpr grows from 0 to 2 along the curve: sample it evenly
+        kept = np.unique(np.searchsorted(fpr + tpr, np.linspace(0, fpr[-1] + tpr[-1], CURVE_POINTS)))
+        fps, tps, fpr, tpr = fps[kept], tps[kept], fpr[kept], tpr[kept]
+    return fpr, tpr, tps / (tps + fps)
+
+
 def _legend(ax, n: int, loc: str) -> None:
     ax.legend(loc=loc, fontsize="small" if n <= 6 else "x-small", ncols=1 if n <= 6 else 2)
 
@@ -148,11 +165,10 @@ def palette(classes: list) -> int:
     return 64 if len(classes) <= MAX_COUNTED else MANY_CLASSES_COLORS
 
 
-def roc_figure(curves: list[Curve], left_out: str = "", colors: int = 64) -> Figure:
+def roc_figure(curves: list[Points], left_out: str = "", colors: int = 64) -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
-    for i, (name, positive, score) in enumerate(curves):
-        fpr, tpr, _ = roc_curve(positive, score)
-        ax.plot(fpr, tpr, lw=2, label=name if len(curves) > 1 else "this submission", **style(i))
+    for i, (name, fpr, tpr, _) in enumerate(curves):
+        ax.plot(np.r_[0.0, fpr], np.r_[0.0, tpr], lw=2, label=name if len(curves) > 1 else "this submission", **style(i))
     ax.plot([0, 1], [0, 1], color=GREY, lw=1, ls="--", label="chance")
     ax.set(xlabel="False positive rate", ylabel="True positive rate", xlim=(0, 1), ylim=(0, 1.01))
     _legend(ax, len(curves) + 1, "lower right")
@@ -165,13 +181,13 @@ def roc_figure(curves: list[Curve], left_out: str = "", colors: int = 64) -> Fig
     )
 
 
-def precision_recall_figure(curves: list[Curve], left_out: str = "", colors: int = 64) -> Figure:
+def precision_recall_figure(curves: list[Points], share: float | None, left_out: str = "", colors: int = 64) -> Figure:
+    """`share`: the positive class's share of the rows (the chance line), for a single curve."""
     fig, ax = plt.subplots(figsize=SIZE)
-    for i, (name, positive, score) in enumerate(curves):
-        precision, recall, _ = precision_recall_curve(positive, score)
-        ax.plot(recall, precision, lw=2, label=name if len(curves) > 1 else "this submission", **style(i))
-    if len(curves) == 1:
-        ax.axhline(float(np.mean(curves[0][1])), color=GREY, lw=1, ls="--", label="chance")
+    for i, (name, _, recall, precision) in enumerate(curves):
+        ax.plot(np.r_[0.0, recall], np.r_[1.0, precision], lw=2, label=name if len(curves) > 1 else "this submission", **style(i))
+    if share is not None:
+        ax.axhline(share, color=GREY, lw=1, ls="--", label="chance")
     ax.set(xlabel="Recall (share of the class found)", ylabel="Precision (share correct)", xlim=(0, 1), ylim=(0, 1.01))
     _legend(ax, len(curves) + (len(curves) == 1), "lower left")
     positive = f" The curve is for the positive class {curves[0][0]}." if len(curves) == 1 else ""
@@ -186,7 +202,7 @@ def precision_recall_figure(curves: list[Curve], left_out: str = "", colors: int
 
 def confusion_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list, rule: str) -> Figure:
     k = len(classes)
-    matrix = confusion_matrix(y_true, y_label, labels=list(range(k)))
+    matrix = confusion(y_true, y_label, k)
     fig, ax = plt.subplots(figsize=SIZE if k <= MAX_COUNTED else LARGE)
     if k <= MAX_COUNTED:
         ax.imshow(matrix, cmap="Blues")
@@ -215,7 +231,8 @@ def _probability_histograms(blue: tuple[str, np.ndarray], orange: tuple[str, np.
     fig, ax = plt.subplots(figsize=SIZE)
     bins = np.linspace(0, 1, 21)
     for (label, values), color in ((orange, COLORS[1]), (blue, COLORS[0])):
-        ax.hist(values, bins=bins, alpha=0.6, color=color, label=label)
+        counts, _ = np.histogram(values, bins=bins)  # counted once, drawn as 20 bars
+        ax.hist(bins[:-1], bins=bins, weights=counts, alpha=0.6, color=color, label=label)
     ax.set(xlabel=xlabel, ylabel="Rows")
     ax.legend(loc="upper center")
     return fig
@@ -249,7 +266,7 @@ def true_class_probability_figure(y_true: np.ndarray, proba: np.ndarray, colors:
 
 def per_class_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list) -> Figure:
     k = len(classes)
-    matrix = confusion_matrix(y_true, y_label, labels=list(range(k)))
+    matrix = confusion(y_true, y_label, k)
     right, support, predicted = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
     recall = np.divide(right, support, out=np.zeros(k), where=support > 0)
     precision = np.divide(right, predicted, out=np.zeros(k), where=predicted > 0)
@@ -270,23 +287,28 @@ def per_class_figure(y_true: np.ndarray, y_label: np.ndarray, classes: list) -> 
 
 def predicted_vs_true_figure(y_true: np.ndarray, y_pred: np.ndarray, target: str) -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
-    ax.scatter(y_true, y_pred, s=8, alpha=0.5, color=COLORS[0])
+    shown = np.arange(len(y_true))
+    if len(shown) > SCATTER_POINTS:
+        shown = np.sort(np.random.default_rng(0).choice(len(shown), SCATTER_POINTS, replace=False))
+    ax.scatter(y_true[shown], y_pred[shown], s=8, alpha=0.5, color=COLORS[0])
     low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
     ax.plot([low, high], [low, high], color=GREY, lw=1, ls="--", label="perfect prediction")
     name = plain(target, 40)
     ax.set(xlabel=f"True {name}", ylabel=f"Predicted {name}")
     ax.legend(loc="upper left")
+    sample = f" {SCATTER_POINTS} of the {len(y_true)} rows are drawn, picked at random." if len(shown) < len(y_true) else ""
     return Figure(
         title="Predicted vs true",
         how_to_read=f"Each dot is one test row, its true {target!r} across and its prediction up. Dots on the dashed "
-        "line are exact; a tilted cloud shows the model shrinks or stretches the target.",
+        f"line are exact; a tilted cloud shows the model shrinks or stretches the target.{sample}",
         png_base64=_to_base64(fig),
     )
 
 
 def residual_figure(y_true: np.ndarray, y_pred: np.ndarray, target: str) -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
-    ax.hist(y_pred - y_true, bins=30, color=COLORS[0], alpha=0.8)
+    counts, edges = np.histogram(y_pred - y_true, bins=30)
+    ax.hist(edges[:-1], bins=edges, weights=counts, color=COLORS[0], alpha=0.8)
     ax.axvline(0, color=GREY, ls="--", lw=1)
     ax.set(xlabel=f"Predicted minus true {plain(target, 40)}", ylabel="Rows")
     return Figure(
@@ -315,10 +337,13 @@ def figures_for(task_type: str, reference, predictions) -> tuple[list[Callable[[
                 lambda: per_class_figure(y_true, labels, classes)], [LABELS_ONLY_NOTE]
     proba = predictions.view("probabilities")
     curves, left_out = one_vs_rest(y_true, proba, classes)
+    # Both curve figures are drawn from the same points: each class's rows are sorted once.
+    points = [(name, *curve_points(positive, score)) for name, positive, score in curves]
+    share = float(np.mean(curves[0][1])) if len(curves) == 1 else None
     rule, colors = label_rule(predictions.fmt, classes), palette(classes)
     if predictions.fmt == "probability":
         spread = lambda: histogram_figure(y_true, proba, classes)  # noqa: E731
     else:
         spread = lambda: true_class_probability_figure(y_true, proba, colors)  # noqa: E731
-    return [lambda: roc_figure(curves, left_out, colors), lambda: precision_recall_figure(curves, left_out, colors),
+    return [lambda: roc_figure(points, left_out, colors), lambda: precision_recall_figure(points, share, left_out, colors),
             lambda: confusion_figure(y_true, labels, classes, rule), spread], []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics import label_text
+from metrics import confusion, label_text
 from predictions import label_shown
 from report import ClassRow
 
@@ -25,11 +25,6 @@ def percent(share: float) -> str:
     if 0 < share < 0.005:
         return "under 1%"
     return f"{100 * share:.0f}%"
-
-
-def confusion(y_true: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Counts of (true class, predicted class) as a k x k matrix of class indexes."""
-    return np.bincount(np.asarray(y_true, int) * k + np.asarray(labels, int), minlength=k * k).reshape(k, k)
 
 
 def classification_insights(y_true: np.ndarray, labels: np.ndarray, classes: list,
@@ -71,9 +66,9 @@ def regression_insights(y_true: np.ndarray, values: np.ndarray, target: str = "t
     direction = "above" if bias > 0 else "below"
     found = [f"Predictions of {target!r} are {abs(bias):.3g} {direction} the truth on average (bias), against an RMSE of {rmse:.3g}"
              + ("; correcting the bias alone would lower the RMSE noticeably." if abs(bias) > 0.3 * rmse else ".")]
-    squared = np.sort(errors ** 2)[::-1]
+    squared = errors ** 2
     worst = max(1, int(round(WORST_SHARE * len(squared))))
-    share = float(squared[:worst].sum() / squared.sum())
+    share = float(np.partition(squared, len(squared) - worst)[-worst:].sum() / squared.sum())  # no full sort
     found.append(f"The worst {percent(WORST_SHARE)} of rows ({worst}) cause {percent(share)} of the squared error of {target!r}"
                  + (f"; bell-shaped errors would give about {percent(BELL_SHAPED_SHARE)}: look at what these rows have in common."
                     if share > HEAVY_TAIL_SHARE else f", as expected of bell-shaped errors (about {percent(BELL_SHAPED_SHARE)})."))

@@ -13,8 +13,8 @@ Codabench matches `key` against the leaderboard's column keys (unknown keys are 
 silently, missing keys show as empty cells), so keys and titles are at most 36 characters
 and every value written must be a finite number with |value| < 1e10.
 
-The scientific libraries are imported inside the metric functions, so the declarations load
-with the standard library alone (the organizer tools read them too).
+numpy is imported inside the metric functions, so the declarations load with the standard
+library alone (the organizer tools read them too).
 """
 
 from __future__ import annotations
@@ -77,37 +77,86 @@ class Metric:
 
 # Classification metrics receive the true classes and the predicted labels as class indexes
 # 0..K-1 in the declared order of dataset.json's `classes` (see predictions.py), and
-# probabilities as columns in that order, so scikit-learn is always given `labels=range(K)`.
-def _indexes(classes) -> list[int]:
-    return list(range(len(classes)))
+# probabilities as columns in that order. They are computed with numpy, which the scoring
+# program has loaded anyway (importing scikit-learn costs seconds at every start), as
+# scikit-learn computes them: the template's tests compare each one with scikit-learn's on
+# random and edge-case inputs. The functions below are also what the figures draw.
+def confusion(y_true, labels, k: int):
+    """Counts of (true class, predicted class) as a k x k matrix of class indexes."""
+    import numpy as np
+    return np.bincount(np.asarray(y_true, np.int64) * k + np.asarray(labels, np.int64), minlength=k * k).reshape(k, k)
+
+
+def binary_curve(positive, score):
+    """False and true positive counts at each distinct threshold, from the highest score down.
+
+    `positive` says which rows belong to the class, `score` how strongly each row is predicted to.
+    Returns (fps, tps), both ending with the totals of negatives and positives; the ROC and
+    precision-recall curves and the ROC AUC are read from them.
+    """
+    import numpy as np
+    order = np.argsort(score)[::-1]
+    ranked = np.asarray(score)[order]
+    last_of_each = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # ties share one threshold
+    del ranked
+    tps = np.cumsum(np.asarray(positive, bool)[order], dtype=np.int64)[last_of_each]
+    fps = last_of_each + 1 - tps
+    return fps, tps
+
+
+def _binary_auc(positive, score) -> float:
+    import numpy as np
+    fps, tps = binary_curve(positive, score)
+    if tps[-1] == 0 or fps[-1] == 0:
+        raise ValueError("ROC AUC is not defined: the reference data needs test rows in and out of every class")
+    # The trapezoids under the curve through (0, 0) and every threshold's (fpr, tpr).
+    fpr, tpr = np.r_[0.0, fps / fps[-1]], np.r_[0.0, tps / tps[-1]]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
 
 
 def _accuracy(y, labels, classes):
-    from sklearn.metrics import accuracy_score
-    return accuracy_score(y, labels)
+    import numpy as np
+    return float(np.mean(np.asarray(y) == np.asarray(labels)))
+
+
+def _recalls(y, labels, classes):
+    """Per declared class: (true positives, rows of the class, rows predicted as it)."""
+    import numpy as np
+    matrix = confusion(y, labels, len(classes))
+    return np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
 
 
 def _balanced_accuracy(y, labels, classes):
-    from sklearn.metrics import balanced_accuracy_score
-    return balanced_accuracy_score(y, labels)
+    import numpy as np
+    right, support, _ = _recalls(y, labels, classes)
+    present = support > 0  # a class without test rows has no recall
+    return float(np.mean(right[present] / support[present]))
 
 
 def _macro_f1(y, labels, classes):
-    from sklearn.metrics import f1_score
-    return f1_score(y, labels, average="macro", labels=_indexes(classes), zero_division=0)
+    import numpy as np
+    right, support, predicted = _recalls(y, labels, classes)
+    denominator = support + predicted  # F1 = 2 TP / (2 TP + FP + FN); 0 for a class never seen nor predicted
+    return float(np.mean(np.divide(2 * right, denominator, out=np.zeros(len(classes)), where=denominator > 0)))
 
 
 def _roc_auc(y, probabilities, classes):
-    from sklearn.metrics import roc_auc_score
+    import numpy as np
+    y = np.asarray(y)
     if len(classes) == 2:  # one column: the probability of the positive class, classes[1]
-        return roc_auc_score(y, probabilities)
-    return roc_auc_score(y, probabilities, multi_class="ovr", labels=_indexes(classes))
+        return _binary_auc(y == 1, probabilities)
+    absent = [label_text(c) for i, c in enumerate(classes) if not np.any(y == i)]
+    if absent:
+        raise ValueError(f"ROC AUC is not defined: the reference data has no test row of class {', '.join(absent)}")
+    return float(np.mean([_binary_auc(y == i, probabilities[:, i]) for i in range(len(classes))]))  # one-vs-rest
 
 
 def _log_loss(y, probabilities, classes):
     import numpy as np
-    from sklearn.metrics import log_loss
-    return log_loss(y, np.clip(probabilities, 1e-15, 1 - 1e-15), labels=_indexes(classes))
+    y = np.asarray(y)
+    p = np.clip(probabilities, 1e-15, 1 - 1e-15)
+    given = np.where(y == 1, p, 1 - p) if p.ndim == 1 else p[np.arange(len(y)), y]  # the true class's probability
+    return float(-np.mean(np.log(np.clip(given, np.finfo(float).eps, 1 - np.finfo(float).eps))))
 
 
 def _rmse(y, values, classes):
@@ -121,8 +170,12 @@ def _mae(y, values, classes):
 
 
 def _r2(y, values, classes):
-    from sklearn.metrics import r2_score
-    return r2_score(y, values)
+    import numpy as np
+    y = np.asarray(y, float)
+    residual, total = float(np.sum((y - values) ** 2)), float(np.sum((y - y.mean()) ** 2))
+    if total == 0:  # a constant target: perfect predictions score 1, anything else 0 (as scikit-learn)
+        return 1.0 if residual == 0 else 0.0
+    return 1 - residual / total
 
 
 CLASSIFICATION = ("binary_classification", "multiclass_classification")

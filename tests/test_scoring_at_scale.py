@@ -1,0 +1,191 @@
+"""The scoring program's fast paths give what the careful ones give.
+
+Metrics are computed with numpy (scikit-learn's import costs seconds at every start), and a
+well-formed predictions.csv is read once into typed columns; anything doubtful goes to the
+careful reading, which reads every cell as text. These tests compare the two on valid and
+invalid files of every prediction format, the metrics with scikit-learn (this environment's
+version, and the docker image's when CODABENCH_IMAGE_PYTHON is set), and the thinned curves of
+the figures with the full ones. The bundle's sources are imported from the template as they
+are copied without rendering.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import PYTHON, TEMPLATE, run
+
+SCORING = TEMPLATE / "{{cookiecutter.slug}}" / "scoring_program"
+sys.path.insert(0, str(SCORING))
+
+import figures  # noqa: E402
+import predictions as reading  # noqa: E402
+from errors import PredictionError  # noqa: E402
+from metrics import label_text, prediction_columns  # noqa: E402
+
+IMAGE_PYTHON = os.environ.get("CODABENCH_IMAGE_PYTHON")
+
+
+@pytest.mark.parametrize("python", [
+    pytest.param(PYTHON, id="this-environment"),
+    pytest.param(IMAGE_PYTHON, id="image-versions", marks=[
+        pytest.mark.slow, pytest.mark.skipif(not IMAGE_PYTHON, reason="set CODABENCH_IMAGE_PYTHON (see .ci/run)")]),
+])
+def test_numpy_metrics_equal_scikit_learns_on_random_and_edge_cases(python):
+    done = run([python, str(TEMPLATE / "tests" / "metric_crosscheck.py"), str(SCORING)], cwd=TEMPLATE, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdict, cases, worst = done.stdout.split()
+    assert verdict == "agree" and int(cases) > 900 and float(worst) <= 1e-9
+
+
+# -- reading predictions ---------------------------------------------------------------------------
+FORMATS = {  # format -> (classes, target)
+    "probability": (["no", "yes"], "survived"),
+    "probabilities": ([3, 1, 2], "kind"),
+    "label": (["setosa", "versicolor", "a;b &c"], "species"),
+    "label-int": ([0, 1, 2], "digit"),
+    "value": ([], "price"),
+}
+
+
+def reference_of(fmt: str, n: int, int_ids: bool, rng) -> reading.Reference:
+    classes, target = FORMATS[fmt]
+    ids = np.arange(100, 100 + n) if int_ids else np.array([f"ts{i:05d}" for i in range(n)], dtype=object)
+    truth = rng.integers(0, len(classes), n) if classes else np.round(rng.normal(10, 3, n), 3)
+    return reading.Reference(ids=ids, target=truth, classes=classes, id_name="row id" if int_ids else "id", target_name=target)
+
+
+def valid_rows(fmt: str, reference: reading.Reference, rng) -> tuple[list[str], list[list[str]]]:
+    classes = reference.classes
+    base = fmt.split("-")[0]
+    header = [reference.id_name, *prediction_columns(base, classes, reference.target_name)]
+    n = len(reference.ids)
+    if base == "value":
+        cells = [[repr(float(v))] for v in rng.normal(10, 3, n)]
+    elif base == "label":
+        cells = [[label_text(classes[i])] for i in rng.integers(0, len(classes), n)]
+    else:
+        proba = rng.dirichlet(np.ones(len(classes)), n)
+        cells = [[repr(float(p))] for p in proba[:, 1]] if base == "probability" else [[repr(float(x)) for x in row] for row in proba]
+    return header, [[str(i), *c] for i, c in zip(reference.ids, cells)]
+
+
+def as_csv(header: list[str], rows: list[list[str]], newline: str = "\n") -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=newline)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def variants(header, rows, rng):
+    """(name, file text, expected valid?) for one valid table: harmless and harmful changes."""
+    n = len(rows)
+    order = rng.permutation(n)
+    yield "as written", as_csv(header, rows), True
+    yield "shuffled rows", as_csv(header, [rows[i] for i in order]), True
+    yield "CRLF", as_csv(header, rows, "\r\n"), True
+    yield "columns swapped", as_csv([header[0], *header[1:][::-1]], [[r[0], *r[1:][::-1]] for r in rows]), True
+    yield "all quoted", "\n".join(",".join(f'"{c}"' for c in row) for row in [header, *rows]) + "\n", True
+    yield "spaces around cells", as_csv(header, [[f" {c} " for c in r] for r in rows]), True
+    yield "byte-order mark", reading.BOM + as_csv(header, rows), True
+    yield "no final newline", as_csv(header, rows).rstrip("\n"), True
+    yield "blank line", as_csv(header, rows[:1] + [[]] + rows[1:]), False
+    yield "row missing", as_csv(header, rows[1:]), False
+    yield "row repeated", as_csv(header, rows + rows[:1]), False
+    yield "id repeated", as_csv(header, rows[:-1] + [[rows[0][0], *rows[-1][1:]]]), False
+    yield "unknown id", as_csv(header, rows[:-1] + [["zz-unknown", *rows[-1][1:]]]), False
+    yield "empty cell", as_csv(header, rows[:-1] + [[rows[-1][0], *([""] * (len(header) - 1))]]), False
+    yield "extra cell", as_csv(header, rows[:-1] + [rows[-1] + ["0.5"]]), False
+    yield "short line", as_csv(header, rows[:-1] + [rows[-1][:1]]), False
+    yield "text in a value", as_csv(header, rows[:-1] + [[rows[-1][0], *(["abc"] * (len(header) - 1))]]), False
+    yield "nan", as_csv(header, rows[:-1] + [[rows[-1][0], *(["nan"] * (len(header) - 1))]]), False
+    yield "inf", as_csv(header, rows[:-1] + [[rows[-1][0], *(["inf"] * (len(header) - 1))]]), False
+    yield "negative", as_csv(header, rows[:-1] + [[rows[-1][0], *(["-0.5"] * (len(header) - 1))]]), None
+    yield "header renamed", as_csv([header[0], *[h + "x" for h in header[1:]]], rows), False
+    yield "header twice", as_csv(header, [header] + rows), False
+    yield "extra column", as_csv(header + ["more"], [r + ["1"] for r in rows]), False
+    yield "ids as decimals", as_csv(header, [[f"{r[0]}.0", *r[1:]] for r in rows]), None
+    yield "latin-1 byte", None, False
+
+
+@pytest.mark.parametrize("int_ids", [False, True], ids=["text-ids", "int-ids"])
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_the_fast_reading_accepts_and_refuses_what_the_careful_one_does(fmt, int_ids, tmp_path):
+    """For each file the result of read_predictions (fast reading, careful when in doubt) equals the
+    careful reading's alone: the same values, warnings and message, or the same refusal."""
+    rng = np.random.default_rng(len(fmt) + int_ids)
+    reference = reference_of(fmt, 60, int_ids, rng)
+    base = fmt.split("-")[0]
+    header, rows = valid_rows(fmt, reference, rng)
+    fast_paths = 0
+    for name, text, valid in variants(header, rows, rng):
+        folder = tmp_path / name.replace(" ", "_")
+        folder.mkdir()
+        if text is None:
+            (folder / reading.PREDICTIONS_FILE).write_bytes(as_csv(header, rows).encode() + b"\xe9\n")
+        else:
+            (folder / reading.PREDICTIONS_FILE).write_text(text, encoding="utf-8", newline="")
+        outcomes = []
+        for read in (reading.read_predictions, reading.read_predictions_carefully):
+            try:
+                result = read(folder, reference, base, "predictions.csv")
+                outcomes.append(("scored", result.values, result.warnings))
+            except PredictionError as exc:
+                outcomes.append(("refused", str(exc), exc.fix))
+        (kind, first, extra), (kind2, second, extra2) = outcomes
+        assert kind == kind2, name
+        if kind == "scored":
+            assert first.dtype == second.dtype and np.array_equal(first, second), name
+            assert extra == extra2, name
+        else:
+            assert (first, extra) == (second, extra2), name
+        if valid is not None:
+            assert (kind == "scored") is valid, f"{name}: {first}"
+        fast_paths += reading._typed_predictions(folder / reading.PREDICTIONS_FILE, reference, base) is not None
+    assert fast_paths >= 4  # the fast reading did take the well-formed files
+
+
+def test_whole_number_ids_are_matched_by_value(tmp_path):
+    reference = reading.Reference(ids=np.array([7, 8, 9]), target=np.array([1.0, 2.0, 3.0]), id_name="id", target_name="y")
+    (tmp_path / "predictions.csv").write_text("id,y\n+7,1.5\n008,2.5\n9,3.5\n", encoding="utf-8")
+    assert reading.read_predictions(tmp_path, reference, "value").values.tolist() == [1.5, 2.5, 3.5]
+
+
+def test_the_reference_reads_the_same_fast_and_carefully(tmp_path):
+    dataset = {"name": "main", "id": "id", "target": "kind", "classes": [3, 1, 2]}
+    (tmp_path / "test_labels.csv").write_text("id,kind\nb,1\na,3\nc,2\n", encoding="utf-8")
+    fast = reading.read_reference(tmp_path, dataset)
+    assert reading._typed_reference(tmp_path / "test_labels.csv", dataset) is not None
+    (tmp_path / "test_labels.csv").write_text("id,kind\n b ,1\na, 3\nc,2\n", encoding="utf-8")  # careful: spaces
+    careful = reading.read_reference(tmp_path, dataset)
+    assert reading._typed_reference(tmp_path / "test_labels.csv", dataset) is None
+    assert fast.ids.tolist() == careful.ids.tolist() == ["b", "a", "c"]
+    assert fast.target.tolist() == careful.target.tolist() == [1, 0, 2]
+
+
+# -- figures -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rows", [50, 200_000])
+def test_curves_are_drawn_through_at_most_a_thousand_points_that_follow_the_full_curve(rows):
+    rng = np.random.default_rng(rows)
+    positive = rng.random(rows) < 0.3
+    score = np.where(positive, rng.beta(3, 2, rows), rng.beta(2, 3, rows))
+    fpr, tpr, precision = figures.curve_points(positive, score)
+    assert len(fpr) <= figures.CURVE_POINTS
+    assert fpr[-1] == tpr[-1] == 1.0 and np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    # Every point of the full curve is within 2 pixels (1/200 of an axis) of a drawn one.
+    order = np.argsort(-score)
+    full_tpr = np.cumsum(positive[order]) / positive.sum()
+    full_fpr = np.cumsum(~positive[order]) / (~positive).sum()
+    if rows <= figures.CURVE_POINTS:
+        assert np.array_equal(fpr, full_fpr) and np.array_equal(tpr, full_tpr)  # nothing left out
+    nearest = np.clip(np.searchsorted(fpr + tpr, full_fpr + full_tpr), 1, len(fpr) - 1)
+    distance = np.minimum(*(np.abs(fpr[j] - full_fpr) + np.abs(tpr[j] - full_tpr) for j in (nearest - 1, nearest)))
+    assert distance.max() < 1 / 200
+    assert np.all((precision >= 0) & (precision <= 1))
