@@ -85,6 +85,7 @@ CODE_MODE_FILES = {
     "starting_kit/failing_submission/expected_error.txt",
     "starting_kit/failing_submission/model.py",
     "starting_kit/sample_code_submission/model.py",
+    "tools/benchmark.py",
     "tools/bundle.py",
     "tools/bundle_source.py",
     "tools/competition.schema.json",
@@ -114,7 +115,6 @@ CODE_MODE_FILES = {
     "tests/test_pipeline.py",
     "tests/test_starting_kit.py",
     "tests/test_validator.py",
-    "tests/test_worker_emulation.py",
 }
 
 # Result-only bundles run no code; their failing submission (and its expected error) is written by `make data`.
