@@ -106,6 +106,7 @@ CODE_MODE_FILES = {
     "tools/yaml_rules.py",
     "tools/zips.py",
     "tests/conftest.py",
+    "tests/page.py",
     "tests/test_bundle_zip.py",
     "tests/test_competition_yaml.py",
     "tests/test_data.py",

@@ -118,7 +118,3 @@ def run_submission(tmp_path_factory, competition, columns):
 
     return _run
 
-
-@pytest.fixture(scope="session")
-def phase_names(competition) -> list[str]:
-    return [phase["name"] for phase in competition["phases"]]

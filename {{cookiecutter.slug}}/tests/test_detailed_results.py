@@ -3,86 +3,18 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
-import re
-import subprocess
-import sys
-import time
 from html import escape
-from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import log_loss
 
 from bundle import load_program_module
 from conftest import KIT, ROOT
 from metrics import THRESHOLD, label_text
-from predictions import format_predictions, label_shown
-
-PNG = b"\x89PNG\r\n\x1a\n"
-MAX_BYTES = 300_000
-
-
-VOID = {"meta", "img", "br", "hr", "link", "input"}
-
-
-class Page(HTMLParser):
-    """What a browser would fetch or run: tags, their URLs, the visible text, and the text of
-    each element by CSS class (so a test reads the summary tiles the way a participant does)."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.tags: list[str] = []
-        self.urls: list[tuple[str, str]] = []
-        self.text: list[str] = []
-        self.by_class: dict[str, list[str]] = {}
-        self.definitions: list[tuple[str, str]] = []  # (dt, dd) pairs of the definition lists
-        self._open: list[list[str]] = []  # classes of each open element
-        self.images: list[tuple[str, str]] = []  # (alt, src)
-        self._term: str | None = None  # "dt" or "dd" while one is being read
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        for name, value in attrs:
-            if name in ("src", "href"):
-                self.urls.append((tag, value or ""))
-        if tag == "img":
-            self.images.append((dict(attrs).get("alt") or "", dict(attrs).get("src") or ""))
-        if tag == "dt":
-            self.definitions.append(("", ""))
-        if tag in ("dt", "dd"):
-            self._term = tag
-        if tag not in VOID:
-            classes = (dict(attrs).get("class") or "").split()
-            for name in classes:
-                self.by_class.setdefault(name, []).append("")
-            self._open.append(classes)
-
-    def handle_endtag(self, tag):
-        if tag not in VOID and self._open:
-            self._open.pop()
-        if tag in ("dt", "dd"):
-            self._term = None
-
-    def handle_data(self, data):
-        self.text.append(data)
-        if self._term:
-            term, value = self.definitions[-1]
-            self.definitions[-1] = (term + data, value) if self._term == "dt" else (term, value + data)
-        for classes in self._open:
-            for name in classes:
-                self.by_class[name][-1] += data
-
-    def texts(self, css_class: str) -> list[str]:
-        return [" ".join(t.split()) for t in self.by_class.get(css_class, [])]
-
+from page import MAX_BYTES, PNG, Page, assert_complete_page, class_tables
+from predictions import label_shown
 
 # The figures each prediction format gets, in page order, per dataset.
 FIGURES = {
@@ -91,19 +23,6 @@ FIGURES = {
     "label": ["Confusion matrix", "Recall and precision per class"],
     "value": ["Predicted vs true", "Residuals"],
 }
-
-
-def assert_complete_page(html: str) -> Page:
-    """What every version of the page must be, whenever the worker happens to upload it."""
-    assert html.lstrip().startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
-    page = Page(html)
-    assert page.texts("status") and "Progress" in page.text
-    for _, src in page.images:
-        assert src.startswith("data:image/png;base64,")
-        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG)
-    assert not [url for _, url in page.urls if url.startswith(("http:", "https:", "//"))]
-    assert len(html.encode("utf-8")) < MAX_BYTES
-    return page
 
 
 @pytest.fixture(scope="module")
@@ -221,14 +140,6 @@ def test_where_points_are_lost_names_what_a_constant_submission_gets_wrong(tmp_p
         assert f"Most common mistake: {count} rows of class {label_shown(true)} predicted as {label_shown(predicted)}" in insight
 
 
-CLASS_ROW = re.compile(r"<tr><td>(.*?)</td><td>(\d+)</td><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>")
-
-
-def class_tables(html: str) -> list[list[tuple[str, ...]]]:
-    """The rows (label as in the HTML, true rows, predicted rows, precision, recall) of each per-class table."""
-    return [CLASS_ROW.findall(block) for block in re.findall(r'<div class="class-table">(.*?)</table>', html)]
-
-
 def test_each_classification_dataset_has_a_table_per_class(final_page, task):
     tables = class_tables(final_page)
     if task["task_type"] == "regression":
@@ -253,105 +164,6 @@ def test_regression_insights_name_the_target_column(final_page, task):
 
 
 # Labels, ids and target names an organizer's data may have: markup, commas, quotes, dollars (mathtext).
-ODD_LABELS = ["<b>&", "a, b", 'c$x$ "q"', "no", "<i>yes</i>"]
-MAX_DATASETS = 5  # the most a phase may have (the template's datasets_per_phase answer)
-
-ODD = {  # scenario: (task type, primary metric, classes per dataset, datasets)
-    "binary": ("binary_classification", "auto", 2, 1),
-    "labels": ("multiclass_classification", "auto", 5, 1),
-    "fifty_classes_five_datasets": ("multiclass_classification", "log_loss", 50, MAX_DATASETS),  # the page's largest case
-    "regression": ("regression", "auto", 0, 1),
-}
-
-
-def odd_phase(tmp_path: Path, metrics, task_type: str, primary: str, n_classes: int, n_datasets: int):
-    """Reference data, shuffled predictions and settings of a phase with odd names; its datasets
-    with their true class indexes (or values) and predictions."""
-    names = ["main"] if n_datasets == 1 else [f"ds{k}" for k in range(n_datasets)]
-    settings = {"title": "Odd <labels>", "task_type": task_type, "primary_metric": primary,
-                "submission_mode": "result", "datasets": names}
-    fmt = metrics.prediction_format(settings)
-    rng = np.random.default_rng(0)
-    n = 600
-    ids = np.array([f"r{i}, <{i}>" for i in range(n)], dtype=object)
-    datasets = []
-    for k, name in enumerate(names):
-        long_names = [f"a rather long class name {i} of dataset <{k}>" for i in range(len(ODD_LABELS), n_classes)]
-        classes = (ODD_LABELS + long_names)[:n_classes]
-        dataset = {"name": name, "folder": "" if n_datasets == 1 else name, "id": 'row "id", text',
-                   "target": "kind <k>" if classes else "price (k$) <t>", "classes": classes, "features": [],
-                   "rows": {"train": 0, "test": n}}
-        if classes:
-            truth = rng.integers(0, len(classes), n)
-            truth[:len(classes)] = np.arange(len(classes))  # every class has rows
-            proba = rng.dirichlet(np.ones(len(classes)), n)
-            proba[np.arange(n), truth] += 0.5
-            proba /= proba.sum(axis=1, keepdims=True)
-            target = [label_text(classes[i]) for i in truth]
-            values = {"probability": proba[:, 1], "probabilities": proba,
-                      "label": np.array(classes, dtype=object)[proba.argmax(axis=1)]}[fmt]
-        else:
-            truth = rng.normal(100, 20, n)
-            values = truth + rng.normal(3, 10, n)
-            target = [repr(float(v)) for v in truth]
-        (tmp_path / "ref" / dataset["folder"]).mkdir(parents=True, exist_ok=True)
-        with (tmp_path / "ref" / dataset["folder"] / "test_labels.csv").open("w", newline="", encoding="utf-8") as f:
-            csv.writer(f, lineterminator="\n").writerows([[dataset["id"], dataset["target"]], *zip(ids, target)])
-        order = rng.permutation(n)
-        text = format_predictions(ids[order], values[order], fmt, classes, dataset["target"], dataset["id"])
-        if fmt == "probabilities":  # columns in another order than the declared one are matched by name
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-            text = frame[[frame.columns[0], *frame.columns[1:][::-1]]].to_csv(index=False, lineterminator="\n")
-        (tmp_path / "res" / dataset["folder"]).mkdir(parents=True, exist_ok=True)
-        (tmp_path / "res" / dataset["folder"] / "predictions.csv").write_text(text, encoding="utf-8")
-        datasets.append((dataset, truth, values))
-    (tmp_path / "ref" / "dataset.json").write_text(json.dumps({
-        "phase": "Development", "task_type": task_type, "prediction_format": fmt, "submission_mode": "result",
-        "datasets": [d for d, _, _ in datasets]}))
-    (tmp_path / "settings.json").write_text(json.dumps(settings))
-    return fmt, datasets
-
-
-@pytest.mark.parametrize("scenario", sorted(ODD))
-def test_odd_labels_are_scored_by_name_and_shown_as_text(scenario, tmp_path, monkeypatch, metrics):
-    """A phase whose labels and column names are markup, commas, quotes and dollars; predictions in
-    another row order (and, for probabilities, another column order) than the reference."""
-    fmt, datasets = odd_phase(tmp_path, metrics, *ODD[scenario])
-    scoring = load_program_module(ROOT / "scoring_program", "scoring")
-    monkeypatch.setattr(scoring, "SETTINGS", tmp_path / "settings.json")
-    assert scoring.main(["--reference", str(tmp_path / "ref"), "--predictions", str(tmp_path / "res"),
-                         "--output", str(tmp_path / "out")]) == 0
-    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
-    html = (tmp_path / "out" / "detailed_results.html").read_text(encoding="utf-8")
-    assert_complete_page(html)  # among others: under MAX_BYTES
-    captions = " ".join(Page(html).texts("how-to-read"))
-    tables = class_tables(html)
-    assert len(tables) == (len(datasets) if datasets[0][0]["classes"] else 0)
-    for k, (dataset, truth, values) in enumerate(datasets):
-        classes, suffix = dataset["classes"], f"_{dataset['name']}" if len(datasets) > 1 else ""
-        if classes:  # accuracy from the labels as text, without the scoring program's class indexes
-            names = np.array(classes, dtype=object)
-            predicted = names[values.argmax(axis=1)] if fmt == "probabilities" else (
-                np.where(values >= THRESHOLD, classes[1], classes[0]) if fmt == "probability" else values)
-            if f"accuracy{suffix}" in scores:
-                assert scores[f"accuracy{suffix}"] == pytest.approx(np.mean(predicted == names[truth]))
-            else:  # several datasets: only the primary metric (log loss here) per dataset; scikit-learn's
-                order = np.argsort(names.astype(str))  # columns in sorted label order
-                assert scores[f"log_loss{suffix}"] == pytest.approx(log_loss(names[truth], values[:, order], labels=list(names[order])))
-            assert [row[0] for row in tables[k]] == [escape(label_text(c)) for c in classes]
-            assert [int(row[1]) for row in tables[k]] == np.bincount(truth, minlength=len(classes)).tolist()
-            for label in classes[:len(ODD_LABELS)]:
-                assert escape(label) in html
-            assert "<b>&" not in html and "<i>yes" not in html and "<0>" not in html
-            if len(classes) > 10:
-                assert f"Only the 10 most frequent of the {len(classes)} classes are drawn" in captions
-                assert "counts are not printed" in captions
-        else:
-            assert scores[f"rmse{suffix}"] == pytest.approx(float(np.sqrt(np.mean((values - truth) ** 2))))
-            assert f"Predictions of {dataset['target']!r} are" in " ".join(Page(html).texts("insights"))
-            assert escape(repr(dataset["target"])) in html and "<t>" not in html
-
-
 def test_the_baseline_gets_no_warnings(final_page):
     assert "Warnings" not in Page(final_page).text
 
@@ -403,50 +215,6 @@ def test_page_is_written_at_start_and_rewritten_after_every_stage(tmp_path, monk
     assert "Scoring finished." in versions[-1]
     assert report.PAGE_NAME == "detailed_results.html"
     assert not list((tmp_path / "out").glob(".detailed_results.*"))  # no temporary file left behind
-
-
-# Run in a separate Python by the test below: the real scoring program, with every stage made to
-# last at least argv[2] seconds (as on a large dataset), without touching the program's code.
-SLOWED_SCORING = """
-import sys, time
-sys.path.insert(0, sys.argv[1])
-import report
-advance = report.Report.advance
-def slow_advance(self, stage):
-    advance(self, stage)
-    time.sleep(float(sys.argv[2]))
-report.Report.advance = slow_advance
-import scoring
-sys.exit(scoring.main(sys.argv[3:]))
-"""
-STAGE_SECONDS = 0.5  # ten times the polling interval below: a loaded 2-core machine still sees each stage
-
-
-def test_a_separate_reader_sees_the_page_evolve_while_slowed_scoring_runs(tmp_path, constant_predictions):
-    """The worker reads the page from outside the scoring program while it runs; so does this test,
-    polling the file every 50 ms and keeping each distinct version it reads."""
-    constant_predictions(tmp_path / "res")
-    page = tmp_path / "out" / "detailed_results.html"
-    command = [sys.executable, "-c", SLOWED_SCORING, str(ROOT / "scoring_program"), str(STAGE_SECONDS),
-               "--reference", str(ROOT / "data" / "dev" / "reference_data"),
-               "--predictions", str(tmp_path / "res"), "--output", str(tmp_path / "out")]
-    seen: list[str] = []  # versions read while the scoring process was running, timestamp line removed
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as scoring:
-        while scoring.poll() is None:
-            if page.is_file():
-                html = page.read_text(encoding="utf-8")
-                version = re.sub(r"Page written [^<]* UTC", "", html)
-                if scoring.poll() is None and (not seen or version != seen[-1]):
-                    assert_complete_page(html)
-                    seen.append(version)
-            time.sleep(0.05)
-        out, err = scoring.communicate()
-    assert scoring.returncode == 0, err
-    assert len(seen) >= 3, [Page(v).texts("status") for v in seen]
-    assert Page(seen[0]).texts("status")[0].startswith("Scoring in progress")
-    done = [version.count("(done)</li>") for version in seen]  # stages finished, as each version says
-    assert done == sorted(done) and done[-1] > done[0]
-    assert "Scoring finished." in page.read_text(encoding="utf-8")
 
 
 def test_every_text_field_of_the_page_is_escaped(tmp_path):

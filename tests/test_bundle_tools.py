@@ -1,0 +1,568 @@
+"""The bundle's generic tools, tested once here rather than in every bundle.
+
+tools/validate_bundle.py (with its rules) and the local runner (tools/worker.py, run_local.py,
+executors.py) are the same in every bake, so their tests run here, on the default bake with its
+data; the bundle's own suite keeps what checks its competition (it validates without a finding,
+its zip too, and its solution writes the scores.json its leaderboard shows).
+
+The validator catches each way a bundle breaks: a corpus of broken copies, one rule each. Every
+case copies the bundle, makes one edit, and asserts the finding's code and the words Codabench
+(or the fix) would use. A test checks that every rule in tools/findings.py has a case here, so a
+new rule cannot ship untested. The local runner fails where Codabench's compute worker fails,
+with the worker's words.
+
+The tests import the bake's tools/ as its own tests do (on sys.path); the modules leave sys.path
+and sys.modules with this file's last test, so other bakes' tools can be imported afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import re
+import shutil
+import sys
+import zipfile
+from copy import deepcopy
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import pytest
+import yaml
+
+from conftest import PYTHON, run
+
+
+# -- one bake with its data, and its tools imported ------------------------------------------
+@pytest.fixture(scope="session")
+def bundle(default_bundle, tmp_path_factory) -> Path:
+    """The default bake after `make data`, in a copy: default_bundle stays as baked for the other tests."""
+    root = tmp_path_factory.mktemp("bundle-tools") / default_bundle.name
+    shutil.copytree(default_bundle, root, ignore=shutil.ignore_patterns(".venv", "runs", "dist", "__pycache__", ".pytest_cache"))
+    if not (root / "data" / "manifest.json").is_file():
+        done = run([PYTHON, "tools/prepare_data.py"], cwd=root)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+TESTED = ("bundle", "executors", "file_rules", "findings", "make_bundle", "run_local", "schema_check", "validate_bundle", "worker")
+
+
+@pytest.fixture(scope="module")
+def tools(bundle) -> SimpleNamespace:
+    """The tested modules of the bake's tools/, by name (tools.validate_bundle, tools.worker, ...)."""
+    folder = bundle / "tools"
+    names = {path.stem for path in folder.glob("*.py")}  # also those the tested ones import later (sync, run_rules, ...)
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    sys.path.insert(0, str(folder))
+    try:
+        yield SimpleNamespace(**{name: importlib.import_module(name) for name in TESTED})
+    finally:
+        sys.path.remove(str(folder))
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+
+
+@pytest.fixture(scope="module")
+def validate(tools) -> Callable:
+    return tools.validate_bundle.validate
+
+
+@pytest.fixture(scope="module")
+def rules(tools) -> dict:
+    return tools.findings.RULES
+
+
+@pytest.fixture(scope="module")
+def code_mode(bundle) -> bool:
+    """The bake runs code submissions (it has an ingestion program)."""
+    settings = json.loads((bundle / "scoring_program" / "settings.json").read_text(encoding="utf-8"))
+    return settings["submission_mode"] != "result"
+
+
+@pytest.fixture(scope="module")
+def competition(tools, bundle) -> dict:
+    return tools.bundle.load_competition(bundle)
+
+
+# -- the validator: one broken copy per rule -------------------------------------------------
+COPIED_ALWAYS_SKIPPED = (".venv", "runs", "dist", "tests", ".pytest_cache", "__pycache__")
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'
+
+
+@dataclass
+class Case:
+    id: str
+    edit: Callable[[dict, Path], None]  # breaks the copy: the loaded yaml (written back afterwards) and its folder
+    code: str
+    says: str  # words the finding's message or fix must contain
+    needs_code: bool = False  # needs the ingestion program (not in result-only bundles)
+    rewrite: bool = True  # write the edited yaml back (False: the edit changed the text itself)
+
+
+OWN_CONTRACTS = {"CB080", "CB081", "CB082", "CB083", "CB084"}  # checked only on a bundle made from this template, with its tools/
+
+
+def copy_bundle(root: Path, tmp_path: Path, with_tools: bool = False) -> Path:
+    """A copy of the bundle at root to break. Without tools/ it is validated as any bundle
+    (rewriting the yaml drops the BEGIN/END markers that this template's own contracts look for)."""
+    target = tmp_path / "bundle"
+    skipped = COPIED_ALWAYS_SKIPPED if with_tools else (*COPIED_ALWAYS_SKIPPED, "tools")
+    shutil.copytree(root, target, ignore=lambda folder, names: [n for n in names if n in skipped and Path(folder) == root or n == "__pycache__"])
+    return target
+
+
+def write_yaml(root: Path, competition: dict) -> None:
+    (root / "competition.yaml").write_text(yaml.safe_dump(competition, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def edit_text(root: Path, pattern: str, replacement: str, file: str = "competition.yaml") -> None:
+    path = root / file
+    text, count = re.subn(pattern, replacement, path.read_text(encoding="utf-8"), count=1)
+    assert count == 1, f"{pattern!r} not found in {file}"
+    path.write_text(text, encoding="utf-8")
+
+
+def set_command(root: Path, program: str, command: str) -> None:
+    (root / program / "metadata.yaml").write_text(yaml.safe_dump({"command": command}), encoding="utf-8")
+
+
+def columns(c: dict) -> list[dict]:
+    return c["leaderboards"][0]["columns"]
+
+
+def first_metric(c: dict) -> dict:
+    return next(col for col in columns(c) if not col.get("computation") and col["key"] != "duration")
+
+
+def plain(c: dict) -> dict:
+    """The last column that Codabench does not compute."""
+    return [col for col in columns(c) if not col.get("computation")][-1]
+
+
+def zip_as(folder: Path, target: Path, prefix: str = "") -> Path:
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, prefix + path.relative_to(folder).as_posix())
+    return target
+
+
+def fact_sheet(**question) -> dict:
+    base = {"key": "method", "type": "text", "title": "Method", "selection": "", "is_required": "false", "is_on_leaderboard": "false"}
+    return {"method": {**base, **question}}
+
+
+def pop(mapping: dict, key: str) -> None:
+    del mapping[key]
+
+
+CASES = [
+    # the whole yaml
+    Case("yaml-broken", lambda c, r: (r / "competition.yaml").write_text("version: 2\ntitle: [unclosed\n"), "CB000", "not valid YAML",
+         rewrite=False),
+    Case("version-2.0", lambda c, r: c.update(version=2.0), "CB001", "A suitable version could not be found"),
+    Case("version-missing", lambda c, r: pop(c, "version"), "CB001", "HTML pages could not be found in the yaml file"),
+    Case("pages-missing", lambda c, r: pop(c, "pages"), "CB002", "'NoneType' object is not iterable"),
+    Case("image-missing", lambda c, r: pop(c, "image"), "CB002", "An image for this competition could not be found in the yaml"),
+    Case("leaderboard-singular", lambda c, r: c.update(leaderboard=c.pop("leaderboards")), "CB003",
+         "Could not find leaderboards in the competition yaml"),
+    Case("docker-image-missing", lambda c, r: pop(c, "docker_image"), "CB004", "codalab-legacy:py37"),
+    Case("docker-image-latest", lambda c, r: c.update(docker_image="codalab/codalab-legacy:latest"), "CB005", "not pinned"),
+    Case("detailed-results-off", lambda c, r: c.update(enable_detailed_results=False), "CB006", "enable_detailed_results: True"),
+    Case("v15-key", lambda c, r: c.update(has_registration=True), "CB007", "v1.5 key"),
+    Case("queue-by-name", lambda c, r: c.update(queue="my-gpu-queue"), "CB008", "The specified Queue does not exist!"),
+    # files
+    Case("trailing-slash-over-a-zip", lambda c, r: (c["tasks"][0].update(scoring_program="scoring_program/"),
+                                                    zip_as(r / "scoring_program", r / "scoring_program.zip")), "CB010",
+         "overwriting the scoring_program.zip shipped in the bundle"),
+    Case("terms-missing", lambda c, r: c.update(terms="pages/rules.md"), "CB011", "Unable to find page: pages/rules.md"),
+    Case("terms-empty", lambda c, r: (r / "pages" / "terms.md").write_text(""), "CB012", "pages/terms.md is empty, it must contain content."),
+    Case("logo-svg", lambda c, r: (r / "logo.png").write_bytes(SVG), "CB013", "logo: Please upload a valid image."),
+    Case("page-without-title", lambda c, r: pop(c["pages"][0], "title"), "CB014", "title: This field may not be null."),
+    Case("program-file-not-zip", lambda c, r: ((r / "scoring.zip").write_text("not a zip"), c["tasks"][0].update(scoring_program="scoring.zip")),
+         "CB015", "Bad or empty zip file"),
+    Case("terms-latin1", lambda c, r: (r / "pages" / "terms.md").write_bytes("Règles".encode("latin-1")), "CB016", "not UTF-8"),
+    Case("large-solution", lambda c, r: (r / c["solutions"][0]["path"] / "weights.bin").open("wb").truncate(60 * 1024 * 1024),
+         "CB017", "every approved participant downloads it"),
+    Case("reference-in-public-data", lambda c, r: shutil.copy(next((r / "data/dev/reference_data").rglob("test_labels.csv")),
+                                                             r / "data/dev/public_data/answers.csv"), "CB018", "participants can read it"),
+    Case("data-zip-wrapped", lambda c, r: c["tasks"][0].update(
+        reference_data=zip_as(r / "data/dev/reference_data", r / "ref.zip", prefix="reference_data/").name), "CB019", "inside reference_data/"),
+    # tasks and solutions
+    Case("task-without-index", lambda c, r: pop(c["tasks"][1], "index"), "CB020", "ERROR: No index for task"),
+    Case("task-index-twice", lambda c, r: c["tasks"][1].update(index=0), "CB021", "ERROR: Duplicate task indexes. Index: 0"),
+    Case("task-docker-image", lambda c, r: c["tasks"][0].update(docker_image="python:3.12"), "CB022", "top-level `docker_image`"),
+    Case("task-without-scoring", lambda c, r: pop(c["tasks"][0], "scoring_program"), "CB023", "does not have a scoring program"),
+    Case("solution-without-index", lambda c, r: pop(c["solutions"][0], "index"), "CB026", "ERROR: No index for solution"),
+    Case("solution-without-tasks", lambda c, r: pop(c["solutions"][0], "tasks"), "CB027", "Could not find tasks for solution"),
+    Case("solution-without-path", lambda c, r: pop(c["solutions"][0], "path"), "CB028", 'missing "path"'),
+    Case("solution-unknown-task", lambda c, r: c["solutions"][0].update(tasks=[0, 7]), "CB029", "task index 7 is not defined"),
+    # programs
+    Case("scoring-without-metadata", lambda c, r: (r / "scoring_program" / "metadata.yaml").unlink(), "CB030",
+         "Could not find scores file, did the scoring program output it?"),
+    Case("ingestion-metadata-a-list", lambda c, r: (r / "ingestion_program" / "metadata.yaml").write_text("- python3\n- ingestion.py\n"),
+         "CB031", "must be a mapping", needs_code=True),
+    Case("command-with-shell", lambda c, r: set_command(r, "scoring_program", "cd /app/program && python3 scoring.py"), "CB032", "without a shell"),
+    Case("command-python2", lambda c, r: set_command(r, "scoring_program", "python /app/program/scoring.py"), "CB033", "use `python3`"),
+    Case("input-data-placeholder", lambda c, r: set_command(r, "ingestion_program", "python3 /app/program/ingestion.py --input-data $input_data"),
+         "CB034", "/app/input_data_data", needs_code=True),
+    Case("docs-ingestion-path", lambda c, r: set_command(r, "ingestion_program", "python3 /app/ingestion_program/ingestion.py"),
+         "CB034", "mounted at /app/program, not /app/ingestion_program", needs_code=True),
+    Case("program-during-scoring", lambda c, r: (c["tasks"][0].update(ingestion_only_during_scoring=True),
+                                                 set_command(r, "ingestion_program", "python3 $program/ingestion.py")),
+         "CB034", "/app/ingestion_program", needs_code=True),
+    Case("hidden-in-prediction", lambda c, r: set_command(r, "ingestion_program", "python3 /app/program/ingestion.py $hidden"),
+         "CB034", "exists only in the scoring step", needs_code=True),
+    Case("metadata-without-command", lambda c, r: (r / "scoring_program" / "metadata.yaml").write_text("description: scorer\n"),
+         "CB035", "no `command`"),
+    Case("script-not-in-program", lambda c, r: set_command(r, "scoring_program", "python3 /app/program/score.py"), "CB036", "has no score.py"),
+    # phases and dates
+    Case("unquoted-datetime", lambda c, r: edit_text(r, r"start: '(\d{4}-\d\d-\d\d) [\d:]+'", r"start: \1 12:30:00"), "CB040",
+         "Codabench keeps only the day and stores", rewrite=False),
+    Case("day-first-date", lambda c, r: c["phases"][1].update(end="8-7-2031"), "CB041", "month first, as 2031-08-07 (not 2031-07-08)"),
+    Case("phase-without-name", lambda c, r: pop(c["phases"][0], "name"), "CB042", "name: This field may not be null."),
+    Case("phase-without-tasks", lambda c, r: pop(c["phases"][0], "tasks"), "CB043", "Phases must contain at least one task to be valid"),
+    Case("phase-unknown-task", lambda c, r: c["phases"][0].update(tasks=[7]), "CB044", "Here is the error log: 7"),
+    Case("max-submissions-per-person", lambda c, r: c["phases"][1].update(max_submissions_per_person=3), "CB045", "`max_submissions`"),
+    Case("auto-migrate-first", lambda c, r: c["phases"][0].update(auto_migrate_to_this_phase=True), "CB046",
+         "You cannot auto migrate to the first phase of a competition"),
+    Case("phase-without-start", lambda c, r: pop(c["phases"][0], "start"), "CB047", "'<' not supported"),
+    Case("phase-without-end", lambda c, r: pop(c["phases"][0], "end"), "CB048", "must have an end time because it has a phase after it."),
+    Case("phase-ends-before-start", lambda c, r: c["phases"][0].update(end="2000-01-01 00:00:00"), "CB049", "ends"),
+    Case("phases-touch", lambda c, r: c["phases"][1].update(start=c["phases"][0]["end"]), "CB050", "Phases dates conflict. Phase: Final"),
+    Case("phases-overlap", lambda c, r: c["phases"][1].update(start=c["phases"][0]["start"]), "CB051", "Phases must be sequential. Phase: Finalstarts"),
+    Case("date-with-offset", lambda c, r: c["phases"][1].update(end=c["phases"][1]["end"].replace(" ", "T") + "+02:00"), "CB052",
+         "replaces the offset"),
+    Case("us-style-date", lambda c, r: c["phases"][1].update(end="12-31-2031"), "CB056", "reads it as 2031-12-31 00:00 UTC"),
+    Case("phase-index-twice", lambda c, r: c["phases"][1].update(index=0), "CB053", "two phases have index 0"),
+    Case("time-limit-an-hour", lambda c, r: c["phases"][0].update(execution_time_limit=3600), "CB054", "600 s"),
+    Case("result-only-phase-flag", lambda c, r: c["phases"][0].update(accepts_only_result_submissions=True), "CB055", "never reads it"),
+    # leaderboard
+    Case("leaderboards-empty", lambda c, r: c.update(leaderboards=[]), "CB060", "list index out of range"),
+    Case("two-leaderboards", lambda c, r: c["leaderboards"].append(dict(c["leaderboards"][0], key="other")), "CB061", "only the first"),
+    Case("leaderboard-without-key", lambda c, r: pop(c["leaderboards"][0], "key"), "CB062", "key: This field may not be null."),
+    Case("submission-rule-typo", lambda c, r: c["leaderboards"][0].update(submission_rule="Force_Latest"), "CB063", "is not a valid choice"),
+    Case("no-columns", lambda c, r: c["leaderboards"][0].update(columns=[]), "CB064", "Leaderboards require at least 1 column"),
+    Case("column-without-title", lambda c, r: pop(columns(c)[0], "title"), "CB065", "columns: title: This field may not be null."),
+    Case("column-key-37-chars", lambda c, r: first_metric(c).update(key="k" * 37), "CB066", "Ensure this field has no more than 36 characters."),
+    Case("column-key-twice", lambda c, r: columns(c)[-1].update(key=columns(c)[0]["key"]), "CB067", "Columns must have unique keys!"),
+    Case("column-index-twice", lambda c, r: columns(c)[-1].update(index=columns(c)[0]["index"]), "CB068", "Columns must have unique indexes!"),
+    Case("sorting-up", lambda c, r: columns(c)[0].update(sorting="up"), "CB069", "is not a valid choice"),
+    Case("primary-index-99", lambda c, r: c["leaderboards"][0].update(primary_index=99), "CB070", "no column has index 99"),
+    Case("computation-indexes-alone", lambda c, r: plain(c).update(computation_indexes=[0]), "CB071",
+         "Cannot add computation columns without a computation function set"),
+    Case("computation-median", lambda c, r: plain(c).update(computation="median", computation_indexes=[0]), "CB072", "median"),
+    Case("computation-without-indexes", lambda c, r: plain(c).update(computation="avg", computation_indexes=[]), "CB073",
+         "Column with computation must have at least 1 column selected"),
+    Case("computation-index-text", lambda c, r: plain(c).update(computation="avg", computation_indexes=["first"]), "CB074",
+         "Bad value for index 'first'"),
+    Case("computation-index-99", lambda c, r: plain(c).update(computation="avg", computation_indexes=[99]), "CB075",
+         "Column index 99 does not exist in available indexes"),
+    Case("submission-rule-add", lambda c, r: c["leaderboards"][0].update(submission_rule="Add"), "CB076", "clicks"),
+    # the template's own contracts
+    Case("metrics-unreadable", lambda c, r: (r / "scoring_program" / "metrics.py").write_text("METRICS = (\n"), "CB080", "metrics.py",
+         rewrite=False),
+    Case("leaderboard-drifts-from-metrics", lambda c, r: edit_text(r, r"precision: \d+", "precision: 9"), "CB081", "make sync",
+         rewrite=False),
+    Case("data-edited-after-make-data", lambda c, r: next((r / "data/dev/reference_data").rglob("test_labels.csv")).write_text("id\n1\n"),
+         "CB082", "make data", rewrite=False),
+    Case("declaration-edited-after-make-data", lambda c, r: edit_text(r, r"seed: \d+", "seed: 7", file="data.yaml"),
+         "CB082", "data.yaml changed since `make data`", rewrite=False),
+    Case("data-page-edited", lambda c, r: edit_text(r, r"\| `train.csv` \| [\d,]+", "| `train.csv` | 12", file="pages/data.md"),
+         "CB083", "make sync", rewrite=False),
+    Case("phase-dates-changed", lambda c, r: edit_text(r, r"start: '(\d{4})-", r"start: '2031-"), "CB084", "make sync",
+         rewrite=False),
+    # structure (JSON Schema)
+    Case("wrong-type", lambda c, r: c["phases"][0].update(max_submissions="ten"), "CB100", "text where Codabench expects integer"),
+    Case("unknown-value", lambda c, r: c.update(competition_type="contest"), "CB101", "'benchmark'"),
+    Case("task-without-name", lambda c, r: pop(c["tasks"][0], "name"), "CB102", "a task needs `name`"),
+    Case("key-typo", lambda c, r: c["phases"][0].update(max_submission=c["phases"][0].pop("max_submissions")), "CB103",
+         "did you mean `max_submissions`?"),
+    Case("email-malformed", lambda c, r: c.update(contact_email="organizers at example.org"), "CB104", "does not match"),
+    # fact sheet
+    Case("fact-sheet-a-list", lambda c, r: c.update(fact_sheet=["method"]), "CB110", "must map question keys"),
+    Case("fact-sheet-missing-keys", lambda c, r: c.update(fact_sheet={"method": {"key": "method", "type": "text", "title": "Method"}}),
+         "CB111", "values for method"),
+    Case("fact-sheet-key-differs", lambda c, r: c.update(fact_sheet=fact_sheet(key="approach")), "CB112", "write `key: method`"),
+    Case("fact-sheet-type", lambda c, r: c.update(fact_sheet=fact_sheet(type="radio")), "CB113", "checkbox, text or select"),
+    Case("fact-sheet-boolean", lambda c, r: c.update(fact_sheet=fact_sheet(is_required=True)), "CB114", "behaves as false"),
+]
+ZIP_CODES = {"CB090", "CB091", "CB092", "CB093"}  # tested below, on zips
+# CB120, CB123, CB125 below; CB121, CB122, CB124 by the bundle's own tests/test_validator.py
+# (test_running_the_solution_compares_scores_json_with_the_columns: its solution against its leaderboard)
+RUN_CODES = {"CB120", "CB121", "CB122", "CB123", "CB124", "CB125"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_validator_reports_the_broken_rule(case, bundle, validate, rules, code_mode, tmp_path):
+    if case.needs_code and not code_mode:
+        pytest.skip("this competition takes result submissions only: no ingestion program")
+    root = copy_bundle(bundle, tmp_path, with_tools=case.code in OWN_CONTRACTS)
+    competition = yaml.safe_load((root / "competition.yaml").read_text(encoding="utf-8"))
+    case.edit(competition, root)
+    if case.rewrite:
+        write_yaml(root, competition)
+    findings = validate(root)
+    matching = [f for f in findings if f.code == case.code]
+    assert matching, f"no {case.code} in {[str(f) for f in findings]}"
+    assert any(case.says in f"{f.message} {f.fix}" for f in matching), [str(f) for f in matching]
+    assert all(f.severity == rules[case.code][0] and f.file and f.fix for f in matching)
+
+
+def test_an_unquoted_day_loses_nothing_and_is_not_reported(bundle, validate, tmp_path):
+    root = copy_bundle(bundle, tmp_path)
+    edit_text(root, r"start: '(\d{4}-\d\d-\d\d) 00:00:00'", r"start: \1")
+    assert [str(f) for f in validate(root)] == []
+
+
+def test_the_corpus_breaks_every_rule_once_at_least(rules):
+    covered = {case.code for case in CASES} | ZIP_CODES | RUN_CODES
+    assert set(rules) - covered == set()
+    assert len(CASES) >= 40
+
+
+# -- zips, as Codabench unpacks them -------------------------------------------------------
+@pytest.fixture(scope="module")
+def built_zip(tools, bundle, tmp_path_factory) -> Path:
+    return tools.make_bundle.write_bundle(bundle, tmp_path_factory.mktemp("dist") / "bundle.zip")
+
+
+def rezip(source: Path, target: Path, prefix: str = "", extra: dict[str, bytes] | None = None) -> Path:
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for name in old.namelist():
+            new.writestr(prefix + name, old.read(name))
+        for name, data in (extra or {}).items():
+            new.writestr(name, data)
+    return target
+
+
+def test_a_zip_of_the_folder_is_refused_as_codabench_does(built_zip, validate, tmp_path):
+    findings = validate(rezip(built_zip, tmp_path / "wrapped.zip", prefix="my_bundle/"))
+    (finding,) = findings  # the bundle inside is fine: the wrapping folder is the only problem
+    assert finding.code == "CB091" and finding.severity == "error"
+    assert "competition.yaml is missing from zip, check your folder structure" in finding.message
+    assert "it is in my_bundle/" in finding.message and "zip the folder's contents" in finding.fix
+
+
+def test_macosx_entries_are_harmless_as_on_codabench(built_zip, validate, tmp_path):
+    junk = {"__MACOSX/._competition.yaml": b"\x00\x05\x16\x07", "__MACOSX/pages/._terms.md": b"\x00", ".DS_Store": b"\x00"}
+    findings = validate(rezip(built_zip, tmp_path / "mac.zip", extra=junk))
+    assert [(f.code, f.severity) for f in findings] == [("CB092", "warning")]
+    assert "Codabench ignores them" in findings[0].message
+
+
+def test_a_program_zip_with_a_nested_folder_has_no_metadata_at_its_root(bundle, validate, tmp_path):
+    root = copy_bundle(bundle, tmp_path)
+    competition = yaml.safe_load((root / "competition.yaml").read_text(encoding="utf-8"))
+    zip_as(root / "scoring_program", root / "scoring_program.zip", prefix="scoring_program/")
+    competition["tasks"][0]["scoring_program"] = "scoring_program.zip"
+    write_yaml(root, competition)
+    (finding,) = [f for f in validate(root) if f.code == "CB030"]
+    assert "it is in scoring_program/: the program's files must be at the root of scoring_program.zip" in finding.message
+
+
+def test_a_program_zip_with_files_at_its_root_is_fine(bundle, validate, tmp_path):
+    root = copy_bundle(bundle, tmp_path)
+    competition = yaml.safe_load((root / "competition.yaml").read_text(encoding="utf-8"))
+    zip_as(root / "scoring_program", root / "scoring_program.zip")
+    competition["tasks"][0]["scoring_program"] = "scoring_program.zip"
+    write_yaml(root, competition)
+    assert [str(f) for f in validate(root) if f.code.startswith("CB03")] == []
+
+
+def test_a_file_that_is_not_a_zip_is_refused(validate, tmp_path):
+    upload = tmp_path / "bundle.zip"
+    upload.write_text("competition.yaml")
+    (finding,) = validate(upload)
+    assert finding.code == "CB090" and "Bad zip file uploaded." in finding.message
+
+
+def test_a_large_bundle_gets_a_warning(built_zip, tools, validate, monkeypatch):
+    monkeypatch.setattr(tools.file_rules, "LARGE_BUNDLE", 1024)
+    assert [f.code for f in validate(built_zip)] == ["CB093"]
+
+
+# -- running the solution (--run) ---------------------------------------------------------
+def foreign_copy(root: Path, tmp_path: Path) -> tuple[Path, dict]:
+    """A copy without this template's tools: validated as any other bundle would be."""
+    copy = copy_bundle(root, tmp_path)
+    return copy, yaml.safe_load((copy / "competition.yaml").read_text(encoding="utf-8"))
+
+
+def test_a_solution_that_fails_is_reported(bundle, validate, tmp_path):
+    root, competition = foreign_copy(bundle, tmp_path)
+    competition["solutions"][0]["path"] = "starting_kit/failing_submission"
+    write_yaml(root, competition)
+    (finding,) = [f for f in validate(root, run=True) if f.code == "CB120"]
+    assert finding.path == "solutions[0].path"
+
+
+def test_running_the_solution_compares_scores_json_with_the_columns(bundle, validate, tmp_path):
+    """One run, three mismatches: a computed key that scoring writes, a key no column shows, a column nobody writes."""
+    root, competition = foreign_copy(bundle, tmp_path)
+    computed, renamed, *_ = [c for c in columns(competition) if not c.get("computation")]
+    computed.update(computation="max", computation_indexes=[renamed["index"]])
+    written_key = renamed["key"]
+    renamed["key"] = "renamed"
+    write_yaml(root, competition)
+    found = {(f.code, f.message.split(": ", 1)[1]) for f in validate(root, run=True)}
+    assert ("CB121", "scores.json has no 'renamed': that leaderboard cell would be empty (and an empty primary score can rank first)") in found
+    assert ("CB122", f"{written_key!r} matches no leaderboard column: Codabench drops it") in found
+    assert ("CB124", f"{computed['key']!r} is a computed column: Codabench overwrites what scoring writes") in found
+
+
+def test_without_a_solution_the_run_check_says_so(bundle, validate, tmp_path):
+    root, competition = foreign_copy(bundle, tmp_path)
+    del competition["solutions"]
+    write_yaml(root, competition)
+    assert [f.code for f in validate(root, run=True)] == ["CB125"]
+
+
+def test_non_finite_and_huge_scores_are_named(tools):
+    cols = [{"key": "auc", "index": 0}, {"key": "mae", "index": 1}]
+    problems = tools.run_local.check_scores({"auc": float("nan"), "mae": 1e12}, cols)
+    assert [code for code, _ in problems] == ["CB123", "CB123"]
+
+
+# -- the command line ----------------------------------------------------------------------
+def test_json_output_and_exit_status(bundle, tools, tmp_path, capsys):
+    root = copy_bundle(bundle, tmp_path, with_tools=True)
+    edit_text(root, r"version: 2", "version: 2.0")
+    assert tools.validate_bundle.main([str(root), "--json"]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)
+    assert finding == {**finding, "code": "CB001", "severity": "error", "file": "competition.yaml", "path": "version"}
+    assert tools.validate_bundle.main([str(bundle)]) == 0
+    assert "No findings" in capsys.readouterr().out
+
+
+# -- a wrong type anywhere never crashes the validator ---------------------------------------
+WRONG_TYPES = (None, "text", 7, [], {})
+
+
+def yaml_paths(value, path=()):
+    yield path
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, child in children:
+        yield from yaml_paths(child, (*path, key))
+
+
+def test_a_wrong_type_anywhere_gives_findings_not_a_crash(competition, bundle, tools, rules, tmp_path):
+    """Every key and list item of competition.yaml in turn gets a value of the wrong type
+    (cycling through null, text, integer, list, mapping)."""
+    root = copy_bundle(bundle, tmp_path)
+    for number, path in enumerate(list(yaml_paths(competition))[1:]):
+        broken = deepcopy(competition)
+        parent = broken
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = deepcopy(WRONG_TYPES[number % len(WRONG_TYPES)])
+        findings = tools.validate_bundle.Findings()
+        tools.validate_bundle.check_competition(broken, root, findings)
+        assert all(f.code in rules and f.message and f.fix for f in findings), path
+
+
+def test_the_shipped_schema_is_a_valid_draft_2020_12_schema(bundle, tools):
+    from jsonschema import Draft202012Validator
+
+    schema = tools.schema_check.load_schema()
+    Draft202012Validator.check_schema(schema)
+    assert Draft202012Validator(schema).is_valid(yaml.safe_load((bundle / "competition.yaml").read_text(encoding="utf-8")))
+
+
+# -- the local runner fails where Codabench's compute worker fails, with the worker's words ------
+SLOW_MODEL = """
+import time
+
+class Model:
+    def fit(self, X, y):
+        time.sleep(30)
+    def predict(self, X):
+        return [0.5] * len(X)
+"""
+
+
+@pytest.fixture
+def dev_phase(tools, bundle):
+    return tools.bundle.find_phase(tools.bundle.load_competition(bundle), "Development", bundle)
+
+
+def submission(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_placeholders_are_replaced_in_the_workers_order(tools):
+    substitute = tools.worker.substitute
+    assert substitute("python $program/x.py $input $output $hidden", "ingestion", is_scoring=False) == [
+        "python", "/app/program/x.py", "/app/input_data", "/app/output", "/app/input/ref"]
+    assert substitute("python3 s.py $input $predictions", "program", is_scoring=True) == [
+        "python3", "s.py", "/app/input", "/app/input/res"]
+    # str.replace in this order: $input_data is not a placeholder and breaks, as on Codabench
+    assert substitute("x $input_data", "ingestion", is_scoring=False) == ["x", "/app/input_data_data"]
+
+
+def test_commands_run_without_a_shell(tools, tmp_path):
+    executor = tools.executors.LocalExecutor(tmp_path, echo=None)
+    out = tmp_path / "out"
+    out.mkdir()
+    container = tools.executors.Container("t", ["echo", "a", "&&", "echo", "b"], {"/app/program": out, "/app/output": out})
+    completed = executor.run(container, timeout=10)
+    assert completed.stdout == "a && echo b\n"
+
+
+def test_a_step_over_the_time_limit_fails_with_the_workers_message(tools, tmp_path, dev_phase):
+    phase = dataclasses.replace(dev_phase, execution_time_limit=2)
+    slow = submission(tmp_path, {"model.py": SLOW_MODEL})
+    with pytest.raises(tools.worker.StepFailed, match="Execution Time Limit exceeded. Limit was 2 seconds"):
+        tools.worker.run_prediction_step(phase.tasks[0], phase, slow, tmp_path / "run",
+                                         tools.executors.LocalExecutor(tmp_path / "run", echo=None))
+
+
+def test_a_program_that_writes_metadata_fails_the_step(tools, tmp_path, dev_phase):
+    task = dev_phase.tasks[0]
+    ingestion = tmp_path / "ingestion"
+    ingestion.mkdir()
+    (ingestion / "metadata.yaml").write_text("command: python3 /app/program/write.py /app/output/metadata\n")
+    (ingestion / "write.py").write_text("import sys\nopen(sys.argv[1], 'w').write('exitCode: 0')\n")
+    task = dataclasses.replace(task, ingestion_program=ingestion)
+    with pytest.raises(tools.worker.StepFailed) as failure:
+        tools.worker.run_prediction_step(task, dev_phase, submission(tmp_path, {"predictions.csv": "id,probability\n"}),
+                                         tmp_path / "run", tools.executors.LocalExecutor(tmp_path / "run", echo=None))
+    assert str(failure.value) == tools.worker.METADATA_EXISTS
+
+
+def test_a_result_submission_without_metadata_is_copied_to_the_output(tools, tmp_path, dev_phase):
+    result = submission(tmp_path, {"predictions.csv": "id,probability\n", "notes.txt": "hello"})
+    step = tools.worker.run_prediction_step(dev_phase.tasks[0], dev_phase, result, tmp_path / "run",
+                                            tools.executors.LocalExecutor(tmp_path / "run", echo=None))
+    assert (step.output / "notes.txt").read_text() == "hello"
+    assert any("copied to the output" in note for note in step.notes)
+
+
+def test_a_zip_with_a_wrapping_folder_is_explained_to_the_participant(tools, bundle, tmp_path, dev_phase):
+    archive = tmp_path / "wrapped.zip"
+    baseline = (bundle / "starting_kit" / "sample_code_submission" / "model.py").read_text()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("my_submission/model.py", baseline)
+    step = tools.worker.run_prediction_step(dev_phase.tasks[0], dev_phase, archive, tmp_path / "run",
+                                            tools.executors.LocalExecutor(tmp_path / "run", echo=None))
+    stderr = step.containers["ingestion"].stderr
+    assert "ERROR: your zip wraps everything in the folder 'my_submission'" in stderr
+    assert step.containers["ingestion"].exit_code == 1
+
+
+def test_programs_get_no_execute_bits_as_after_the_workers_unzip(tools, tmp_path, dev_phase):
+    script = submission(tmp_path, {"predictions.csv": "id,probability\n"})
+    (script / "run.sh").write_text("#!/bin/sh\n")
+    (script / "run.sh").chmod(0o755)
+    step = tools.worker.run_prediction_step(dev_phase.tasks[0], dev_phase, script, tmp_path / "run",
+                                            tools.executors.LocalExecutor(tmp_path / "run", echo=None))
+    assert not (step.output.parent / "program" / "run.sh").stat().st_mode & 0o111
