@@ -1,4 +1,4 @@
-"""The scoring program's fast paths give what the careful ones give.
+"""The programs' fast paths give what the careful ones give.
 
 Metrics are computed with numpy (scikit-learn's import costs seconds at every start), and a
 well-formed predictions.csv is read once into typed columns; anything doubtful goes to the
@@ -189,3 +189,30 @@ def test_curves_are_drawn_through_at_most_a_thousand_points_that_follow_the_full
     distance = np.minimum(*(np.abs(fpr[j] - full_fpr) + np.abs(tpr[j] - full_tpr) for j in (nearest - 1, nearest)))
     assert distance.max() < 1 / 200
     assert np.all((precision >= 0) & (precision <= 1))
+
+
+# -- the ingestion program's reader ----------------------------------------------------------------
+def _ingestion():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ingestion_at_scale", TEMPLATE / "{{cookiecutter.slug}}" / "ingestion_program" / "ingestion.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_ingestion_reader_keeps_text_as_written_and_names_a_bad_number(tmp_path):
+    """Types are inferred first (half the memory); text columns holding numbers are read again as written."""
+    ingestion = _ingestion()
+    dataset = {"id": "id", "target": "kind", "classes": ["1", "02"],
+               "features": [{"name": "zip", "kind": "categorical", "categories": ["007", "10"]},
+                            {"name": "x", "kind": "numeric"}, {"name": "n", "kind": "numeric"}]}
+    path = tmp_path / "train.csv"
+    path.write_text("id,zip,x,n,kind\n007,007,1.5,3,02\n8,10,,4,1\n", encoding="utf-8")
+    frame = ingestion.read_table(path, dataset, with_target=True)
+    assert frame["id"].tolist() == ["007", "8"] and frame["kind"].tolist() == ["02", "1"]
+    assert frame["zip"].astype(str).tolist() == ["007", "10"] and str(frame["zip"].dtype) == "category"
+    assert frame["x"].dtype == frame["n"].dtype == np.float64 and np.isnan(frame["x"][1])
+    path.write_text("id,zip,x,n,kind\na,007,1.5,3,02\nb,10,NA,4,1\n", encoding="utf-8")
+    with pytest.raises(ingestion.DataError, match=r"train.csv line 3: 'NA' in column 'x' is not a number"):
+        ingestion.read_table(path, dataset, with_target=True)

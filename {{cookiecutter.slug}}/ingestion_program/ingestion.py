@@ -142,21 +142,42 @@ def read_table(path: Path, dataset: dict, with_target: bool) -> pd.DataFrame:
     A missing value is an empty cell, nothing else ("NA" or "nan" stay text); ids are text;
     categorical columns get their declared categories; the target is text for classes, int64
     when the classes are all integers, float64 for regression.
+
+    pandas infers each column's type first: asking it for text columns up front makes it hold
+    the whole file twice. Text columns where it saw numbers are read again, alone and as written
+    ("007" stays "007"); numeric columns where it saw text are refused, naming the first cell.
     """
     features = dataset["features"]
-    dtypes: dict = {f["name"]: "float64" for f in features if f["kind"] == "numeric"}
-    dtypes.update({f["name"]: str for f in features if f["kind"] == "categorical"})
-    dtypes[dataset["id"]] = str
+    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
+    text = [dataset["id"], *(f["name"] for f in features if f["kind"] == "categorical")]
     columns = [dataset["id"], *(f["name"] for f in features)]
     if with_target:
-        dtypes[dataset["target"]] = str if dataset["classes"] else "float64"
+        if not dataset["classes"]:
+            numeric.append(dataset["target"])
+        elif not int_classes(dataset["classes"]):  # integer classes are checked as int64 below
+            text.append(dataset["target"])
         columns.append(dataset["target"])
     try:
-        frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        if list(frame.columns) != columns:
+            raise DataError(f"{path} has the columns {list(frame.columns)}, but task.json declares {columns}")
+        again = [name for name in text if pd.api.types.infer_dtype(frame[name], skipna=True) not in ("string", "empty")]
+        if again:
+            as_written = pd.read_csv(path, usecols=again, dtype=str, keep_default_na=False, na_values=[""])
+            for name in again:
+                frame[name] = as_written[name]
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {path} ({type(exc).__name__}: {exc})") from None
-    if list(frame.columns) != columns:
-        raise DataError(f"{path} has the columns {list(frame.columns)}, but task.json declares {columns}")
+    for name in numeric:
+        column = frame[name]
+        if column.dtype == np.float64:
+            continue
+        numbers = pd.to_numeric(column, errors="coerce") if not pd.api.types.is_numeric_dtype(column) else column
+        bad = (numbers.isna() & column.notna()).to_numpy()
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise DataError(f"{path} line {first + 2}: {column.iloc[first]!r} in column {name!r} is not a number")
+        frame[name] = numbers.astype(np.float64)
     for f in features:
         if f["kind"] == "categorical":
             column = frame[f["name"]]
@@ -174,10 +195,11 @@ def read_table(path: Path, dataset: dict, with_target: bool) -> pd.DataFrame:
     return frame
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, content) -> None:
+    """Write text, or what content(file) writes, to a temporary file that then replaces path."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
+        f.write(content) if isinstance(content, str) else content(f)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
@@ -338,12 +360,13 @@ def check_predictions(raw: object, ids: pd.Series, fmt: str, classes: list) -> n
     return values
 
 
-def predictions_csv(ids: pd.Series, values: np.ndarray, fmt: str, dataset: dict) -> str:
-    """predictions.csv: the id column, then prediction_columns(); quoted by the csv rules, numbers as %.10g."""
+def write_predictions(file, ids: pd.Series, values: np.ndarray, fmt: str, dataset: dict) -> None:
+    """predictions.csv: the id column, then prediction_columns(); quoted by the csv rules, numbers as their
+    shortest repr (exact, and written by numpy rather than formatted one by one in Python)."""
     columns = prediction_columns(fmt, dataset["classes"], dataset["target"])
     frame = pd.DataFrame(values.reshape(len(ids), -1), columns=columns)
     frame.insert(0, dataset["id"], ids.to_numpy(), allow_duplicates=True)
-    return frame.to_csv(index=False, lineterminator="\n", float_format="%.10g", quoting=csv.QUOTE_MINIMAL)
+    frame.to_csv(file, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,32 +377,38 @@ def run_code_submission(args: argparse.Namespace, task: dict) -> dict:
     totals = {"fit_seconds": 0.0, "predict_seconds": 0.0, "n_train": 0, "n_test": 0}
     for dataset in task["datasets"]:
         folder = args.input_data / dataset["folder"]
-        features = [f["name"] for f in dataset["features"]]
-        train = read_table(folder / "train.csv", dataset, with_target=True)
-        test = read_table(folder / "test.csv", dataset, with_target=False)
-        X_train, y_train, X_test = train[features], train[dataset["target"]], test[features]
-        test_ids = test[dataset["id"]]
+        # read_table checked the columns: [id, *features, target]. Taking the id and the target out
+        # leaves X without copying it, and the training data is let go before the test data is
+        # read (the model keeps what it needs): peak memory is one table, not both and a copy.
+        X_train = read_table(folder / "train.csv", dataset, with_target=True)
+        y_train = X_train.pop(dataset["target"])
+        X_train.pop(dataset["id"])
+        n_train = len(X_train)
         model = call_participant("Model()", model_class)
         label = f" on {dataset['name']}" if len(task["datasets"]) > 1 else ""
 
         started = time.perf_counter()
         call_participant("Model.fit", model.fit, X_train, y_train)
         fit_seconds = time.perf_counter() - started
-        print(f"fit{label}: {len(train)} rows in {fit_seconds:.2f} s", flush=True)
+        print(f"fit{label}: {n_train} rows in {fit_seconds:.2f} s", flush=True)
+        del X_train, y_train
+
+        X_test = read_table(folder / "test.csv", dataset, with_target=False)
+        test_ids = X_test.pop(dataset["id"])
 
         started = time.perf_counter()
         raw = call_participant("Model.predict", model.predict, X_test)
         predict_seconds = time.perf_counter() - started
         values = check_predictions(raw, test_ids, fmt, dataset["classes"])
-        print(f"predict{label}: {len(test)} rows in {predict_seconds:.2f} s", flush=True)
+        print(f"predict{label}: {len(X_test)} rows in {predict_seconds:.2f} s", flush=True)
 
         target = args.output / dataset["folder"] / PREDICTIONS_FILE
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(target, predictions_csv(test_ids, values, fmt, dataset))
+        write_atomically(target, lambda f: write_predictions(f, test_ids, values, fmt, dataset))
         totals["fit_seconds"] += fit_seconds
         totals["predict_seconds"] += predict_seconds
-        totals["n_train"] += len(train)
-        totals["n_test"] += len(test)
+        totals["n_train"] += n_train
+        totals["n_test"] += len(X_test)
     return {**{k: round(v, 6) for k, v in totals.items()},
             "duration": round(totals["fit_seconds"] + totals["predict_seconds"], 6)}
 
