@@ -216,3 +216,17 @@ def test_the_ingestion_reader_keeps_text_as_written_and_names_a_bad_number(tmp_p
     path.write_text("id,zip,x,n,kind\na,007,1.5,3,02\nb,10,NA,4,1\n", encoding="utf-8")
     with pytest.raises(ingestion.DataError, match=r"train.csv line 3: 'NA' in column 'x' is not a number"):
         ingestion.read_table(path, dataset, with_target=True)
+
+
+@pytest.mark.slow
+def test_the_benchmark_prints_both_tables_with_ratios(default_bundle):
+    """make bench's script runs the programs and their floors and prints one row per size (not a timing test)."""
+    done = run([PYTHON, "tools/benchmark.py", "--rows", "1000,2000", "--ingestion-rows", "1000", "--repeat", "1"],
+               cwd=default_bundle, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ") and "rows" not in line]
+    assert [cells[0].strip() for cells in rows] == ["1 k", "2 k", "1 k"]
+    for cells in rows:
+        cpu_ratio, memory_ratio = float(cells[7]), float(cells[8])
+        assert 0 < cpu_ratio < 10 and 0 < memory_ratio < 10
+    assert all(0 < float(cells[9]) < 5 for cells in rows[:2])  # the first page, timed from the start

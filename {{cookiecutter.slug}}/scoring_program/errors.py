@@ -1,7 +1,7 @@
 """Errors whose message is written for the participant.
 
 Kept apart from the scientific code so the scoring program can catch them before numpy,
-scikit-learn and matplotlib are imported (those take about a second to load).
+pandas and matplotlib are imported (those take about a second to load).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import metrics
 from errors import PredictionError
 from report import Report, ScoreRow, Summary
 
-# numpy, scikit-learn and matplotlib (figures, predictions) take about a second to import, so
+# numpy, pandas and matplotlib (figures, predictions) take about a second to import, so
 # `score` imports them after the first "scoring in progress" page is written, and matplotlib
 # only once the predictions are valid: an error page comes without waiting for it.
 

@@ -315,7 +315,38 @@ def table_row(rows: int, program: Run, floor: Run, page: bool) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-HEADER = ("| rows | wall s | CPU s | peak MB | floor wall s | floor CPU s | floor peak MB | CPU ratio | memory ratio |")
+HEADER = "| rows | wall s | CPU s | peak MB | floor wall s | floor CPU s | floor peak MB | CPU ratio | memory ratio |"
+PROGRAMS = {  # kind: (title, program, its two input options and folders, data writer, timed first page)
+    "scoring": ("Scoring (the program: every check, the detailed results page; floor: read, align, metrics, figures)",
+                SCORING / "scoring.py", (("--reference", "ref"), ("--predictions", "res")), write_scoring_data, True),
+    "ingestion": ("Ingestion, a model that costs nothing (the program: typed reading, checks, predictions.csv; "
+                  "floor: pandas read, the same model, pandas write)",
+                  INGESTION / "ingestion.py", (("--input-data", "input_data"), ("--submission", "submission")),
+                  write_ingestion_data, False),
+}
+
+
+def table(kind: str, sizes: list[int], args: argparse.Namespace, settings: dict, entry: dict, work: Path) -> None:
+    """One table: the program and its floor side by side at each size."""
+    title, program_file, ((first_option, first_folder), (second_option, second_folder)), _, page = PROGRAMS[kind]
+    print(f"\n{title}\n")
+    print(HEADER + (" first page s |" if page else ""))
+    print("|---" * (10 if page else 9) + "|")
+    for rows in sizes:
+        folder = work / f"{kind}-{rows}"
+        progress(f"writing {rows:,} rows of {kind} data")
+        # In a process of its own: this one stays small, so the programs it starts report their own
+        # peak memory (a forked child starts with its parent's resident pages, and its peak keeps them).
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "write", kind, str(folder), str(rows),
+                        json.dumps({"settings": settings, "entry": entry})], check=True)
+        first, second = folder / first_folder, folder / second_folder
+        program, floor = side_by_side(
+            lambda out: [args.python, str(program_file), first_option, str(first), second_option, str(second), "--output", str(out)],
+            lambda out: [args.python, str(Path(__file__).resolve()), "floor", kind, str(first), str(second), str(out)],
+            args.repeat, folder)
+        print(table_row(rows, program, floor, page), flush=True)
+        if not args.keep:
+            shutil.rmtree(folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         _, kind, first, second, output = argv
         (scoring_floor if kind == "scoring" else ingestion_floor)(Path(first), Path(second), Path(output))
         return 0
+    if argv[:1] == ["write"]:  # and writes the data: write scoring|ingestion FOLDER ROWS {"settings":, "entry":}
+        _, kind, folder, rows, described = argv
+        PROGRAMS[kind][3](Path(folder), **json.loads(described), rows=int(rows))
+        return 0
     args = parser.parse_args(argv)
     settings, entry = competition(args.classes)
     sizes = [int(n) for n in args.rows.split(",") if n.strip()] + ([LARGE] if args.large else [])
@@ -344,38 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {platform.node()}: {os.cpu_count()} CPUs, {platform.machine()}, Python {' '.join(version[:1])}, "
           f"numpy {' '.join(version[1:2])}, pandas {' '.join(version[2:3])}; medians of {args.repeat}")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-"))
-    me = [args.python, str(Path(__file__).resolve())]
     try:
-        print("\nScoring (the program: every check, the detailed results page; floor: read, align, metrics, figures)\n")
-        print(HEADER + " first page s |")
-        print("|---" * 10 + "|")
-        for rows in sizes:
-            folder = work / f"scoring-{rows}"
-            progress(f"writing {rows:,} rows of scoring data")
-            reference, predictions = write_scoring_data(folder, settings, entry, rows)
-            program, floor = side_by_side(
-                lambda out: [args.python, str(SCORING / "scoring.py"), "--reference", str(reference),
-                             "--predictions", str(predictions), "--output", str(out)],
-                lambda out: [*me, "floor", "scoring", str(reference), str(predictions), str(out)], args.repeat, folder)
-            print(table_row(rows, program, floor, page=True), flush=True)
-            if not args.keep:
-                shutil.rmtree(folder)
+        table("scoring", sizes, args, settings, entry, work)
         if ingestion_sizes:
-            print("\nIngestion, a model that costs nothing (the program: typed reading, checks, predictions.csv; "
-                  "floor: pandas read, the same model, pandas write)\n")
-            print(HEADER)
-            print("|---" * 9 + "|")
-        for rows in ingestion_sizes:
-            folder = work / f"ingestion-{rows}"
-            progress(f"writing {rows:,} rows of ingestion data")
-            data, submission = write_ingestion_data(folder, settings, entry, rows)
-            program, floor = side_by_side(
-                lambda out: [args.python, str(INGESTION / "ingestion.py"), "--input-data", str(data),
-                             "--submission", str(submission), "--output", str(out)],
-                lambda out: [*me, "floor", "ingestion", str(data), str(submission), str(out)], args.repeat, folder)
-            print(table_row(rows, program, floor, page=False), flush=True)
-            if not args.keep:
-                shutil.rmtree(folder)
+            table("ingestion", ingestion_sizes, args, settings, entry, work)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
