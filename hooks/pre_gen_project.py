@@ -42,6 +42,8 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # registry/user/name:tag, lowercase repository path, explicit tag (Codabench stores at most 128 characters).
 DOCKER_IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 MAX_DAYS = 3650
+LAST_START = date(9000, 12, 31)  # phases of up to MAX_DAYS each still end before year 10000
+WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits: str.isdigit() also takes "³", which int() refuses
 MAX_DATASETS = 5
 
 
@@ -84,7 +86,7 @@ def validate_metric(task_type: str, metric: str) -> str | None:
 
 def validate_datasets(value: str) -> str | None:
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_DATASETS:
+    if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_DATASETS:
         return f"datasets_per_phase {value!r} is not a whole number from 1 to {MAX_DATASETS}. Write it like 3."
     return None
 
@@ -94,15 +96,17 @@ def validate_start_date(value: str) -> str | None:
     if not ISO_DATE.match(value):
         return problem
     try:
-        date.fromisoformat(value)
+        start = date.fromisoformat(value)
     except ValueError:
         return problem
+    if start > LAST_START:
+        return f"start_date {value!r} is too late: the phases would end after year 9999. Write a date up to {LAST_START}."
     return None
 
 
 def validate_days(name: str, value: str) -> str | None:
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+    if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_DAYS:
         return f"{name} {value!r} is not a whole number of days from 1 to {MAX_DAYS}. Write it like 30."
     return None
 
