@@ -111,6 +111,7 @@ CODE_MODE_FILES = {
     "tests/test_competition_yaml.py",
     "tests/test_data.py",
     "tests/test_detailed_results.py",
+    "tests/test_hostile_inputs.py",
     "tests/test_metrics_agreement.py",
     "tests/test_participant_errors.py",
     "tests/test_pipeline.py",

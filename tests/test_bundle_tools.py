@@ -566,3 +566,41 @@ def test_programs_get_no_execute_bits_as_after_the_workers_unzip(tools, tmp_path
     step = tools.worker.run_prediction_step(dev_phase.tasks[0], dev_phase, script, tmp_path / "run",
                                             tools.executors.LocalExecutor(tmp_path / "run", echo=None))
     assert not (step.output.parent / "program" / "run.sh").stat().st_mode & 0o111
+
+
+# -- the runner's own input ------------------------------------------------------------------
+def _zip_bytes(files: dict[str, bytes]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _damaged_zip() -> bytes:
+    data = bytearray(_zip_bytes({"predictions.csv": b"id,target\n" * 2000}))
+    data[40:60] = b"\xff" * 20  # inside the compressed member: the central directory still reads
+    return bytes(data)
+
+
+RUNNER_INPUTS = {  # name: (file name, bytes, what the ERROR line says)
+    "text renamed .zip": ("submission.zip", b"not a zip", "is not a zip file"),
+    "truncated zip": ("submission.zip", _zip_bytes({"predictions.csv": b"id,target\n" * 100})[:60], "is not a zip file"),
+    "damaged member": ("submission.zip", _damaged_zip(), "'predictions.csv' is damaged inside the zip"),
+    "bare predictions.csv": ("predictions.csv", b"id,target\n", "is a single file, not a folder or a zip"),
+    "bare model.py": ("model.py", b"class Model: pass\n", "zip it first"),
+    "empty file": ("submission.zip", b"", "is not a zip file"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUNNER_INPUTS))
+def test_the_runner_refuses_a_submission_it_cannot_read_in_one_line(name, tools, tmp_path, capsys):
+    file_name, data, says = RUNNER_INPUTS[name]
+    submission = tmp_path / file_name
+    submission.write_bytes(data)
+    assert tools.run_local.main(["--submission", str(submission), "--runs", str(tmp_path / "runs"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ERROR: ") and says in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()

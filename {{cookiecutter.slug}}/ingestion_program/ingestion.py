@@ -58,6 +58,8 @@ RESULT_FILE = "ingestion_result.json"
 TASK_FILE = "task.json"  # written by tools/prepare_data.py
 SUM_TOLERANCE = 1e-3  # as the scoring program's predictions.py
 MAX_SHOWN_CLASSES = 8  # longer class lists are shortened in messages
+MAX_MESSAGE = 2000  # characters of a message at most (a model's exception may carry megabytes)
+STREAMS: dict = {}  # "stdout"/"stderr": (the stream at start, a copy of its descriptor); see restore_streams
 
 
 class SubmissionError(Exception):
@@ -234,10 +236,9 @@ def load_model_class(submission: Path) -> type:
     spec = importlib.util.spec_from_file_location("model", submission / MODEL_FILE)
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        traceback.print_exc()
-        raise SubmissionError(f"{MODEL_FILE} could not be imported: {type(exc).__name__}: {exc}") from None
+        call_participant(f"importing {MODEL_FILE}", spec.loader.exec_module, module)
+    except SubmissionError as exc:
+        raise SubmissionError(f"{MODEL_FILE} could not be imported: {str(exc).removeprefix(f'importing {MODEL_FILE} raised ')}") from None
     model_class = getattr(module, "Model", None)
     if not isinstance(model_class, type):
         raise SubmissionError(f"{MODEL_FILE} must define a class named Model (with fit and predict methods)")
@@ -247,13 +248,57 @@ def load_model_class(submission: Path) -> type:
     return model_class
 
 
+def capped(text: str, limit: int = MAX_MESSAGE) -> str:
+    """The text, cut to `limit` characters with a word on what was cut (as scoring_program/errors.py)."""
+    return text if len(text) <= limit else f"{text[:limit]}\N{HORIZONTAL ELLIPSIS} ({len(text) - limit} more characters cut)"
+
+
+def described(exc: BaseException) -> str:
+    """`Type: message` of an exception from participant code, whose __str__ may itself raise."""
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: BLE001 (whatever it raises, the participant reads a message)
+        message = "(its message could not be read: its __str__ raised)"
+    return capped(f"{type(exc).__name__}: {message}")
+
+
+def keep_streams() -> None:
+    """Remember sys.stdout and sys.stderr, and a copy of their file descriptors, before participant code runs."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            STREAMS[name] = (stream, os.dup(stream.fileno()))
+        except (AttributeError, OSError, ValueError):  # a stream without a descriptor (e.g. in a test)
+            STREAMS[name] = (stream, None)
+
+
+def restore_streams() -> None:
+    """Participant code may close or replace sys.stdout and sys.stderr: put back the ones ingestion
+    started with (re-opened from the copied descriptor when closed), so its own lines and the ERROR
+    line still reach the log."""
+    for name, (original, fd) in STREAMS.items():
+        if getattr(original, "closed", False):
+            if fd is None:
+                continue
+            original = os.fdopen(os.dup(fd), "w", encoding="utf-8", errors="replace", buffering=1)
+            STREAMS[name] = (original, fd)
+        setattr(sys, name, original)
+
+
 def call_participant(what: str, function, *args):
-    """Run participant code; turn any exception into a one-line SubmissionError (traceback kept above it)."""
+    """Run participant code; turn anything it raises into a one-line SubmissionError (traceback kept above
+    it). BaseException too: sys.exit() or KeyboardInterrupt in a model must not end ingestion silently."""
     try:
         return function(*args)
-    except (Exception, SystemExit) as exc:  # sys.exit() in participant code must not end ingestion silently
-        traceback.print_exc()
-        raise SubmissionError(f"{what} raised {type(exc).__name__}: {exc}") from None
+    except BaseException as exc:  # noqa: BLE001
+        restore_streams()
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001 (a traceback whose frames cannot be printed)
+            pass
+        raise SubmissionError(f"{what} raised {described(exc)}") from None
+    finally:
+        restore_streams()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,6 +323,8 @@ def class_columns(frame: pd.DataFrame, classes: list, hint: str) -> pd.DataFrame
 
 
 def as_numbers(raw: object) -> np.ndarray:
+    if np.iscomplexobj(raw) or (isinstance(raw, pd.DataFrame) and any(np.iscomplexobj(raw[c]) for c in raw.columns)):
+        raise SubmissionError("Model.predict returned complex numbers; return real numbers (the imaginary part would be lost)")
     try:
         if isinstance(raw, (pd.DataFrame, pd.Series)):
             return raw.to_numpy(dtype=float, na_value=np.nan)
@@ -399,7 +446,13 @@ def run_code_submission(args: argparse.Namespace, task: dict) -> dict:
         started = time.perf_counter()
         raw = call_participant("Model.predict", model.predict, X_test)
         predict_seconds = time.perf_counter() - started
-        values = check_predictions(raw, test_ids, fmt, dataset["classes"])
+        try:
+            values = check_predictions(raw, test_ids, fmt, dataset["classes"])
+        except SubmissionError:
+            raise
+        except Exception as exc:  # objects whose __float__, __str__ or __eq__ raise, and the like
+            raise SubmissionError(f"what Model.predict returned could not be read ({described(exc)}); "
+                                  "return numbers or class labels, e.g. a numpy array") from None
         print(f"predict{label}: {len(X_test)} rows in {predict_seconds:.2f} s", flush=True)
 
         target = args.output / dataset["folder"] / PREDICTIONS_FILE
@@ -418,6 +471,9 @@ def pass_result_through(args: argparse.Namespace, task: dict) -> dict:
     # temporary file keeps the result identical whichever copy lands last.
     for dataset in task["datasets"]:
         source = args.submission / dataset["folder"] / PREDICTIONS_FILE
+        if source.is_symlink() or (dataset["folder"] and source.parent.is_symlink()):
+            raise SubmissionError(f"{Path(dataset['folder']) / PREDICTIONS_FILE} in the submission is a symbolic link; "
+                                  "zip the file itself")
         if not source.is_file():
             raise SubmissionError(f"the result submission has no {Path(dataset['folder']) / PREDICTIONS_FILE}")
         target = args.output / dataset["folder"] / PREDICTIONS_FILE
@@ -433,6 +489,7 @@ def pass_result_through(args: argparse.Namespace, task: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    keep_streams()
     args.output.mkdir(parents=True, exist_ok=True)
     result_path = args.output / RESULT_FILE
     try:
@@ -444,8 +501,9 @@ def main(argv: list[str] | None = None) -> int:
         kind = find_submission_kind(args.submission, task)
         details = run_code_submission(args, task) if kind == "code" else pass_result_through(args, task)
     except SubmissionError as exc:
-        write_atomically(result_path, json.dumps({"status": "failed", "error": str(exc)}, indent=2) + "\n")
-        print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+        error = capped(str(exc))
+        write_atomically(result_path, json.dumps({"status": "failed", "error": error}, indent=2) + "\n")
+        print(f"ERROR: {error}", file=sys.stderr, flush=True)
         return 1
     except DataError as exc:  # the participant sees that the fault is not theirs
         error = f"the competition's data could not be read ({exc}); please tell the organizers"

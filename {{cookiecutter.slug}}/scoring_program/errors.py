@@ -6,6 +6,14 @@ pandas and matplotlib are imported (those take about a second to load).
 
 from __future__ import annotations
 
+MAX_MESSAGE = 2000  # characters of a message shown at most: a 10,000-column header stays readable
+
+
+def capped(text: str, limit: int = MAX_MESSAGE) -> str:
+    """The text, cut to `limit` characters with a word on what was cut."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}\N{HORIZONTAL ELLIPSIS} ({len(text) - limit} more characters cut)"
+
 
 class PredictionError(Exception):
     """The predictions cannot be scored: what is wrong, in which file, and how to fix it.
@@ -15,5 +23,6 @@ class PredictionError(Exception):
     """
 
     def __init__(self, problem: str, *, file: str = "", fix: str = ""):
+        problem, file, fix = capped(problem), capped(file, 200), capped(fix)
         super().__init__(" ".join(part for part in (problem, fix) if part))
         self.problem, self.file, self.fix = problem, file, fix

@@ -436,6 +436,9 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str
     the target and the classes come from `reference` (that is, from dataset.json).
     """
     path = folder / PREDICTIONS_FILE
+    if path.is_symlink():  # it would read whatever the link points to, a system file included
+        raise PredictionError(f"{shown_as} is a symbolic link, not a file.", file=shown_as,
+                              fix=f"Put the file itself in the submission: zip {PREDICTIONS_FILE}, not a link to it.")
     typed = _typed_predictions(path, reference, fmt) if path.is_file() else None
     if typed is None:
         return read_predictions_carefully(folder, reference, fmt, shown_as)

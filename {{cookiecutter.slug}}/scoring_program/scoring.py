@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import metrics
-from errors import PredictionError
+from errors import PredictionError, capped
 from report import Report, ScoreRow, Summary
 
 # numpy, pandas and matplotlib (figures, predictions) take about a second to import, so
@@ -76,6 +76,27 @@ def finite_score(key: str, value: float) -> float:
     return value
 
 
+def storable(metric: metrics.Metric, y_true, prediction, classes: list, reference, shown_as: str) -> float:
+    """The metric's value, or the participant's error when their values put it beyond what Codabench
+    stores (finite, below 1e10): finite but huge predictions (1e12, 1e308) overflow a squared error."""
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = metric.compute(y_true, prediction.view(metric.needs), classes)
+    if math.isfinite(value) and abs(value) < MAX_ABS_SCORE:
+        return value
+    if prediction.fmt != "value":  # probabilities and labels cannot do this: the organizer's problem
+        return finite_score(metric.key, value)
+    with np.errstate(over="ignore", invalid="ignore"):
+        worst = int(np.nanargmax(np.abs(prediction.values - np.asarray(y_true, float))))
+    low, high = float(np.min(y_true)), float(np.max(y_true))
+    raise PredictionError(
+        f"{shown_as}: {metric.title} comes out as {value:g}, which Codabench cannot store (a leaderboard score "
+        f"is a finite number below 1e10): id {str(reference.ids[worst])!r} is predicted {prediction.values[worst]:g} "
+        f"for a true value of {y_true[worst]:g}.", file=shown_as,
+        fix=f"Predict values on the scale of the target (its test values run from {low:g} to {high:g}).")
+
+
 def write_scores(output_dir: Path, scores: dict[str, float]) -> None:
     (output_dir / SCORES_FILE).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
 
@@ -122,9 +143,9 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
     report.advance("Checking the predictions")
     details = check_ingestion(ingestion, report, settings)
     predictions = {}
+    shown_as = {d["name"]: f"{d['folder']}/{PREDICTIONS_FILE}" if d["folder"] else PREDICTIONS_FILE for d in datasets}
     for d in datasets:
-        shown_as = f"{d['folder']}/{PREDICTIONS_FILE}" if d["folder"] else PREDICTIONS_FILE
-        predictions[d["name"]] = read_predictions(args.predictions / d["folder"], references[d["name"]], fmt, shown_as)
+        predictions[d["name"]] = read_predictions(args.predictions / d["folder"], references[d["name"]], fmt, shown_as[d["name"]])
         for warning in predictions[d["name"]].warnings:
             report.warn(warning)
     counts = [len(r.ids) for r in references.values()]
@@ -138,7 +159,8 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
         report.advance("Computing the scores" + suffix)
         reference, prediction = references[d["name"]], predictions[d["name"]]
         y_true, classes = reference.target, reference.classes  # class indexes, declared classes
-        values = {m.key: m.compute(y_true, prediction.view(m.needs), classes) for m in metrics.leaderboard_metrics(settings)}
+        values = {m.key: storable(m, y_true, prediction, classes, reference, shown_as[d["name"]])
+                  for m in metrics.leaderboard_metrics(settings)}
         for key, value in values.items():
             column_key = f"{key}_{d['name']}" if several else key
             if column_key in written:
@@ -190,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # an organizer-side problem: say so, keep the page readable
-        report.fail(f"The scoring program itself failed ({type(exc).__name__}: {exc}).",
+        report.fail(capped(f"The scoring program itself failed ({type(exc).__name__}: {exc})."),
                     fix="Nothing to change in your submission: please tell the organizers, quoting this message.")
-        print(f"ERROR: scoring program failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(capped(f"ERROR: scoring program failed: {type(exc).__name__}: {exc}"), file=sys.stderr)
         raise
     report.finish()
     print("Scores: " + ", ".join(f"{k}={v:.6g}" for k, v in scores.items()))

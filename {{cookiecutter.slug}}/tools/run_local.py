@@ -16,6 +16,7 @@ import json
 import math
 import shutil
 import sys
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -142,6 +143,24 @@ def last_error_line(stderr: str) -> str:
     return lines[-1] if lines else ""
 
 
+def submission_problem(path: Path) -> str | None:
+    """What is wrong with a submission given to the runner, before anything runs: it must be a
+    folder or a readable zip, as Codabench takes a zip."""
+    if path.is_dir():
+        return None
+    if not zipfile.is_zipfile(path):
+        if path.suffix.lower() != ".zip":
+            return (f"submission {path} is a single file, not a folder or a zip: pass the folder that holds it, "
+                    f"or zip it first (python -m zipfile -c submission.zip {path.name})")
+        return f"submission {path} is not a zip file (it may be truncated or something else renamed .zip)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+        return f"submission {path} cannot be read as a zip ({exc})"
+    return f"submission {path}: {damaged!r} is damaged inside the zip; zip the submission again" if damaged else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phase", default="Development", help="phase name (prefix is enough) or index")
@@ -160,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.submission.exists():
         print(f"ERROR: submission {args.submission} does not exist; pass a folder or a zip with --submission", file=sys.stderr)
+        return 2
+    problem = submission_problem(args.submission)
+    if problem:
+        print(f"ERROR: {problem}", file=sys.stderr)
         return 2
     missing = [str(t.input_data) for t in phase.tasks if t.input_data and not t.input_data.exists()]
     if missing:

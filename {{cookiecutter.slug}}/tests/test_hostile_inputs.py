@@ -1,0 +1,199 @@
+"""Hostile and careless submissions: each gets one clear line and a non-zero exit, never a traceback
+of ours, a silent score, or a read outside the submission.
+
+Models that raise what Python does not expect (KeyboardInterrupt, an exception whose message
+cannot be printed, megabytes of message), return what cannot be read as numbers, or close the
+program's output; prediction files with values no leaderboard can store, links to other files,
+headers of ten thousand columns. The programs run in this process where that is enough, and as a
+process of their own where the model attacks the process itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bundle import load_program_module
+from conftest import ROOT, needs_code
+
+MAX_SHOWN = 2100  # a capped message: 2,000 characters and the note on what was cut
+
+
+@pytest.fixture(scope="module")
+def ingestion():
+    return load_program_module(ROOT / "ingestion_program", "ingestion")
+
+
+@pytest.fixture(scope="module")
+def scoring():
+    return load_program_module(ROOT / "scoring_program", "scoring")
+
+
+def prediction(task: dict) -> str:
+    """Python source of a valid prediction for X, whatever this competition's format."""
+    dataset = task["datasets"][0]
+    fmt, classes = task["prediction_format"], dataset["classes"]
+    if fmt == "value":
+        return "np.zeros(len(X))"
+    if fmt == "label":
+        return f"np.full(len(X), {classes[0]!r}, dtype=object)"
+    return f"pd.DataFrame(np.full((len(X), {len(classes)}), 1 / {len(classes)}), columns={list(classes)!r})"
+
+
+def model(task: dict, fit: str = "pass", predict: str | None = None, top: str = "") -> str:
+    return (f"import sys\nimport numpy as np\nimport pandas as pd\n{top}\n\n"
+            f"class Model:\n    def fit(self, X, y):\n        {fit}\n\n"
+            f"    def predict(self, X):\n        return {predict or prediction(task)}\n")
+
+
+BAD_MODELS = {  # name: (model.py's parts, what the error must say)
+    "fit raises KeyboardInterrupt": ({"fit": "raise KeyboardInterrupt"}, "Model.fit raised KeyboardInterrupt"),
+    "fit calls sys.exit(3)": ({"fit": "sys.exit(3)"}, "Model.fit raised SystemExit: 3"),
+    "fit raises GeneratorExit": ({"fit": "raise GeneratorExit('bye')"}, "Model.fit raised GeneratorExit: bye"),
+    "an exception whose message raises": (
+        {"top": "class Odd(Exception):\n    def __str__(self):\n        raise RuntimeError('no')",
+         "fit": "raise Odd()"}, "Model.fit raised Odd: (its message could not be read"),
+    "a megabyte of message": ({"fit": "raise ValueError('x' * 1_000_000)"}, "more characters cut"),
+    "predict returns objects whose float() raises": (
+        {"top": "class Bad:\n    def __float__(self):\n        raise RuntimeError('no float')\n"
+                "    def __str__(self):\n        raise RuntimeError('no str')",
+         "predict": "[Bad() for _ in range(len(X))]"}, "Model.predict"),
+    "predict returns complex numbers": ({"predict": "np.zeros(len(X)) + 1j"}, "Model.predict"),
+    "predict returns a generator": ({"predict": "(0 for _ in range(len(X)))"}, "Model.predict"),
+    "predict returns a string": ({"predict": "'all of them'"}, "Model.predict"),
+    "predict returns too few rows": ({"predict": "np.zeros(3)"}, "Model.predict"),
+    "predict raises MemoryError": ({"predict": "(_ for _ in ()).throw(MemoryError('boom'))"}, "Model.predict raised MemoryError: boom"),
+    "import calls sys.exit": ({"top": "sys.exit('not today')"}, "model.py could not be imported: SystemExit: not today"),
+    "import raises KeyboardInterrupt": ({"top": "raise KeyboardInterrupt"}, "model.py could not be imported: KeyboardInterrupt"),
+}
+
+
+@needs_code
+@pytest.mark.parametrize("name", sorted(BAD_MODELS))
+def test_a_hostile_model_fails_with_what_it_did(name, ingestion, task, tmp_path, capfd):
+    parts, says = BAD_MODELS[name]
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "model.py").write_text(model(task, **parts), encoding="utf-8")
+    code = ingestion.main(["--input-data", str(ROOT / "data" / "dev" / "input_data"), "--submission",
+                           str(tmp_path / "submission"), "--output", str(tmp_path / "out")])
+    error = json.loads((tmp_path / "out" / "ingestion_result.json").read_text(encoding="utf-8"))["error"]
+    err = capfd.readouterr().err
+    assert code == 1, err
+    assert says in error and len(error) <= MAX_SHOWN
+    assert f"ERROR: {error}" in err
+    assert not (tmp_path / "out" / "predictions.csv").exists()
+
+
+@needs_code
+@pytest.mark.parametrize("attack", ["close stdout", "replace stderr", "close both"])
+def test_a_model_that_takes_the_programs_output_away_still_gets_its_error_line(attack, task, tmp_path):
+    """The ERROR line reaches the log even when the model closed or replaced the streams (a process of its own)."""
+    fit = {"close stdout": "sys.stdout.close(); raise ValueError('after closing stdout')",
+           "replace stderr": "import io; sys.stderr = io.StringIO(); raise ValueError('after replacing stderr')",
+           "close both": "sys.stdout.close(); sys.stderr.close(); raise ValueError('after closing both')"}[attack]
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "model.py").write_text(model(task, fit=fit), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(ROOT / "ingestion_program" / "ingestion.py"), "--input-data",
+                           str(ROOT / "data" / "dev" / "input_data"), "--submission", str(tmp_path / "submission"),
+                           "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "ERROR: Model.fit raised ValueError: after " in done.stderr
+
+
+@needs_code
+def test_a_model_that_closes_stdout_and_succeeds_is_scored(task, tmp_path):
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "model.py").write_text(model(task, fit="sys.stdout.close()"), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(ROOT / "ingestion_program" / "ingestion.py"), "--input-data",
+                           str(ROOT / "data" / "dev" / "input_data"), "--submission", str(tmp_path / "submission"),
+                           "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "predict: " in done.stdout and (tmp_path / "out" / "predictions.csv").is_file()
+
+
+# -- prediction files ----------------------------------------------------------------------------
+def score(scoring, res: Path, out: Path) -> int:
+    return scoring.main(["--reference", str(ROOT / "data" / "dev" / "reference_data"), "--predictions", str(res),
+                         "--output", str(out)])
+
+
+def refused(scoring, res: Path, out: Path, capfd) -> str:
+    """Score res; assert it is refused as the participant's fault, with a complete page and no scores."""
+    assert score(scoring, res, out) == 1
+    err = capfd.readouterr().err
+    assert err.startswith("ERROR: ") and "scoring program failed" not in err and "Traceback" not in err, err
+    assert not (out / "scores.json").exists()
+    page = (out / "detailed_results.html").read_text(encoding="utf-8")
+    assert 'class="card status failed"' in page
+    return err
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e308", "1e200", "1e12", "-3e11", "1.7976931348623157e308"])
+def test_finite_but_huge_values_are_the_participants_error_with_the_row(value, scoring, task, constant_predictions,
+                                                                      tmp_path, capfd):
+    if task["prediction_format"] != "value":
+        pytest.skip("probabilities and labels are bounded: only regression values can be huge")
+    constant_predictions(tmp_path / "res")
+    dataset = task["datasets"][0]
+    path = tmp_path / "res" / dataset["folder"] / "predictions.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first_id = lines[1].split(",")[0]
+    lines[1] = f"{first_id},{value}"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
+    assert "which Codabench cannot store" in err and f"id {first_id!r}" in err and "on the scale of the target" in err
+
+
+def test_a_link_to_another_file_is_refused_without_reading_it(scoring, task, tmp_path, capfd):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("top secret first line\n", encoding="utf-8")
+    dataset = task["datasets"][0]
+    (tmp_path / "res" / dataset["folder"]).mkdir(parents=True)
+    (tmp_path / "res" / dataset["folder"] / "predictions.csv").symlink_to(secret)
+    err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
+    assert "is a symbolic link" in err
+    assert "top secret" not in err and "top secret" not in (tmp_path / "out" / "detailed_results.html").read_text()
+
+
+@needs_code
+def test_a_result_submission_with_a_link_is_refused_by_ingestion(ingestion, task, tmp_path, capfd):
+    if task["submission_mode"] == "code":
+        pytest.skip("result submissions are refused here anyway")
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "predictions.csv").symlink_to("/etc/passwd")
+    code = ingestion.main(["--input-data", str(ROOT / "data" / "dev" / "input_data"), "--submission",
+                           str(tmp_path / "submission"), "--output", str(tmp_path / "out")])
+    assert code == 1 and "is a symbolic link" in capfd.readouterr().err
+    assert not (tmp_path / "out" / "predictions.csv").exists()
+
+
+HUGE_FILES = {  # name: (file bytes from the header, what the error must say)
+    "a header of ten thousand columns": (lambda header: (",".join(f"c{i}" for i in range(10_000)) + "\n").encode(), "line 1: header"),
+    "a megabyte of blank lines": (lambda header: header + b"\n" * 1_000_000, "empty"),
+    "a cell of a megabyte": (lambda header: header + b"x" * 1_000_000 + b"\n", "predictions.csv"),
+    "NUL bytes": (lambda header: header + b"\x00" * 1000 + b"\n", "predictions.csv"),
+    "UTF-16": (lambda header: header.decode().encode("utf-16"), "UTF-8"),
+    "random bytes": (lambda header: bytes(range(256)) * 100, "predictions.csv"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUGE_FILES))
+def test_large_or_binary_garbage_gets_a_short_message(name, scoring, task, constant_predictions, tmp_path, capfd):
+    constant_predictions(tmp_path / "valid")
+    dataset = task["datasets"][0]
+    header = (tmp_path / "valid" / dataset["folder"] / "predictions.csv").read_bytes().split(b"\n")[0] + b"\n"
+    make, says = HUGE_FILES[name]
+    (tmp_path / "res" / dataset["folder"]).mkdir(parents=True)
+    (tmp_path / "res" / dataset["folder"] / "predictions.csv").write_bytes(make(header))
+    err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
+    assert says in err and len(err) <= 2 * MAX_SHOWN + 100  # the problem and the fix, each capped
+
+
+def test_a_folder_named_predictions_csv_is_refused(scoring, task, tmp_path, capfd):
+    dataset = task["datasets"][0]
+    (tmp_path / "res" / dataset["folder"] / "predictions.csv").mkdir(parents=True)
+    assert "not found" in refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
