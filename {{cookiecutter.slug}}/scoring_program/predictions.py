@@ -169,19 +169,25 @@ def label_rule(fmt: str, classes: list) -> str:
     return {"probabilities": "the most probable class", "label": "as submitted"}.get(fmt, "")
 
 
-def padded(path: Path) -> bool:
+def scan(path: Path) -> tuple[bool, int]:
     """Whether a cell of the file may start or end with a space or tab (or the file has a byte-order
-    mark): such files go to the careful reading, which strips them. Read in blocks, never whole."""
-    previous = b"\n"
+    mark): such files go to the careful reading, which strips them; and how many line breaks it has.
+    Read in blocks, never whole."""
+    previous, padded, lines = b"\n", False, 0
     with path.open("rb") as f:
         while block := f.read(SCAN_BLOCK):
-            if previous == b"\n" and block.startswith(BOM.encode()):
-                return True
+            lines += block.count(b"\n")
+            if not padded and previous == b"\n" and block.startswith(BOM.encode()):
+                padded = True
             joined = previous + block
-            if (b" " in joined or b"\t" in joined) and any(needle in joined for needle in PADDING):
-                return True
+            if not padded and (b" " in joined or b"\t" in joined) and any(needle in joined for needle in PADDING):
+                padded = True
             previous = block[-1:]
-    return previous in (b" ", b"\t")
+    return padded or previous in (b" ", b"\t"), lines
+
+
+def padded(path: Path) -> bool:
+    return scan(path)[0]
 
 
 def _read_typed(path: Path) -> pd.DataFrame | None:
@@ -439,7 +445,16 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str
     if path.is_symlink():  # it would read whatever the link points to, a system file included
         raise PredictionError(f"{shown_as} is a symbolic link, not a file.", file=shown_as,
                               fix=f"Put the file itself in the submission: zip {PREDICTIONS_FILE}, not a link to it.")
-    typed = _typed_predictions(path, reference, fmt) if path.is_file() else None
+    padding = None
+    if path.is_file():
+        padding, lines = scan(path)
+        expected = len(reference.ids) + 1
+        if lines > 2 * expected + 100:  # far more lines than rows: say so before parsing (and storing) them all
+            header = csv_line([reference.id_name, *prediction_columns(fmt, reference.classes, reference.target_name)])
+            raise PredictionError(f"{shown_as} has {lines} lines, expected {expected} (the header `{header}` and one row "
+                                  f"per test id).", file=shown_as,
+                                  fix="Write one row per test id, with no blank lines and nothing below the rows.")
+    typed = _typed_predictions(path, reference, fmt, padding) if path.is_file() else None
     if typed is None:
         return read_predictions_carefully(folder, reference, fmt, shown_as)
     values, rows = typed
@@ -448,11 +463,12 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str
     return predictions
 
 
-def _typed_predictions(path: Path, reference: Reference, fmt: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+def _typed_predictions(path: Path, reference: Reference, fmt: str,
+                       padding: bool | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
     """The values of a well-formed file aligned with the reference, read once into typed columns, and
     the file's row of each reference row (None: the same order); None as soon as anything needs the
-    careful reading (which then explains it or accepts it)."""
-    if padded(path):
+    careful reading (which then explains it or accepts it). `padding`: what scan() said, if it ran."""
+    if padded(path) if padding is None else padding:
         return None
     value_columns = prediction_columns(fmt, reference.classes, reference.target_name)
     columns = [reference.id_name, *value_columns]

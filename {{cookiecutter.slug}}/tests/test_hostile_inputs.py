@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,8 @@ def test_a_model_that_closes_stdout_and_succeeds_is_scored(task, tmp_path):
                            str(ROOT / "data" / "dev" / "input_data"), "--submission", str(tmp_path / "submission"),
                            "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "predict: " in done.stdout and (tmp_path / "out" / "predictions.csv").is_file()
+    assert done.stdout.count("predict") == len(task["datasets"])  # its own lines went on after the model's close
+    assert all((tmp_path / "out" / d["folder"] / "predictions.csv").is_file() for d in task["datasets"])
 
 
 # -- prediction files ----------------------------------------------------------------------------
@@ -163,17 +165,18 @@ def test_a_link_to_another_file_is_refused_without_reading_it(scoring, task, tmp
 def test_a_result_submission_with_a_link_is_refused_by_ingestion(ingestion, task, tmp_path, capfd):
     if task["submission_mode"] == "code":
         pytest.skip("result submissions are refused here anyway")
-    (tmp_path / "submission").mkdir()
-    (tmp_path / "submission" / "predictions.csv").symlink_to("/etc/passwd")
+    folder = tmp_path / "submission" / task["datasets"][0]["folder"]
+    folder.mkdir(parents=True)
+    (folder / "predictions.csv").symlink_to("/etc/passwd")
     code = ingestion.main(["--input-data", str(ROOT / "data" / "dev" / "input_data"), "--submission",
                            str(tmp_path / "submission"), "--output", str(tmp_path / "out")])
     assert code == 1 and "is a symbolic link" in capfd.readouterr().err
-    assert not (tmp_path / "out" / "predictions.csv").exists()
+    assert not list((tmp_path / "out").rglob("predictions.csv"))
 
 
 HUGE_FILES = {  # name: (file bytes from the header, what the error must say)
     "a header of ten thousand columns": (lambda header: (",".join(f"c{i}" for i in range(10_000)) + "\n").encode(), "line 1: header"),
-    "a megabyte of blank lines": (lambda header: header + b"\n" * 1_000_000, "empty"),
+    "a megabyte of blank lines": (lambda header: header + b"\n" * 1_000_000, "lines, expected"),
     "a cell of a megabyte": (lambda header: header + b"x" * 1_000_000 + b"\n", "predictions.csv"),
     "NUL bytes": (lambda header: header + b"\x00" * 1000 + b"\n", "predictions.csv"),
     "UTF-16": (lambda header: header.decode().encode("utf-16"), "UTF-8"),
@@ -197,3 +200,31 @@ def test_a_folder_named_predictions_csv_is_refused(scoring, task, tmp_path, capf
     dataset = task["datasets"][0]
     (tmp_path / "res" / dataset["folder"] / "predictions.csv").mkdir(parents=True)
     assert "not found" in refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
+
+
+def test_swapped_dataset_files_are_refused(scoring, task, constant_predictions, tmp_path, capfd):
+    """Each dataset has its own ids (made-up ones are prefixed with the dataset's name), so a submission
+    that puts one dataset's predictions in another's folder is refused, not scored."""
+    if len(task["datasets"]) < 2:
+        pytest.skip("one dataset: nothing to swap")
+    constant_predictions(tmp_path / "res")
+    first, second = (tmp_path / "res" / d["folder"] / "predictions.csv" for d in task["datasets"][:2])
+    first_text, second_text = first.read_bytes(), second.read_bytes()
+    first.write_bytes(second_text)
+    second.write_bytes(first_text)
+    err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
+    assert f"{task['datasets'][0]['folder']}/predictions.csv" in err and "not in test.csv" in err
+
+
+@pytest.mark.parametrize("name", ["thirty million blank lines", "a line per byte"])
+def test_a_file_far_longer_than_the_test_set_is_refused_before_it_is_parsed(name, scoring, task, constant_predictions,
+                                                                            tmp_path, capfd):
+    constant_predictions(tmp_path / "res")
+    dataset = task["datasets"][0]
+    path = tmp_path / "res" / dataset["folder"] / "predictions.csv"
+    padding = b"\n" * 30_000_000 if name.startswith("thirty") else b"\n".join([b"x"] * 3_000_000)
+    path.write_bytes(path.read_bytes() + padding)
+    started = time.monotonic()
+    err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
+    assert time.monotonic() - started < 20  # it was a two-minute read
+    assert "lines, expected" in err and "one row per test id" in err

@@ -253,7 +253,7 @@ def dump(declaration: Declaration) -> str:
         lines += [f"  - name: {scalar(dataset.name)}",
                   f"    source: {scalar(dataset.source)}  # a .csv or .parquet file (relative to this folder), "
                   f"{SYNTHETIC}, or sklearn:{'|'.join(SKLEARN_SOURCES)}",
-                  f"    id: {scalar(dataset.id) if dataset.id else 'null'}  # the id column; null: ids are made up",
+                  f"    id: {scalar(dataset.id) if dataset.id else 'null'}  # the id column; null: made-up ids, per dataset",
                   f"    target: {scalar(dataset.target)}",
                   f"    group: {scalar(dataset.group) if dataset.group else 'null'}  # rows with the same value stay in one split"]
         if dataset.classes is not None:

@@ -248,6 +248,20 @@ def check_leakage(features: pd.DataFrame, ids: pd.Series, assignment: np.ndarray
                             "the table (pandas: drop_duplicates(subset=features)) or give a GROUP column that keeps them together")
 
 
+def warn_shared_ids(splits: dict[str, Split]) -> None:
+    """Datasets whose test ids overlap cannot tell a submission's swapped prediction files apart."""
+    names = list(splits)
+    for test in ("dev_test", "final_test"):
+        for i, first in enumerate(names):
+            for second in names[i + 1:]:
+                shared = pd.Index(splits[first].frames[test].iloc[:, 0]).intersection(splits[second].frames[test].iloc[:, 0])
+                if len(shared):
+                    print(f"WARNING: datasets {first!r} and {second!r} share {len(shared)} ids in the {SPLITS[test]} split "
+                          f"(e.g. {shared[0]!r}): a submission that swaps their prediction files would be scored; "
+                          "give each dataset its own ids (or no ID column: made-up ids differ per dataset)", flush=True)
+                    return
+
+
 def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFrame, seed: int, where: str,
                   dropped: list[str] = ()) -> Split:
     if dataset.features is None:
@@ -268,8 +282,9 @@ def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFram
         # Rows are shuffled within the split (and generated ids numbered afterwards): the order of a
         # file, like an id, must say nothing about the source's order, which may follow the target.
         rows = np.random.RandomState(seed + index + 1).permutation(np.flatnonzero(assignment == index))
-        if ids is None:
-            split_ids = pd.Series([f"{ID_PREFIX[name]}{i:06d}" for i in range(len(rows))], dtype=object)
+        if ids is None:  # made up; with several datasets each has its own, so swapped prediction files are caught
+            prefix = f"{dataset.name}-{ID_PREFIX[name]}" if len(declaration.datasets) > 1 else ID_PREFIX[name]
+            split_ids = pd.Series([f"{prefix}{i:06d}" for i in range(len(rows))], dtype=object)
         else:
             split_ids = ids.iloc[rows].reset_index(drop=True)
         frame = features.iloc[rows].reset_index(drop=True)
@@ -552,6 +567,7 @@ def prepare(root: Path = ROOT, source: str | None = None, target: str | None = N
         progress(f"  checked and split: {sizes} ({time.monotonic() - started:.1f} s)")
         del table
     completed = replace(declaration, datasets=[splits[d.name].dataset for d in declaration.datasets])
+    warn_shared_ids(splits)
 
     staging = root / f".data.new-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
