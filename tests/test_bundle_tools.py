@@ -161,10 +161,52 @@ def pop(mapping: dict, key: str) -> None:
     del mapping[key]
 
 
+BILLION_LAUGHS = "lol:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+
+
+def _yaml_bytes(root: Path) -> bytes:
+    return (root / "competition.yaml").read_bytes()
+
+
+def _write_bytes(root: Path, name: str, data: bytes) -> None:
+    (root / name).write_bytes(data)
+
+
+def _append(root: Path, text: str) -> None:
+    with (root / "competition.yaml").open("a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _link(path: Path, target: str) -> None:
+    """Replace a file or folder of the copy with a link to `target` outside the bundle."""
+    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    path.symlink_to(target)
+
+
 CASES = [
     # the whole yaml
     Case("yaml-broken", lambda c, r: (r / "competition.yaml").write_text("version: 2\ntitle: [unclosed\n"), "CB000", "not valid YAML",
          rewrite=False),
+    # Hostile or careless files: each one finding, no crash, no stall, nothing read outside the bundle.
+    Case("yaml-latin-1", lambda c, r: _write_bytes(r, "competition.yaml", "# caf\u00e9\n".encode("latin-1") + _yaml_bytes(r)),
+         "CB000", "line 1 has the byte b'\\xe9'", rewrite=False),
+    Case("yaml-utf-16", lambda c, r: _write_bytes(r, "competition.yaml", _yaml_bytes(r).decode().encode("utf-16")),
+         "CB000", "is UTF-16 text", rewrite=False),
+    Case("yaml-nested-10000", lambda c, r: _append(r, "deep: " + "[" * 10_000 + "]" * 10_000 + "\n"), "CB000",
+         "nests lists or mappings", rewrite=False),
+    Case("yaml-nested-150", lambda c, r: _append(r, "deep: " + "[" * 150 + "]" * 150 + "\n"), "CB000",
+         "more than 100 deep", rewrite=False),
+    Case("yaml-alias-bomb", lambda c, r: _append(r, BILLION_LAUGHS), "CB000", "through its YAML aliases", rewrite=False),
+    Case("yaml-50-mb-comment", lambda c, r: _append(r, "#" + "x" * 50_000_000 + "\n"), "CB000", "a competition.yaml is a few KiB",
+         rewrite=False),
+    Case("yaml-duplicate-key", lambda c, r: _write_bytes(r, "competition.yaml", _yaml_bytes(r).replace(b"title:", b"title: x\ntitle:", 1)),
+         "CB105", "the key 'title' is written twice", rewrite=False),
+    Case("terms-absolute", lambda c, r: c.update(terms="/etc/passwd"), "CB009", "'/etc/passwd' is an absolute path"),
+    Case("input-data-absolute", lambda c, r: c["tasks"][0].update(input_data="/etc"), "CB009", "is an absolute path"),
+    Case("logo-dot-dot", lambda c, r: c.update(image="../../../../etc/hostname"), "CB009", "leads outside the bundle"),
+    Case("terms-link-outside", lambda c, r: _link(r / c["terms"], "/etc/passwd"), "CB009", "leads outside the bundle"),
+    Case("data-link-outside", lambda c, r: _link(r / c["phases"][0]["public_data"], "/etc"), "CB009", "leads outside the bundle"),
     Case("version-2.0", lambda c, r: c.update(version=2.0), "CB001", "A suitable version could not be found"),
     Case("version-missing", lambda c, r: pop(c, "version"), "CB001", "HTML pages could not be found in the yaml file"),
     Case("pages-missing", lambda c, r: pop(c, "pages"), "CB002", "'NoneType' object is not iterable"),

@@ -42,17 +42,79 @@ class Phase:
     public_data: Path | None
 
 
+MAX_YAML_BYTES = 2 * 1024 * 1024  # a competition.yaml is a few kilobytes; beyond this it is not one
+MAX_YAML_NODES = 200_000  # values once aliases are expanded ("billion laughs" expands to 10^9)
+MAX_YAML_DEPTH = 100  # nested lists or mappings
+
+
+def competition_text(path: Path) -> str:
+    """competition.yaml as text, or a BundleError saying why it cannot be one (size, encoding)."""
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise BundleError(f"{path} is {size / 1024 / 1024:.1f} MiB; a competition.yaml is a few KiB (limit "
+                          f"{MAX_YAML_BYTES // 1024 // 1024} MiB): remove what is not the competition's description")
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BundleError(f"{path} is UTF-16 text; Codabench reads it as UTF-8: save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise BundleError(f"{path} is not UTF-8 text (line {line} has the byte {data[exc.start:exc.start + 1]!r}); "
+                          "Codabench reads it as UTF-8: save it as UTF-8") from None
+
+
+def _expanded_size(node, depth: int = 0, seen: dict | None = None) -> int:
+    """How many values a loaded document holds once its aliases are expanded (shared objects counted each time)."""
+    seen = {} if seen is None else seen
+    if depth > MAX_YAML_DEPTH:
+        raise BundleError(f"{COMPETITION_YAML} nests lists or mappings more than {MAX_YAML_DEPTH} deep")
+    if id(node) in seen:
+        return seen[id(node)]
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    size = 1 + sum(_expanded_size(value, depth + 1, seen) for _, value in children)
+    if isinstance(node, (dict, list)):
+        seen[id(node)] = size
+    return size
+
+
 def load_competition(root: Path = ROOT) -> dict:
     path = root / COMPETITION_YAML
     if not path.is_file():
         raise BundleError(f"{path} not found: run the tool from a bundle folder that has {COMPETITION_YAML} at its top")
+    text = competition_text(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise BundleError(f"{path} is not valid YAML: {exc}".replace("\n", " ")) from None
+    except RecursionError:
+        raise BundleError(f"{path} nests lists or mappings too deeply to read") from None
     if not isinstance(data, dict):
         raise BundleError(f"{path} must hold a mapping of keys (version, title, phases, ...)")
+    if _expanded_size(data) > MAX_YAML_NODES:
+        raise BundleError(f"{path} expands to more than {MAX_YAML_NODES:,} values through its YAML aliases "
+                          "(&anchor / *alias): write the values out")
     return data
+
+
+def duplicate_keys(root: Path) -> list[tuple[str, str]]:
+    """(yaml path, key) of each key written twice in one mapping of competition.yaml: YAML keeps the last."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node, where: str, depth: int) -> None:
+        if depth > MAX_YAML_DEPTH:
+            return
+        if isinstance(node, yaml.MappingNode):
+            keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
+            found.extend((where, key) for i, key in enumerate(keys) if key in keys[:i])
+            for key, value in node.value:
+                walk(value, f"{where}.{key.value}" if where else str(key.value), depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, value in enumerate(node.value):
+                walk(value, f"{where}[{i}]", depth + 1)
+
+    walk(yaml.compose(competition_text(root / COMPETITION_YAML)), "", 0)
+    return found
 
 
 def _path(root: Path, value: object) -> Path | None:

@@ -41,9 +41,22 @@ def image_kind(head: bytes) -> str | None:
     return "webp" if kind is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP" else kind
 
 
+def inside_paths(c: dict, root: Path) -> dict[str, str]:
+    """referenced_paths() without the absolute ones and those that lead outside the bundle (through `..` or
+    a link): the checks read only files of the bundle."""
+    inside = root.resolve()
+    return {where: value for where, value in referenced_paths(c).items()
+            if not PurePosixPath(value).is_absolute() and (root / value).resolve().is_relative_to(inside)}
+
+
 def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = False) -> None:
     for where, value in referenced_paths(c).items():
         path = root / value
+        if where not in inside_paths(c, root):
+            how = "an absolute path" if PurePosixPath(value).is_absolute() else "a path that leads outside the bundle"
+            findings.add("CB009", where, f"{value!r} is {how}: Codabench reads only what is inside the bundle zip, and "
+                         "a tool following it would read another part of this machine", "point at a file or folder of the bundle")
+            continue
         zipped_to = root / (value.rstrip("/") + ".zip")
         if value.endswith("/") and path.is_dir() and zipped_to.exists():
             findings.add("CB010", where, f"{value!r} ends with '/': Codabench zips it to {zipped_to.name} next to it, "
@@ -80,7 +93,7 @@ def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = Fals
 
 def check_logo(c: dict, root: Path, findings: Findings) -> None:
     logo = root / str(c.get("image", ""))
-    if c.get("image") and logo.is_file() and logo.stat().st_size and image_kind(logo.read_bytes()[:16]) is None:
+    if c.get("image") in inside_paths(c, root).values() and logo.is_file() and logo.stat().st_size and image_kind(logo.read_bytes()[:16]) is None:
         findings.add("CB013", "image", "the logo is not a PNG, JPEG, GIF or WEBP image (by its bytes, whatever its name); "
                      "Codabench says 'logo: Please upload a valid image.'", "save the logo as an RGB PNG")
 
@@ -90,7 +103,7 @@ def check_data_layout(c: dict, root: Path, findings: Findings) -> None:
     for i, task in mappings(c.get("tasks")):
         for key in DATA_KEYS:
             path = root / str(task.get(key) or "")
-            if task.get(key) and path.is_file() and zipfile.is_zipfile(path):
+            if task.get(key) in inside_paths(c, root).values() and path.is_file() and zipfile.is_zipfile(path):
                 tops = {PurePosixPath(n).parts[0] for n in list_files(path) if "__MACOSX" not in n}
                 if len(tops) == 1 and all("/" in n for n in list_files(path) if "__MACOSX" not in n):
                     findings.add("CB019", f"tasks[{i}].{key}", f"every file of {task[key]!r} is inside {tops.pop()}/: "
@@ -99,7 +112,7 @@ def check_data_layout(c: dict, root: Path, findings: Findings) -> None:
 
 def check_sizes(c: dict, root: Path, findings: Findings) -> None:
     total = 0
-    for where, value in referenced_paths(c).items():
+    for where, value in inside_paths(c, root).items():
         path = root / value
         if not path.exists():
             continue
@@ -130,14 +143,15 @@ def check_leaks(c: dict, root: Path, findings: Findings) -> None:
     whose shortest path the scorer computes). This template's own data is checked strictly (CB082).
     """
     secret: dict[str, str] = {}
+    allowed = set(inside_paths(c, root).values())
     for _, task in mappings(c.get("tasks")):
         folder = str(task.get("reference_data") or "").rstrip("/")
         path = root / folder
-        if folder and path.exists() and (path.is_dir() or zipfile.is_zipfile(path)):
+        if folder and task.get("reference_data") in allowed and path.exists() and (path.is_dir() or zipfile.is_zipfile(path)):
             secret.update({digest: f"{folder}/{name}" for digest, name in _digests(path).items()})
     if not secret:
         return
-    for where, value in referenced_paths(c).items():
+    for where, value in inside_paths(c, root).items():
         folder, path = value.rstrip("/"), root / value
         if where.endswith(VISIBLE_KEYS) and path.exists() and (path.is_dir() or zipfile.is_zipfile(path)):
             leaked = sorted((name, secret[digest]) for digest, name in _digests(path).items() if digest in secret)

@@ -30,6 +30,7 @@ RULES: dict[str, tuple[str, str]] = {
     # files referenced by competition.yaml
     "CB010": (ERROR, "a folder path ends with '/' and its zip would overwrite a shipped file"),
     "CB011": (ERROR, "a referenced file or folder does not exist"),
+    "CB009": (ERROR, "a path is absolute or leads outside the bundle"),
     "CB012": (ERROR, "a referenced file or folder is empty"),
     "CB013": (ERROR, "the logo is not a PNG, JPEG, GIF or WEBP image"),
     "CB014": (ERROR, "a page has no file or no title"),
@@ -103,6 +104,7 @@ RULES: dict[str, tuple[str, str]] = {
     "CB102": (ERROR, "a required key is missing"),
     "CB103": (WARNING, "a key Codabench does not know (ignored)"),
     "CB104": (ERROR, "a value breaks a size or format limit"),
+    "CB105": (WARNING, "a key is written twice in one mapping: YAML keeps the last"),
     # fact_sheet
     "CB110": (ERROR, "fact_sheet is not a mapping of questions"),
     "CB111": (ERROR, "a fact sheet question does not have exactly the six keys"),
