@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 import sys
+import time
 import zipfile
 from copy import deepcopy
 from dataclasses import dataclass
@@ -646,3 +647,101 @@ def test_the_runner_refuses_a_submission_it_cannot_read_in_one_line(name, tools,
     err = capsys.readouterr().err
     assert err.startswith("ERROR: ") and says in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "runs").exists()
+
+
+# -- what a step starts, and what it reaches --------------------------------------------------
+ESCAPE_NEW_SESSION = ("import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], "
+                      "start_new_session=True); print(child.pid, flush=True)")
+ESCAPE_SAME_GROUP = ("import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+                     "print(child.pid, flush=True)")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")  # killed, waiting for its (new) parent to reap it
+
+
+@pytest.mark.parametrize("escape", [ESCAPE_NEW_SESSION, ESCAPE_SAME_GROUP], ids=["new session", "same group"])
+def test_children_a_step_leaves_behind_are_stopped_with_it(escape, tools, tmp_path):
+    """A program that starts a child which outlives it (holding its output open) no longer keeps the run waiting."""
+    executor = tools.executors.LocalExecutor(tmp_path, echo=None)
+    out = tmp_path / "out"
+    out.mkdir()
+    container = tools.executors.Container("t", ["python3", "-c", escape], {"/app/program": out, "/app/output": out})
+    started = time.monotonic()
+    completed = executor.run(container, timeout=60)
+    assert time.monotonic() - started < 15
+    assert completed.exit_code == 0
+    child = int(completed.stdout.split()[0])
+    deadline = time.monotonic() + 5
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(child)
+
+
+def test_a_step_sees_a_home_and_a_temporary_folder_of_its_own(tools, tmp_path):
+    executor = tools.executors.LocalExecutor(tmp_path, echo=None)
+    out = tmp_path / "out"
+    out.mkdir()
+    script = "import os, pathlib, tempfile; print(pathlib.Path.home()); print(tempfile.gettempdir()); print(os.environ.get('USER'))"
+    completed = executor.run(tools.executors.Container("t", ["python3", "-c", script], {"/app/program": out, "/app/output": out}), 30)
+    home, temporary, user = completed.stdout.split("\n")[:3]
+    assert Path(home).is_relative_to(tmp_path) and Path(temporary).is_relative_to(tmp_path)
+    assert user == "None"
+
+
+SIGTERM_PARENT = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import executors
+out = Path(sys.argv[2])
+out.mkdir()
+script = "import os, signal, time; os.kill(os.getppid(), signal.SIGTERM); time.sleep(60)"
+done = executors.LocalExecutor(out.parent, echo=None).run(
+    executors.Container("t", ["python3", "-c", script], {"/app/program": out, "/app/output": out}), 60)
+print(json.dumps({"exit_code": done.exit_code, "elapsed": done.elapsed, "stderr": done.stderr}))
+"""
+
+
+def test_a_program_that_sends_sigterm_to_the_runner_stops_its_step_not_the_runner(bundle, tmp_path):
+    done = run([PYTHON, "-c", SIGTERM_PARENT, str(bundle / "tools"), str(tmp_path / "out")], cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["exit_code"] != 0 and result["elapsed"] < 15
+    assert "received SIGTERM during this step" in result["stderr"]
+
+
+SPY_MODEL = '''import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+class Model:
+    def fit(self, X, y):
+        here = Path.cwd().resolve()
+        found = [str(p) for parent in here.parents for p in [parent / "data" / "dev" / "reference_data"] if p.exists()]
+        print("SPY", here, Path.home(), found, flush=True)
+        self.classes = sorted(pd.unique(y))
+
+    def predict(self, X):
+        return pd.DataFrame(np.full((len(X), len(self.classes)), 1 / len(self.classes)), columns=self.classes)
+'''
+
+
+def test_a_local_run_happens_outside_the_bundle_and_is_kept_in_runs(bundle, code_mode, tmp_path):
+    if not code_mode:
+        pytest.skip("result submissions only")
+    spy = submission(tmp_path, {"model.py": SPY_MODEL})
+    done = run([PYTHON, "tools/run_local.py", "--submission", str(spy), "--runs", str(tmp_path / "runs")], cwd=bundle)
+    assert done.returncode == 0, done.stdout + done.stderr
+    here, home, found = re.search(r"SPY (\S+) (\S+) (\[.*\])", done.stdout).groups()
+    assert not Path(here).is_relative_to(bundle.resolve()) and not Path(home).is_relative_to(bundle.resolve())
+    assert found == "[]"
+    page = re.search(r"detailed results: (\S+)", done.stdout).group(1)
+    assert Path(page).is_file() and Path(page).is_relative_to(tmp_path / "runs")

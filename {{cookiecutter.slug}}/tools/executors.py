@@ -24,7 +24,9 @@ from typing import IO, Protocol
 
 # Only what the worker passes into its containers (plus what a local process needs to start).
 WORKER_ENVIRONMENT = {"PYTHONUNBUFFERED": "1"}
-KEPT_FROM_HOST = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+KEPT_FROM_HOST = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")  # HOME and TMPDIR point inside the run instead
+STEP_MARK = "CODABENCH_LOCAL_STEP"  # in every process of a step, children included: how leftovers are found
+PUMP_GRACE = 5.0  # seconds to wait for the output of a step whose processes are all stopped
 _APP_PATH = re.compile(r"(^|=)/app(?=/|$)")
 
 
@@ -50,6 +52,38 @@ class Completed:
 
 class Executor(Protocol):
     def run(self, container: Container, timeout: float) -> Completed: ...
+
+
+def _leftovers(mark: str) -> list[int]:
+    """Processes still carrying a step's mark in their environment (Linux /proc): children it started,
+    in its session or in a new one, that outlived it."""
+    found = []
+    needle = f"{STEP_MARK}={mark}".encode()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(entry.name) != os.getpid() and needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except (OSError, ValueError):  # gone, or not ours to read
+            continue
+    return found
+
+
+def _stop_everything(process: subprocess.Popen, mark: str) -> None:
+    """Stop the step's process group and every process that carries its mark, wherever it went."""
+    for _ in range(3):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        stray = _leftovers(mark)
+        for pid in stray:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if not stray:
+            return
+        time.sleep(0.05)
 
 
 def _pump(stream: IO[str], sink: list[str], echo: IO[str] | None, prefix: str) -> None:
@@ -89,7 +123,11 @@ class LocalExecutor:
         command = self._local_command(container, root)
         environment = {k: os.environ[k] for k in KEPT_FROM_HOST if k in os.environ}
         environment.update(container.environment)
-        environment["MPLCONFIGDIR"] = str(self.workspace / "matplotlib")  # no writes to the user's home
+        mark = f"{os.getpid()}-{container.name}-{time.monotonic_ns()}"
+        home = self.workspace / f"{container.name}-home"
+        (home / "tmp").mkdir(parents=True, exist_ok=True)
+        environment.update({STEP_MARK: mark, "HOME": str(home), "TMPDIR": str(home / "tmp"),  # no writes to the user's home
+                            "MPLCONFIGDIR": str(self.workspace / "matplotlib")})
         workdir = root / container.workdir.lstrip("/")
         started = time.monotonic()
         process = subprocess.Popen(
@@ -108,20 +146,37 @@ class LocalExecutor:
             threading.Thread(target=_pump, args=(process.stderr, err, self.echo, f"  [{container.name} stderr] ")),
         ]
         for pump in pumps:
+            pump.daemon = True  # a process that escaped every kill must not keep the runner alive
             pump.start()
-        timed_out = False
+        timed_out, terminated = False, []
+        restore = _on_sigterm(lambda: (terminated.append(True), _stop_everything(process, mark)))
         try:
             process.wait(timeout=max(timeout, 0.01))
         except subprocess.TimeoutExpired:
             timed_out = True
-            os.killpg(process.pid, signal.SIGKILL)
+        finally:
+            _stop_everything(process, mark)  # the time limit covers the whole step and all it started
             process.wait()
+            restore()
         for pump in pumps:
-            pump.join()
+            pump.join(PUMP_GRACE)
+        stderr = "".join(err)
+        if terminated:
+            stderr += ("\nThe local runner received SIGTERM during this step (from the submission, or from outside) "
+                       "and stopped the step.\n")
         return Completed(
             exit_code=None if timed_out else process.returncode,
             elapsed=time.monotonic() - started,
             stdout="".join(out),
-            stderr="".join(err),
+            stderr=stderr,
             timed_out=timed_out,
         )
+
+
+def _on_sigterm(callback):
+    """While a step runs, SIGTERM (a submission may signal its parent) stops the step instead of the runner.
+    Returns what restores the previous handler. Signals are handled in the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: callback())
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

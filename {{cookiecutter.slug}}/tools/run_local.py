@@ -16,8 +16,9 @@ import json
 import math
 import shutil
 import sys
+import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -194,9 +195,22 @@ def main(argv: list[str] | None = None) -> int:
     if workspace.exists():
         shutil.rmtree(workspace)
     print(f"Running {args.submission} on phase {phase.name!r} in {workspace}")
-    executor = LocalExecutor(workspace, python=args.python, echo=None if args.quiet else sys.stdout)
+    # The steps run in a folder outside the bundle, on copies of what the worker mounts: a submission
+    # finds no path to the bundle's reference data from where it runs (only a container hides it
+    # completely: see README, "How the local runner mimics Codabench"). The run is kept in runs/.
+    scratch = Path(tempfile.mkdtemp(prefix="codabench-run-"))
+    executor = LocalExecutor(scratch, python=args.python, echo=None if args.quiet else sys.stdout)
     columns = leaderboard_columns(competition)
-    runs = run_phase(phase, args.submission, workspace, executor, columns, progress=lambda m: print(m, flush=True))
+    try:
+        runs = run_phase(phase, args.submission, scratch, executor, columns, progress=lambda m: print(m, flush=True))
+    finally:
+        workspace.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(scratch), workspace)
+
+    def kept(path: Path | None) -> Path | None:  # where a step's folder is now, in runs/
+        return workspace / path.relative_to(scratch) if path else None
+
+    runs = [replace(run, prediction_output=kept(run.prediction_output), scoring_output=kept(run.scoring_output)) for run in runs]
 
     for run in runs:
         print(f"\n{run.task}: {run.status}")
