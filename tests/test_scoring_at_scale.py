@@ -230,3 +230,58 @@ def test_the_benchmark_prints_both_tables_with_ratios(default_bundle):
         cpu_ratio, memory_ratio = float(cells[7]), float(cells[8])
         assert 0 < cpu_ratio < 10 and 0 < memory_ratio < 10
     assert all(0 < float(cells[9]) < 5 for cells in rows[:2])  # the first page, timed from the start
+
+
+# -- hostile files, generated --------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NASTY_CELLS = ["", " ", "nan", "NaN", "-nan", "inf", "-Infinity", "1e308", "-1e308", "1e-400", "-0", "0x1p-1", "1_000",
+               "(1+2j)", "1+2j", "True", "None", "null", "NA", "\x00", "\u0661", "\u00b3", "0,5", "\"0.5", "0.5\"", "'0.5'",
+               "\ufeff0.5", "\u202e0.5", "x" * 5000, "1" * 400, "\"a\nb\"", "\r", "\t0.5", "💥", "-", "+", ".", "e5"]
+
+
+def _mutate(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    for kind, position, payload in edits:
+        at = position % (len(data) + 1)
+        if kind == 0:  # insert
+            data = data[:at] + payload + data[at:]
+        elif kind == 1:  # delete a few bytes
+            data = data[:at] + data[at + len(payload):]
+        else:  # overwrite
+            data = data[:at] + payload + data[at + len(payload):]
+    return data
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    cells=st.lists(st.tuples(st.integers(0, 59), st.integers(0, 10), st.sampled_from(NASTY_CELLS)), max_size=4),
+    edits=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10_000), st.binary(min_size=1, max_size=8)), max_size=3),
+    shuffle=st.booleans(),
+)
+def test_any_mangled_file_is_scored_or_refused_in_one_capped_message(fmt, cells, edits, shuffle, tmp_path_factory):
+    """Whatever happens to a valid file (nasty cells, random bytes inserted, deleted or overwritten, rows
+    shuffled), reading it gives finite predictions of the right shape or a PredictionError: never another
+    exception, never a message longer than the cap."""
+    rng = np.random.default_rng(len(fmt))
+    reference = reference_of(fmt, 60, fmt == "value", rng)
+    base = fmt.split("-")[0]
+    header, rows = valid_rows(fmt, reference, rng)
+    if shuffle:
+        rows = [rows[i] for i in np.random.default_rng(1).permutation(len(rows))]
+    for row, column, cell in cells:
+        rows[row][column % len(rows[row])] = cell
+    folder = tmp_path_factory.mktemp("mangled")
+    (folder / reading.PREDICTIONS_FILE).write_bytes(_mutate(as_csv(header, rows).encode("utf-8", "surrogatepass"), edits))
+    try:
+        result = reading.read_predictions(folder, reference, base, "predictions.csv")
+    except PredictionError as exc:
+        assert len(exc.problem) <= 2100 and len(exc.fix) <= 2100 and str(exc).strip()
+        return
+    values = np.asarray(result.values)
+    assert len(values) == len(reference.ids)
+    if base in ("probability", "probabilities", "value"):
+        assert np.isfinite(values).all()
+    if base == "label":
+        assert ((values >= 0) & (values < len(reference.classes))).all()
