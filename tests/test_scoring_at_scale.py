@@ -254,7 +254,7 @@ def _mutate(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     cells=st.lists(st.tuples(st.integers(0, 59), st.integers(0, 10), st.sampled_from(NASTY_CELLS)), max_size=4),
     edits=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10_000), st.binary(min_size=1, max_size=8)), max_size=3),
