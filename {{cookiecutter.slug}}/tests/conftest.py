@@ -41,6 +41,18 @@ def metrics():
     return load_program_module(ROOT / "scoring_program", "metrics")
 
 
+@pytest.fixture(scope="session")
+def ingestion():
+    """The ingestion program as a module (its main() runs it in this process)."""
+    return load_program_module(ROOT / "ingestion_program", "ingestion")
+
+
+@pytest.fixture(scope="session")
+def scoring():
+    """The scoring program as a module (its main() runs it in this process)."""
+    return load_program_module(ROOT / "scoring_program", "scoring")
+
+
 SETTINGS = json.loads((ROOT / "scoring_program" / "settings.json").read_text(encoding="utf-8"))
 CODE = SETTINGS["submission_mode"] != "result"  # code submissions are run
 RESULTS = SETTINGS["submission_mode"] != "code"  # result submissions are accepted

@@ -18,20 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from bundle import load_program_module
 from conftest import ROOT, needs_code
 
 MAX_SHOWN = 2100  # a capped message: 2,000 characters and the note on what was cut
-
-
-@pytest.fixture(scope="module")
-def ingestion():
-    return load_program_module(ROOT / "ingestion_program", "ingestion")
-
-
-@pytest.fixture(scope="module")
-def scoring():
-    return load_program_module(ROOT / "scoring_program", "scoring")
 
 
 def prediction(task: dict) -> str:

@@ -17,21 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bundle import load_program_module
 from conftest import ROOT, needs_code
 
 DEV_INPUT = ROOT / "data" / "dev" / "input_data"
 DEV_REFERENCE = ROOT / "data" / "dev" / "reference_data"
-
-
-@pytest.fixture(scope="module")
-def ingestion():
-    return load_program_module(ROOT / "ingestion_program", "ingestion")
-
-
-@pytest.fixture(scope="module")
-def scoring():
-    return load_program_module(ROOT / "scoring_program", "scoring")
 
 
 def error_lines(text: str) -> list[str]:
