@@ -47,6 +47,12 @@ WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits: str.isdigit() also tak
 MAX_DATASETS = 5
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """An answer quoted in a message, shortened: a 5,000-character answer does not fill the terminal."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def validate_title(value: str) -> str | None:
     if not value.strip():
         return "title: the title is empty. Give the competition a name."
@@ -61,14 +67,14 @@ def validate_slug(value: str) -> str | None:
     if SLUG.match(value):
         return None
     suggestion = re.sub(r"[^a-z0-9_-]+", "_", value.lower()).strip("_-")[:64] or "my_competition"
-    return (f"slug {value!r} is not a valid folder name: use 1 to 64 lowercase letters, digits, _ or -, "
+    return (f"slug {shown(value)} is not a valid folder name: use 1 to 64 lowercase letters, digits, _ or -, "
             f"starting with a letter or digit. Try slug={suggestion!r}.")
 
 
 def validate_email(value: str) -> str | None:
     if EMAIL.match(value) and len(value) <= 256:
         return None
-    return f"contact_email {value!r} is not an email address. Give one like organizer@example.org."
+    return f"contact_email {shown(value)} is not an email address. Give one like organizer@example.org."
 
 
 def validate_description(value: str) -> str | None:
@@ -87,12 +93,12 @@ def validate_metric(task_type: str, metric: str) -> str | None:
 def validate_datasets(value: str) -> str | None:
     text = str(value).strip()
     if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_DATASETS:
-        return f"datasets_per_phase {value!r} is not a whole number from 1 to {MAX_DATASETS}. Write it like 3."
+        return f"datasets_per_phase {shown(value)} is not a whole number from 1 to {MAX_DATASETS}. Write it like 3."
     return None
 
 
 def validate_start_date(value: str) -> str | None:
-    problem = f"start_date {value!r} is not a date in the form YYYY-MM-DD (UTC). Write it like 2027-01-04."
+    problem = f"start_date {shown(value)} is not a date in the form YYYY-MM-DD (UTC). Write it like 2027-01-04."
     if not ISO_DATE.match(value):
         return problem
     try:
@@ -100,23 +106,23 @@ def validate_start_date(value: str) -> str | None:
     except ValueError:
         return problem
     if start > LAST_START:
-        return f"start_date {value!r} is too late: the phases would end after year 9999. Write a date up to {LAST_START}."
+        return f"start_date {shown(value)} is too late: the phases would end after year 9999. Write a date up to {LAST_START}."
     return None
 
 
 def validate_days(name: str, value: str) -> str | None:
     text = str(value).strip()
     if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_DAYS:
-        return f"{name} {value!r} is not a whole number of days from 1 to {MAX_DAYS}. Write it like 30."
+        return f"{name} {shown(value)} is not a whole number of days from 1 to {MAX_DAYS}. Write it like 30."
     return None
 
 
 def validate_docker_image(value: str) -> str | None:
     if len(value) > 128 or not DOCKER_IMAGE.match(value):
-        return (f"_docker_image {value!r} is not a pinned image name: write user/image:tag in lowercase, "
+        return (f"_docker_image {shown(value)} is not a pinned image name: write user/image:tag in lowercase, "
                 "128 characters at most, e.g. codalab/codalab-legacy:py312.")
     if value.endswith(":latest"):
-        return f"_docker_image {value!r} uses the moving tag 'latest'. Pin a fixed tag such as codalab/codalab-legacy:py312."
+        return f"_docker_image {shown(value)} uses the moving tag 'latest'. Pin a fixed tag such as codalab/codalab-legacy:py312."
     return None
 
 

@@ -208,6 +208,8 @@ CASES = [
     Case("logo-dot-dot", lambda c, r: c.update(image="../../../../etc/hostname"), "CB009", "leads outside the bundle"),
     Case("terms-link-outside", lambda c, r: _link(r / c["terms"], "/etc/passwd"), "CB009", "leads outside the bundle"),
     Case("data-link-outside", lambda c, r: _link(r / c["phases"][0]["public_data"], "/etc"), "CB009", "leads outside the bundle"),
+    Case("link-inside-a-program", lambda c, r: (r / c["tasks"][0]["scoring_program"] / "notes.txt").symlink_to("/etc/passwd"),
+         "CB009", "is a link to '/etc/passwd', outside"),
     Case("version-2.0", lambda c, r: c.update(version=2.0), "CB001", "A suitable version could not be found"),
     Case("version-missing", lambda c, r: pop(c, "version"), "CB001", "HTML pages could not be found in the yaml file"),
     Case("pages-missing", lambda c, r: pop(c, "pages"), "CB002", "'NoneType' object is not iterable"),
@@ -745,3 +747,11 @@ def test_a_local_run_happens_outside_the_bundle_and_is_kept_in_runs(bundle, code
     assert found == "[]"
     page = re.search(r"detailed results: (\S+)", done.stdout).group(1)
     assert Path(page).is_file() and Path(page).is_relative_to(tmp_path / "runs")
+
+
+def test_the_runner_refuses_a_submission_folder_with_a_link(tools, tmp_path, capsys):
+    folder = submission(tmp_path, {"model.py": "class Model: pass\n"})
+    (folder / "data.csv").symlink_to("/etc/passwd")
+    assert tools.run_local.main(["--submission", str(folder), "--runs", str(tmp_path / "runs"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ERROR: ") and "holds a link (data.csv -> /etc/passwd)" in err

@@ -34,7 +34,7 @@ BAD_ANSWERS = [
     ({"datasets_per_phase": "\u00b3"}, "datasets_per_phase '\u00b3' is not a whole number from 1 to 5"),
     ({"datasets_per_phase": "\u0663"}, "datasets_per_phase '\u0663' is not a whole number"),  # Arabic-Indic 3
     ({"_dev_phase_days": "\u00b2"}, "_dev_phase_days '\u00b2' is not a whole number of days"),
-    ({"_final_phase_days": "9" * 5000}, "_final_phase_days '999"),
+    ({"_final_phase_days": "9" * 5000}, "_final_phase_days '" + "9" * 59 + "... (4942 more characters) is not a whole"),
     ({"start_date": "9999-12-01"}, "start_date '9999-12-01' is too late: the phases would end after year 9999"),
     ({"start_date": "9001-01-01"}, "Write a date up to 9000-12-31"),
 ]

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from bundle import mappings, referenced_paths
 from findings import Findings
-from zips import files_under, list_files, read_file
+from zips import files_under, links_out, list_files, read_file
 
 MB = 1024 * 1024
 LARGE = {"path": 50 * MB, "starting_kit": 100 * MB}  # by yaml key (a solution's `path`): participants download these
@@ -70,6 +70,10 @@ def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = Fals
         elif path.is_file() and path.stat().st_size == 0:
             findings.add("CB012", where, f"{value!r} is empty; Codabench says '{value} is empty, it must contain content.'",
                          "write its content")
+        elif path.is_dir() and links_out(path):
+            link, target = links_out(path)[0]
+            findings.add("CB009", where, f"{link.relative_to(root).as_posix()} is a link to {target!r}, outside {value!r}: "
+                         "zipping the folder would read a file of this machine into the bundle", "replace the link with the file itself")
         elif path.is_dir() and not files_under(path):
             findings.add("CB012", where, f"{value!r} is an empty folder: Codabench uploads an empty zip", "put its files in it")
         elif path.is_file() and where.endswith(ZIPPED_KEYS) and not zipfile.is_zipfile(path):

@@ -148,6 +148,10 @@ def submission_problem(path: Path) -> str | None:
     """What is wrong with a submission given to the runner, before anything runs: it must be a
     folder or a readable zip, as Codabench takes a zip."""
     if path.is_dir():
+        links = [p for p in path.rglob("*") if p.is_symlink()]
+        if links:
+            return (f"submission {path} holds a link ({links[0].relative_to(path)} -> {links[0].readlink()}); "
+                    "Codabench takes a zip of files: put the file itself there")
         return None
     if not zipfile.is_zipfile(path):
         if path.suffix.lower() != ".zip":

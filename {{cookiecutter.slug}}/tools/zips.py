@@ -21,8 +21,17 @@ def is_junk(relative: Path) -> bool:
 
 
 def files_under(folder: Path) -> list[Path]:
-    """Files of a folder, sorted, without junk."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not is_junk(p.relative_to(folder)))
+    """Files of a folder, sorted, without junk, and without links that lead out of it (nothing outside
+    is ever read or zipped; the validator reports such links, CB009, and the runner refuses them)."""
+    inside = folder.resolve()
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not is_junk(p.relative_to(folder))
+                  and p.resolve().is_relative_to(inside))
+
+
+def links_out(folder: Path) -> list[tuple[Path, str]]:
+    """(link, its target) for each link under `folder` that leads out of it."""
+    inside = folder.resolve()
+    return sorted((p, str(p.readlink())) for p in folder.rglob("*") if p.is_symlink() and not p.resolve().is_relative_to(inside))
 
 
 def add_file(archive: zipfile.ZipFile, source: Path, name: str) -> None:
