@@ -50,9 +50,10 @@ def inside_paths(c: dict, root: Path) -> dict[str, str]:
 
 
 def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = False) -> None:
+    inside = inside_paths(c, root)  # what the checks below may read
     for where, value in referenced_paths(c).items():
         path = root / value
-        if where not in inside_paths(c, root):
+        if where not in inside:
             how = "an absolute path" if PurePosixPath(value).is_absolute() else "a path that leads outside the bundle"
             findings.add("CB009", where, f"{value!r} is {how}: Codabench reads only what is inside the bundle zip, and "
                          "a tool following it would read another part of this machine", "point at a file or folder of the bundle")
@@ -89,34 +90,34 @@ def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = Fals
         for key, said in (("file", "Unpacking the bundle failed. Here is the error log: 'file'"), ("title", "title: This field may not be null.")):
             if not page.get(key):
                 findings.add("CB014", f"pages[{i}].{key}", f"the page has no {key}; Codabench says '{said}'", f"add `{key}:`")
-    check_logo(c, root, findings)
-    check_data_layout(c, root, findings)
-    check_sizes(c, root, findings)
-    check_leaks(c, root, findings)
+    check_logo(c, root, inside, findings)
+    check_data_layout(c, root, inside, findings)
+    check_sizes(root, inside, findings)
+    check_leaks(c, root, inside, findings)
 
 
-def check_logo(c: dict, root: Path, findings: Findings) -> None:
+def check_logo(c: dict, root: Path, inside: dict[str, str], findings: Findings) -> None:
     logo = root / str(c.get("image", ""))
-    if c.get("image") in inside_paths(c, root).values() and logo.is_file() and logo.stat().st_size and image_kind(logo.read_bytes()[:16]) is None:
+    if "image" in inside and logo.is_file() and logo.stat().st_size and image_kind(logo.read_bytes()[:16]) is None:
         findings.add("CB013", "image", "the logo is not a PNG, JPEG, GIF or WEBP image (by its bytes, whatever its name); "
                      "Codabench says 'logo: Please upload a valid image.'", "save the logo as an RGB PNG")
 
 
-def check_data_layout(c: dict, root: Path, findings: Findings) -> None:
+def check_data_layout(c: dict, root: Path, inside: dict[str, str], findings: Findings) -> None:
     """A data zip whose files sit in one folder: the programs then see /app/input_data/<folder>/..."""
     for i, task in mappings(c.get("tasks")):
         for key in DATA_KEYS:
             path = root / str(task.get(key) or "")
-            if task.get(key) in inside_paths(c, root).values() and path.is_file() and zipfile.is_zipfile(path):
+            if f"tasks[{i}].{key}" in inside and path.is_file() and zipfile.is_zipfile(path):
                 tops = {PurePosixPath(n).parts[0] for n in list_files(path) if "__MACOSX" not in n}
                 if len(tops) == 1 and all("/" in n for n in list_files(path) if "__MACOSX" not in n):
                     findings.add("CB019", f"tasks[{i}].{key}", f"every file of {task[key]!r} is inside {tops.pop()}/: "
                                  "the programs will find them one folder deeper than the root", "zip the folder's contents, not the folder")
 
 
-def check_sizes(c: dict, root: Path, findings: Findings) -> None:
+def check_sizes(root: Path, inside: dict[str, str], findings: Findings) -> None:
     total = 0
-    for where, value in inside_paths(c, root).items():
+    for where, value in inside.items():
         path = root / value
         if not path.exists():
             continue
@@ -140,22 +141,21 @@ def _digests(source: Path) -> dict[str, str]:
     return result
 
 
-def check_leaks(c: dict, root: Path, findings: Findings) -> None:
+def check_leaks(c: dict, root: Path, inside: dict[str, str], findings: Findings) -> None:
     """A reference file (the answers) byte-identical to one participants can download or read.
 
     A warning, not an error: some competitions score against data that is not secret (a graph
     whose shortest path the scorer computes). This template's own data is checked strictly (CB082).
     """
     secret: dict[str, str] = {}
-    allowed = set(inside_paths(c, root).values())
-    for _, task in mappings(c.get("tasks")):
+    for i, task in mappings(c.get("tasks")):
         folder = str(task.get("reference_data") or "").rstrip("/")
         path = root / folder
-        if folder and task.get("reference_data") in allowed and path.exists() and (path.is_dir() or zipfile.is_zipfile(path)):
+        if folder and f"tasks[{i}].reference_data" in inside and path.exists() and (path.is_dir() or zipfile.is_zipfile(path)):
             secret.update({digest: f"{folder}/{name}" for digest, name in _digests(path).items()})
     if not secret:
         return
-    for where, value in inside_paths(c, root).items():
+    for where, value in inside.items():
         folder, path = value.rstrip("/"), root / value
         if where.endswith(VISIBLE_KEYS) and path.exists() and (path.is_dir() or zipfile.is_zipfile(path)):
             leaked = sorted((name, secret[digest]) for digest, name in _digests(path).items() if digest in secret)
