@@ -217,3 +217,12 @@ def test_a_file_far_longer_than_the_test_set_is_refused_before_it_is_parsed(name
     err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
     assert time.monotonic() - started < 20  # it was a two-minute read
     assert "lines, expected" in err and "one row per test id" in err
+
+
+@needs_code
+def test_both_programs_cap_messages_alike(ingestion):
+    """ingestion.py ships alone and keeps its own copy of errors.capped."""
+    from errors import capped
+
+    for text in ("", "short", "x" * 2000, "y" * 2001, "z" * 1_000_000):
+        assert ingestion.capped(text) == capped(text)
