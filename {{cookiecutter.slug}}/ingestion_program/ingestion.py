@@ -235,10 +235,7 @@ def load_model_class(submission: Path) -> type:
     sys.path.insert(0, str(submission))  # let model.py import its own helper modules
     spec = importlib.util.spec_from_file_location("model", submission / MODEL_FILE)
     module = importlib.util.module_from_spec(spec)
-    try:
-        call_participant(f"importing {MODEL_FILE}", spec.loader.exec_module, module)
-    except SubmissionError as exc:
-        raise SubmissionError(f"{MODEL_FILE} could not be imported: {str(exc).removeprefix(f'importing {MODEL_FILE} raised ')}") from None
+    call_participant("importing", spec.loader.exec_module, module, failed=f"{MODEL_FILE} could not be imported:")
     model_class = getattr(module, "Model", None)
     if not isinstance(model_class, type):
         raise SubmissionError(f"{MODEL_FILE} must define a class named Model (with fit and predict methods)")
@@ -285,9 +282,10 @@ def restore_streams() -> None:
         setattr(sys, name, original)
 
 
-def call_participant(what: str, function, *args):
-    """Run participant code; turn anything it raises into a one-line SubmissionError (traceback kept above
-    it). BaseException too: sys.exit() or KeyboardInterrupt in a model must not end ingestion silently."""
+def call_participant(what: str, function, *args, failed: str = ""):
+    """Run participant code; turn anything it raises into a one-line SubmissionError, "<what> raised <Type>:
+    <message>" (or "<failed> <Type>: <message>"), with the traceback kept above it. BaseException too:
+    sys.exit() or KeyboardInterrupt in a model must not end ingestion silently."""
     try:
         return function(*args)
     except BaseException as exc:  # noqa: BLE001
@@ -296,7 +294,7 @@ def call_participant(what: str, function, *args):
             traceback.print_exc()
         except BaseException:  # noqa: BLE001 (a traceback whose frames cannot be printed)
             pass
-        raise SubmissionError(f"{what} raised {described(exc)}") from None
+        raise SubmissionError(f"{failed or what + ' raised'} {described(exc)}") from None
     finally:
         restore_streams()
 

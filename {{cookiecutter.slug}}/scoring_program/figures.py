@@ -181,13 +181,12 @@ def roc_figure(curves: list[Points], left_out: str = "", colors: int = 64) -> Fi
     )
 
 
-def precision_recall_figure(curves: list[Points], share: float | None, left_out: str = "", colors: int = 64) -> Figure:
-    """`share`: the positive class's share of the rows (the chance line), for a single curve."""
+def precision_recall_figure(curves: list[Points], left_out: str = "", colors: int = 64) -> Figure:
     fig, ax = plt.subplots(figsize=SIZE)
     for i, (name, _, recall, precision) in enumerate(curves):
         ax.plot(np.r_[0.0, recall], np.r_[1.0, precision], lw=2, label=name if len(curves) > 1 else "this submission", **style(i))
-    if share is not None:
-        ax.axhline(share, color=GREY, lw=1, ls="--", label="chance")
+    if len(curves) == 1:  # chance: the class's share of the rows, the precision when every row is predicted in it
+        ax.axhline(float(curves[0][3][-1]), color=GREY, lw=1, ls="--", label="chance")
     ax.set(xlabel="Recall (share of the class found)", ylabel="Precision (share correct)", xlim=(0, 1), ylim=(0, 1.01))
     _legend(ax, len(curves) + (len(curves) == 1), "lower left")
     positive = f" The curve is for the positive class {curves[0][0]}." if len(curves) == 1 else ""
@@ -339,11 +338,10 @@ def figures_for(task_type: str, reference, predictions) -> tuple[list[Callable[[
     curves, left_out = one_vs_rest(y_true, proba, classes)
     # Both curve figures are drawn from the same points: each class's rows are sorted once.
     points = [(name, *curve_points(positive, score)) for name, positive, score in curves]
-    share = float(np.mean(curves[0][1])) if len(curves) == 1 else None
     rule, colors = label_rule(predictions.fmt, classes), palette(classes)
     if predictions.fmt == "probability":
         spread = lambda: histogram_figure(y_true, proba, classes)  # noqa: E731
     else:
         spread = lambda: true_class_probability_figure(y_true, proba, colors)  # noqa: E731
-    return [lambda: roc_figure(points, left_out, colors), lambda: precision_recall_figure(points, share, left_out, colors),
+    return [lambda: roc_figure(points, left_out, colors), lambda: precision_recall_figure(points, left_out, colors),
             lambda: confusion_figure(y_true, labels, classes, rule), spread], []

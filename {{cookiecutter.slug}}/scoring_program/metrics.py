@@ -119,7 +119,7 @@ def _accuracy(y, labels, classes):
     return float(np.mean(np.asarray(y) == np.asarray(labels)))
 
 
-def _recalls(y, labels, classes):
+def _class_counts(y, labels, classes):
     """Per declared class: (true positives, rows of the class, rows predicted as it)."""
     import numpy as np
     matrix = confusion(y, labels, len(classes))
@@ -128,14 +128,14 @@ def _recalls(y, labels, classes):
 
 def _balanced_accuracy(y, labels, classes):
     import numpy as np
-    right, support, _ = _recalls(y, labels, classes)
+    right, support, _ = _class_counts(y, labels, classes)
     present = support > 0  # a class without test rows has no recall
     return float(np.mean(right[present] / support[present]))
 
 
 def _macro_f1(y, labels, classes):
     import numpy as np
-    right, support, predicted = _recalls(y, labels, classes)
+    right, support, predicted = _class_counts(y, labels, classes)
     denominator = support + predicted  # F1 = 2 TP / (2 TP + FP + FN); 0 for a class never seen nor predicted
     return float(np.mean(np.divide(2 * right, denominator, out=np.zeros(len(classes)), where=denominator > 0)))
 
@@ -156,7 +156,7 @@ def _log_loss(y, probabilities, classes):
     y = np.asarray(y)
     p = np.clip(probabilities, 1e-15, 1 - 1e-15)
     given = np.where(y == 1, p, 1 - p) if p.ndim == 1 else p[np.arange(len(y)), y]  # the true class's probability
-    return float(-np.mean(np.log(np.clip(given, np.finfo(float).eps, 1 - np.finfo(float).eps))))
+    return float(-np.mean(np.log(given)))
 
 
 def _rmse(y, values, classes):

@@ -68,7 +68,7 @@ PADDING = [w + d for w in (b" ", b"\t") for d in (b",", b"\n", b"\r", b'"')] + \
 
 @dataclass
 class Reference:
-    ids: np.ndarray  # text, in the order of test_labels.csv
+    ids: np.ndarray  # in the order of test_labels.csv: int64 when all are whole numbers, else text
     target: np.ndarray  # class indexes 0..K-1 in the declared order, or numbers for regression
     classes: list = field(default_factory=list)  # the declared classes ([] for regression)
     id_name: str = "id"
@@ -186,10 +186,6 @@ def scan(path: Path) -> tuple[bool, int]:
     return padded or previous in (b" ", b"\t"), lines
 
 
-def padded(path: Path) -> bool:
-    return scan(path)[0]
-
-
 def _read_typed(path: Path) -> pd.DataFrame | None:
     """The file read once by pandas' C parser, each column's type inferred, or None when that is not possible.
     (Inferring costs half the memory of asking for float64 columns, which pandas reads as text first.)"""
@@ -238,7 +234,7 @@ def _typed_classes(column: pd.Series, classes: list) -> np.ndarray | None:
 # -- the reference -----------------------------------------------------------------------------
 def _typed_reference(path: Path, dataset: dict) -> Reference | None:
     """The reference read once into typed columns; None when the careful reading must decide."""
-    if padded(path):
+    if scan(path)[0]:
         return None
     id_name, target_name, classes = dataset["id"], dataset["target"], list(dataset["classes"])
     frame = _read_typed(path)
@@ -445,7 +441,7 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str
     if path.is_symlink():  # it would read whatever the link points to, a system file included
         raise PredictionError(f"{shown_as} is a symbolic link, not a file.", file=shown_as,
                               fix=f"Put the file itself in the submission: zip {PREDICTIONS_FILE}, not a link to it.")
-    padding = None
+    typed = None
     if path.is_file():
         padding, lines = scan(path)
         expected = len(reference.ids) + 1
@@ -454,7 +450,7 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str
             raise PredictionError(f"{shown_as} has {lines} lines, expected {expected} (the header `{header}` and one row "
                                   f"per test id).", file=shown_as,
                                   fix="Write one row per test id, with no blank lines and nothing below the rows.")
-    typed = _typed_predictions(path, reference, fmt, padding) if path.is_file() else None
+        typed = None if padding else _typed_predictions(path, reference, fmt)
     if typed is None:
         return read_predictions_carefully(folder, reference, fmt, shown_as)
     values, rows = typed
@@ -463,19 +459,17 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str
     return predictions
 
 
-def _typed_predictions(path: Path, reference: Reference, fmt: str,
-                       padding: bool | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
+def _typed_predictions(path: Path, reference: Reference, fmt: str) -> tuple[np.ndarray, np.ndarray | None] | None:
     """The values of a well-formed file aligned with the reference, read once into typed columns, and
     the file's row of each reference row (None: the same order); None as soon as anything needs the
-    careful reading (which then explains it or accepts it). `padding`: what scan() said, if it ran."""
-    if padded(path) if padding is None else padding:
-        return None
+    careful reading (which then explains it or accepts it). The caller has checked with scan() that
+    no cell is padded with spaces."""
     value_columns = prediction_columns(fmt, reference.classes, reference.target_name)
     columns = [reference.id_name, *value_columns]
     numeric = fmt != "label"
     frame = _read_typed(path)
-    if frame is None or len(frame) != len(reference.ids) or len(frame.columns) != len(columns) \
-            or sorted(frame.columns) != sorted(columns) or list(frame.columns)[0] != reference.id_name:
+    if frame is None or len(frame) != len(reference.ids) or sorted(frame.columns) != sorted(columns) \
+            or frame.columns[0] != reference.id_name:
         return None
     ids = _typed_ids(frame[reference.id_name])
     if ids is None or ids.dtype != reference.ids.dtype:
@@ -497,7 +491,8 @@ def _typed_predictions(path: Path, reference: Reference, fmt: str,
             return None
     if np.array_equal(ids, reference.ids):  # the usual case: the rows in the order of test.csv
         return values, None
-    rows = pd.Index(ids).get_indexer(reference.ids) if pd.Index(ids).is_unique else None
+    index = pd.Index(ids)
+    rows = index.get_indexer(reference.ids) if index.is_unique else None
     if rows is None or (rows < 0).any():
         return None
     return values[rows], rows

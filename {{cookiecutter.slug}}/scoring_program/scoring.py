@@ -76,17 +76,19 @@ def finite_score(key: str, value: float) -> float:
     return value
 
 
-def storable(metric: metrics.Metric, y_true, prediction, classes: list, reference, shown_as: str) -> float:
-    """The metric's value, or the participant's error when their values put it beyond what Codabench
-    stores (finite, below 1e10): finite but huge predictions (1e12, 1e308) overflow a squared error."""
+def storable(metric: metrics.Metric, reference, prediction, shown_as: str) -> float:
+    """The metric's value, checked as finite_score does; beyond what Codabench stores, the participant's
+    error when their values caused it: finite but huge predictions (1e12, 1e308) overflow a squared error."""
     import numpy as np
 
+    y_true = reference.target
     with np.errstate(over="ignore", invalid="ignore"):
-        value = metric.compute(y_true, prediction.view(metric.needs), classes)
-    if math.isfinite(value) and abs(value) < MAX_ABS_SCORE:
-        return value
-    if prediction.fmt != "value":  # probabilities and labels cannot do this: the organizer's problem
+        value = metric.compute(y_true, prediction.view(metric.needs), reference.classes)
+    try:
         return finite_score(metric.key, value)
+    except ValueError:
+        if prediction.fmt != "value":  # probabilities and labels cannot do this: the organizer's problem
+            raise
     with np.errstate(over="ignore", invalid="ignore"):
         worst = int(np.nanargmax(np.abs(prediction.values - np.asarray(y_true, float))))
     low, high = float(np.min(y_true)), float(np.max(y_true))
@@ -158,13 +160,12 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
         suffix, section = (f" ({d['name']})", d["name"]) if several else ("", "")
         report.advance("Computing the scores" + suffix)
         reference, prediction = references[d["name"]], predictions[d["name"]]
-        y_true, classes = reference.target, reference.classes  # class indexes, declared classes
-        values = {m.key: storable(m, y_true, prediction, classes, reference, shown_as[d["name"]])
-                  for m in metrics.leaderboard_metrics(settings)}
+        classes = reference.classes
+        values = {m.key: storable(m, reference, prediction, shown_as[d["name"]]) for m in metrics.leaderboard_metrics(settings)}
         for key, value in values.items():
             column_key = f"{key}_{d['name']}" if several else key
             if column_key in written:
-                scores[column_key] = finite_score(column_key, value)
+                scores[column_key] = value
         report.add_insights(section, insights_for(task_type, reference, prediction))
         if classes:
             report.add_class_table(section, class_table(reference, prediction), label_rule(fmt, classes))

@@ -37,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCORING = ROOT / "scoring_program"
 INGESTION = ROOT / "ingestion_program"
+sys.path.insert(0, str(SCORING))  # its metrics, figures and readers: the floors use the same ones
 SIZES = (10_000, 100_000, 1_000_000)
 LARGE = 10_000_000
 INGESTION_SIZES = (100_000, 1_000_000)
@@ -84,7 +85,6 @@ class Run:
 # -- what to generate ------------------------------------------------------------------------------
 def competition(classes: int | None) -> tuple[dict, dict]:
     """This competition's settings and the dataset entry the generated data follows."""
-    sys.path.insert(0, str(SCORING))
     import metrics
 
     settings = json.loads((SCORING / "settings.json").read_text(encoding="utf-8"))
@@ -111,7 +111,6 @@ def write_scoring_data(folder: Path, settings: dict, entry: dict, rows: int, see
     import numpy as np
     import pandas as pd
 
-    sys.path.insert(0, str(SCORING))
     from metrics import label_text, prediction_columns
 
     rng = np.random.default_rng(seed)
@@ -161,7 +160,6 @@ def write_ingestion_data(folder: Path, settings: dict, entry: dict, rows: int, s
     import numpy as np
     import pandas as pd
 
-    sys.path.insert(0, str(SCORING))
     from metrics import label_text
 
     rng = np.random.default_rng(seed)
@@ -193,8 +191,6 @@ def write_ingestion_data(folder: Path, settings: dict, entry: dict, rows: int, s
 # -- the floors: the least work that gives the same scores and figures -----------------------------
 def scoring_floor(reference: Path, predictions: Path, output: Path) -> None:
     """pandas' default reader, rows aligned by id, the scoring program's metrics and figures; no checks."""
-    sys.path.insert(0, str(SCORING))
-    import numpy as np
     import pandas as pd
 
     import figures
@@ -231,7 +227,6 @@ def scoring_floor(reference: Path, predictions: Path, output: Path) -> None:
 
 def ingestion_floor(data: Path, submission: Path, output: Path) -> None:
     """pandas reads train and test, the same model fits and predicts, pandas writes predictions.csv."""
-    sys.path.insert(0, str(SCORING))
     sys.path.insert(0, str(submission))
     import numpy as np
     import pandas as pd

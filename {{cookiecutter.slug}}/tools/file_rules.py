@@ -71,8 +71,8 @@ def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = Fals
         elif path.is_file() and path.stat().st_size == 0:
             findings.add("CB012", where, f"{value!r} is empty; Codabench says '{value} is empty, it must contain content.'",
                          "write its content")
-        elif path.is_dir() and links_out(path):
-            link, target = links_out(path)[0]
+        elif path.is_dir() and (out := links_out(path)):
+            link, target = out[0]
             findings.add("CB009", where, f"{link.relative_to(root).as_posix()} is a link to {target!r}, outside {value!r}: "
                          "zipping the folder would read a file of this machine into the bundle", "replace the link with the file itself")
         elif path.is_dir() and not files_under(path):

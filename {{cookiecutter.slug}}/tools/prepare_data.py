@@ -251,7 +251,7 @@ def check_leakage(features: pd.DataFrame, ids: pd.Series, assignment: np.ndarray
 def warn_shared_ids(splits: dict[str, Split]) -> None:
     """Datasets whose test ids overlap cannot tell a submission's swapped prediction files apart."""
     names = list(splits)
-    for test in ("dev_test", "final_test"):
+    for _, test in PHASES.values():
         for i, first in enumerate(names):
             for second in names[i + 1:]:
                 shared = pd.Index(splits[first].frames[test].iloc[:, 0]).intersection(splits[second].frames[test].iloc[:, 0])
