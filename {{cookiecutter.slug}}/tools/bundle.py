@@ -78,42 +78,50 @@ def _expanded_size(node, depth: int = 0, seen: dict | None = None) -> int:
     return size
 
 
-def load_competition(root: Path = ROOT) -> dict:
+def load_competition(root: Path = ROOT, duplicates: list | None = None) -> dict:
+    """competition.yaml, parsed once; `duplicates`, when given, receives (yaml path, key) of each key
+    written twice in one mapping (YAML keeps the last one, silently)."""
     path = root / COMPETITION_YAML
     if not path.is_file():
         raise BundleError(f"{path} not found: run the tool from a bundle folder that has {COMPETITION_YAML} at its top")
-    text = competition_text(path)
+    loader = yaml.SafeLoader(competition_text(path))
     try:
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise BundleError(f"{path} is not valid YAML: {exc}".replace("\n", " ")) from None
     except RecursionError:
         raise BundleError(f"{path} nests lists or mappings too deeply to read") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise BundleError(f"{path} must hold a mapping of keys (version, title, phases, ...)")
     if _expanded_size(data) > MAX_YAML_NODES:
         raise BundleError(f"{path} expands to more than {MAX_YAML_NODES:,} values through its YAML aliases "
                           "(&anchor / *alias): write the values out")
+    if duplicates is not None:
+        duplicates.extend(_duplicate_keys(node))
     return data
 
 
-def duplicate_keys(root: Path) -> list[tuple[str, str]]:
-    """(yaml path, key) of each key written twice in one mapping of competition.yaml: YAML keeps the last."""
+def _duplicate_keys(document: yaml.Node) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
+    seen: set[int] = set()  # an alias is walked once
 
-    def walk(node, where: str, depth: int) -> None:
-        if depth > MAX_YAML_DEPTH:
+    def walk(node, where: str) -> None:
+        if id(node) in seen:
             return
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
             found.extend((where, key) for i, key in enumerate(keys) if key in keys[:i])
             for key, value in node.value:
-                walk(value, f"{where}.{key.value}" if where else str(key.value), depth + 1)
+                walk(value, f"{where}.{key.value}" if where else str(key.value))
         elif isinstance(node, yaml.SequenceNode):
             for i, value in enumerate(node.value):
-                walk(value, f"{where}[{i}]", depth + 1)
+                walk(value, f"{where}[{i}]")
 
-    walk(yaml.compose(competition_text(root / COMPETITION_YAML)), "", 0)
+    walk(document, "")
     return found
 
 

@@ -19,7 +19,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from bundle import ROOT, BundleError, duplicate_keys, load_competition
+from bundle import ROOT, BundleError, load_competition
 from bundle_source import opened_bundle
 from file_rules import check_files
 from findings import Findings
@@ -85,11 +85,12 @@ def validate(target: Path = ROOT, run: bool = False) -> Findings:
         if root is None:
             return findings
         try:
-            competition = load_competition(root)
+            duplicates: list[tuple[str, str]] = []
+            competition = load_competition(root, duplicates)
         except BundleError as exc:
             findings.add("CB000", "", str(exc).replace(str(root) + "/", ""), "fix the file so it parses as a YAML mapping")
             return findings
-        for where, key in duplicate_keys(root):
+        for where, key in duplicates:
             findings.add("CB105", where, f"the key {key!r} is written twice here; YAML keeps the last one, silently",
                          "keep one of them")
         check_competition(competition, root, findings, run)
