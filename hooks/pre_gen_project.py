@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from datetime import date
 
 # tojson escapes ' as \u0027, so no answer can close the r'''...''' literal early.
@@ -45,12 +46,36 @@ MAX_DAYS = 3650
 LAST_START = date(9000, 12, 31)  # phases of up to MAX_DAYS each still end before year 10000
 WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits: str.isdigit() also takes "³", which int() refuses
 MAX_DATASETS = 5
+# Jinja markup: cookiecutter renders answers given again (cruft update, --no-input with a config or
+# replay file), so "7*7" in double braces typed at the prompt would become "49", or run code, later.
+# Written with \x7b and \x7d for the braces: this file is itself rendered by Jinja.
+JINJA_MARKUP = re.compile(r"\x7b[\x7b%#]|[\x7d%#]\x7d")
+HIDDEN_CATEGORIES = {"Cc": "a control character", "Zl": "a line separator", "Zp": "a paragraph separator"}
 
 
 def shown(value: object, limit: int = 60) -> str:
     """An answer quoted in a message, shortened: a 5,000-character answer does not fill the terminal."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def validate_jinja(name: str, value: object) -> str | None:
+    found = JINJA_MARKUP.search(str(value))
+    if found is None:
+        return None
+    return (f"{name} {shown(value)} holds the template markup {found.group()!r}, which cookiecutter evaluates when "
+            "the answers are given again (cruft update, a replay or config file): it would change, or run code. "
+            "Write it without a brace next to another brace, a % or a #.")
+
+
+def validate_visible(name: str, value: str) -> str | None:
+    """Control characters (terminal escapes, NUL, bell) and line separators: invisible, or breaking lines, on every page."""
+    for position, character in enumerate(value, start=1):
+        kind = HIDDEN_CATEGORIES.get(unicodedata.category(character))
+        if kind and character not in "\n\r":  # line breaks get their own message
+            return (f"{name}: character {position} is {kind} (U+{ord(character):04X}), which pages and logs "
+                    "cannot show. Remove it.")
+    return None
 
 
 def validate_title(value: str) -> str | None:
@@ -60,7 +85,7 @@ def validate_title(value: str) -> str | None:
         return f"title: {len(value)} characters is over Codabench's limit of 256. Shorten it."
     if "\n" in value or "\r" in value:
         return "title: the title spans several lines. Write it on one line."
-    return None
+    return validate_visible("title", value)
 
 
 def validate_slug(value: str) -> str | None:
@@ -80,7 +105,7 @@ def validate_email(value: str) -> str | None:
 def validate_description(value: str) -> str | None:
     if "\n" in value or "\r" in value:
         return "_description: the description spans several lines. Write one line; the pages hold the details."
-    return None
+    return validate_visible("_description", value)
 
 
 def validate_metric(task_type: str, metric: str) -> str | None:
@@ -135,20 +160,22 @@ def validate_dataset(task_type: str, dataset: str) -> str | None:
 
 
 def find_problems(answers: dict[str, str]) -> list[str]:
-    checks = [
-        validate_title(answers["title"]),
-        validate_slug(answers["slug"]),
-        validate_email(answers["contact_email"]),
-        validate_metric(answers["task_type"], answers["metric"]),
-        validate_datasets(answers["datasets_per_phase"]),
-        validate_start_date(answers["start_date"]),
-        validate_description(answers["_description"]),
-        validate_days("_dev_phase_days", answers["_dev_phase_days"]),
-        validate_days("_final_phase_days", answers["_final_phase_days"]),
-        validate_docker_image(answers["_docker_image"]),
-        validate_dataset(answers["task_type"], answers["_dataset"]),
-    ]
-    return [problem for problem in checks if problem]
+    """One problem per bad answer, template markup first (the answer's other rules judge text it does not mean)."""
+    checks = {
+        "title": validate_title(answers["title"]),
+        "slug": validate_slug(answers["slug"]),
+        "contact_email": validate_email(answers["contact_email"]),
+        "task_type": None,  # a choice: cookiecutter offers only valid ones
+        "metric": validate_metric(answers["task_type"], answers["metric"]),
+        "datasets_per_phase": validate_datasets(answers["datasets_per_phase"]),
+        "start_date": validate_start_date(answers["start_date"]),
+        "_description": validate_description(answers["_description"]),
+        "_dev_phase_days": validate_days("_dev_phase_days", answers["_dev_phase_days"]),
+        "_final_phase_days": validate_days("_final_phase_days", answers["_final_phase_days"]),
+        "_docker_image": validate_docker_image(answers["_docker_image"]),
+        "_dataset": validate_dataset(answers["task_type"], answers["_dataset"]),
+    }
+    return [problem for name, check in checks.items() if (problem := validate_jinja(name, answers[name]) or check)]
 
 
 def main() -> int:

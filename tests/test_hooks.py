@@ -8,6 +8,11 @@ from cookiecutter.main import cookiecutter
 
 from conftest import TEMPLATE
 
+def raw(text: str) -> str:
+    """An answer as cookiecutter passes it on literally: extra_context values are rendered first."""
+    return "{% raw %}" + text + "{% endraw %}"
+
+
 BAD_ANSWERS = [
     # (answers, the text the ERROR line must contain)
     ({"slug": "my competition"}, "slug 'my competition' is not a valid folder name"),
@@ -37,6 +42,24 @@ BAD_ANSWERS = [
     ({"_final_phase_days": "9" * 5000}, "_final_phase_days '" + "9" * 59 + "... (4942 more characters) is not a whole"),
     ({"start_date": "9999-12-01"}, "start_date '9999-12-01' is too late: the phases would end after year 9999"),
     ({"start_date": "9001-01-01"}, "Write a date up to 9000-12-31"),
+    # Template markup that arrives literally (typed at the prompt, or wrapped in raw on the command line):
+    # cookiecutter would evaluate it when the answers are given again (cruft update, replay).
+    ({"title": raw("{{ 7*7 }}")}, "title '{{ 7*7 }}' holds the template markup '{{'"),
+    ({"title": raw("A {{ ''.__class__ }} B")}, "holds the template markup '{{', which cookiecutter evaluates"),
+    ({"title": raw("{% include '/etc/passwd' %}")}, "holds the template markup '{%'"),
+    ({"title": raw("A {# hidden #} B")}, "holds the template markup '{#'"),
+    ({"title": raw("closing only }}")}, "holds the template markup '}}'"),
+    ({"contact_email": raw("{{x}}@example.org")}, "contact_email '{{x}}@example.org' holds the template markup"),
+    ({"_description": "{% for x in y %}{% endfor %}"}, "_description '{% for x in y %}{% endfor %}' holds"),  # settings starting with _ arrive unrendered
+    # Characters no page or log shows: terminal escapes, bell, NUL, tabs, Unicode line separators.
+    ({"title": "A\x1b[31m red"}, "title: character 2 is a control character (U+001B)"),
+    ({"title": "bell\x07"}, "title: character 5 is a control character (U+0007)"),
+    ({"title": "nul\x00"}, "title: character 4 is a control character (U+0000)"),
+    ({"title": "tab\there"}, "title: character 4 is a control character (U+0009)"),
+    ({"title": "A\u2028B"}, "title: character 2 is a line separator (U+2028)"),
+    ({"title": "A\u2029B"}, "title: character 2 is a paragraph separator (U+2029)"),
+    ({"title": "A\x85B"}, "title: character 2 is a control character (U+0085)"),
+    ({"_description": "one\x1b[2Jcleared"}, "_description: character 4 is a control character (U+001B)"),
 ]
 
 
