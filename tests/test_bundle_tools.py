@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -49,7 +50,7 @@ def bundle(default_bundle, tmp_path_factory) -> Path:
     return root
 
 
-TESTED = ("bundle", "executors", "file_rules", "findings", "make_bundle", "run_local", "schema_check", "validate_bundle", "worker")
+TESTED = ("bundle", "executors", "file_rules", "findings", "make_bundle", "run_local", "schema_check", "validate_bundle", "worker", "zips")
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +202,16 @@ CASES = [
     Case("yaml-alias-bomb", lambda c, r: _append(r, BILLION_LAUGHS), "CB000", "through its YAML aliases", rewrite=False),
     Case("yaml-50-mb-comment", lambda c, r: _append(r, "#" + "x" * 50_000_000 + "\n"), "CB000", "a competition.yaml is a few KiB",
          rewrite=False),
+    Case("yaml-python-tag", lambda c, r: _append(r, "evil: !!python/object/apply:os.system ['true']\n"), "CB000",
+         "not valid YAML", rewrite=False),
+    Case("yaml-two-documents", lambda c, r: _append(r, "---\nversion: 2\n"), "CB000", "not valid YAML", rewrite=False),
+    Case("yaml-a-list", lambda c, r: _write_bytes(r, "competition.yaml", b"- version: 2\n"), "CB000", "must hold a mapping",
+         rewrite=False),
+    Case("yaml-empty", lambda c, r: _write_bytes(r, "competition.yaml", b""), "CB000", "must hold a mapping", rewrite=False),
+    Case("yaml-only-a-bom", lambda c, r: _write_bytes(r, "competition.yaml", b"\xef\xbb\xbf"), "CB000", "must hold a mapping",
+         rewrite=False),
+    Case("yaml-unhashable-key", lambda c, r: _append(r, "? [a, b]\n: c\n"), "CB000", "not valid YAML", rewrite=False),
+    Case("yaml-nul-byte", lambda c, r: _append(r, "# \x00\n"), "CB000", "not valid YAML", rewrite=False),
     Case("yaml-duplicate-key", lambda c, r: _write_bytes(r, "competition.yaml", _yaml_bytes(r).replace(b"title:", b"title: x\ntitle:", 1)),
          "CB105", "the key 'title' is written twice", rewrite=False),
     Case("terms-absolute", lambda c, r: c.update(terms="/etc/passwd"), "CB009", "'/etc/passwd' is an absolute path"),
@@ -252,6 +263,14 @@ CASES = [
          "Could not find scores file, did the scoring program output it?"),
     Case("ingestion-metadata-a-list", lambda c, r: (r / "ingestion_program" / "metadata.yaml").write_text("- python3\n- ingestion.py\n"),
          "CB031", "must be a mapping", needs_code=True),
+    Case("metadata-alias-bomb", lambda c, r: (r / "scoring_program" / "metadata.yaml").write_text(
+        BILLION_LAUGHS + "command: *i\n"), "CB031", "`command` is a list"),
+    Case("metadata-a-megabyte", lambda c, r: (r / "scoring_program" / "metadata.yaml").write_text(
+        "command: python3 /app/program/scoring.py\n#" + "x" * 1_000_000 + "\n"), "CB031", "1,000,0"),
+    Case("metadata-not-utf-8", lambda c, r: (r / "scoring_program" / "metadata.yaml").write_bytes(b"command: caf\xe9\n"),
+         "CB031", "not valid YAML"),
+    Case("metadata-command-a-number", lambda c, r: (r / "scoring_program" / "metadata.yaml").write_text("command: 3\n"),
+         "CB031", "`command` is a int"),
     Case("command-with-shell", lambda c, r: set_command(r, "scoring_program", "cd /app/program && python3 scoring.py"), "CB032", "without a shell"),
     Case("command-python2", lambda c, r: set_command(r, "scoring_program", "python /app/program/scoring.py"), "CB033", "use `python3`"),
     Case("input-data-placeholder", lambda c, r: set_command(r, "ingestion_program", "python3 /app/program/ingestion.py --input-data $input_data"),
@@ -630,25 +649,78 @@ def _damaged_zip() -> bytes:
     return bytes(data)
 
 
-RUNNER_INPUTS = {  # name: (file name, bytes, what the ERROR line says)
+def _encrypted_zip() -> bytes:
+    """A zip whose member says it is encrypted (bit 0 of its flags, in both headers)."""
+    data = bytearray(_zip_bytes({"predictions.csv": b"id,target\n"}))
+    data[6] |= 1  # the local header's flags
+    central = data.index(b"PK\x01\x02")
+    data[central + 8] |= 1  # the central directory's
+    return bytes(data)
+
+
+RUNNER_INPUTS = {  # name: (file name, bytes, what the ERROR line says); the test lowers the limits to 1 MB and 100 files
     "text renamed .zip": ("submission.zip", b"not a zip", "is not a zip file"),
     "truncated zip": ("submission.zip", _zip_bytes({"predictions.csv": b"id,target\n" * 100})[:60], "is not a zip file"),
     "damaged member": ("submission.zip", _damaged_zip(), "'predictions.csv' is damaged inside the zip"),
     "bare predictions.csv": ("predictions.csv", b"id,target\n", "is a single file, not a folder or a zip"),
     "bare model.py": ("model.py", b"class Model: pass\n", "zip it first"),
     "empty file": ("submission.zip", b"", "is not a zip file"),
+    "encrypted member": ("submission.zip", _encrypted_zip(), "is encrypted"),
+    "zip bomb": ("submission.zip", _zip_bytes({"model.py": b"\n" * 5_000_000}), "unpacks to 4.8 MiB (1,0"),
+    "too many files": ("submission.zip", _zip_bytes({f"f{i}.txt": b"" for i in range(101)}), "holds 101 files (limit 100)"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(RUNNER_INPUTS))
-def test_the_runner_refuses_a_submission_it_cannot_read_in_one_line(name, tools, tmp_path, capsys):
+def test_the_runner_refuses_a_submission_it_cannot_read_in_one_line(name, tools, tmp_path, capsys, monkeypatch):
     file_name, data, says = RUNNER_INPUTS[name]
+    monkeypatch.setattr(tools.run_local, "MAX_UNPACKED", 1_000_000)
+    monkeypatch.setattr(tools.run_local, "MAX_ENTRIES", 100)
     submission = tmp_path / file_name
     submission.write_bytes(data)
     assert tools.run_local.main(["--submission", str(submission), "--runs", str(tmp_path / "runs"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ERROR: ") and says in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "runs").exists()
+
+
+BAD_METADATA = {  # name: (the submission's metadata.yaml, what the step's failure says)
+    "an alias bomb as the command": (BILLION_LAUGHS + "command: *i\n", "`command` is a list; write it as one line of text"),
+    "a megabyte of comment": ("command: python3 model.py\n#" + "x" * 1_000_000 + "\n", "1,000,028 bytes; it holds a command"),
+    "not YAML": ("command: [unclosed\n", "is not valid UTF-8 YAML (while parsing a flow sequence"),
+    "nested ten thousand deep": ("command: " + "[" * 10_000 + "]" * 10_000 + "\n", "is not valid UTF-8 YAML"),
+    "a number as the command": ("command: 3\n", "`command` is a int"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_METADATA))
+def test_a_submissions_metadata_the_worker_would_choke_on_fails_the_step_in_one_line(name, tools, tmp_path, dev_phase):
+    text, says = BAD_METADATA[name]
+    folder = submission(tmp_path, {"metadata.yaml": text, "model.py": "class Model: pass\n"})
+    with pytest.raises(tools.worker.StepFailed) as failure:
+        tools.worker.run_prediction_step(dev_phase.tasks[0], dev_phase, folder, tmp_path / "run",
+                                         tools.executors.LocalExecutor(tmp_path / "run", echo=None))
+    message = str(failure.value)
+    assert message.startswith("the submission's metadata.yaml") and says in message and len(message) < 600, message
+
+
+def test_zip_entries_that_climb_out_are_unpacked_inside_as_on_the_worker(tools, tmp_path, dev_phase):
+    archive = tmp_path / "climb.zip"
+    archive.write_bytes(_zip_bytes({"../../escaped.txt": b"x", "/tmp/absolute-escape.txt": b"x", "predictions.csv": b"id\n"}))
+    run_dir = tmp_path / "deep" / "run"
+    step = tools.worker.run_prediction_step(dev_phase.tasks[0], dev_phase, archive, run_dir,
+                                            tools.executors.LocalExecutor(run_dir, echo=None))
+    assert (step.output.parent / "program" / "escaped.txt").is_file()  # and copied to the output: a result submission
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "deep" / "escaped.txt").exists()
+    assert (step.output.parent / "program" / "tmp" / "absolute-escape.txt").is_file()
+
+
+def test_a_fifo_in_a_submission_folder_is_left_out_not_read(tools, tmp_path):
+    """Reading a named pipe would wait for a writer forever; a zip cannot hold one, so it is not copied."""
+    folder = submission(tmp_path, {"predictions.csv": "id\n"})
+    os.mkfifo(folder / "pipe")
+    tools.zips.extract(folder, tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["predictions.csv"]
 
 
 # -- what a step starts, and what it reaches --------------------------------------------------

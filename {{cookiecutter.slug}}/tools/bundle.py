@@ -84,8 +84,10 @@ def load_competition(root: Path = ROOT, duplicates: list | None = None) -> dict:
     path = root / COMPETITION_YAML
     if not path.is_file():
         raise BundleError(f"{path} not found: run the tool from a bundle folder that has {COMPETITION_YAML} at its top")
-    loader = yaml.SafeLoader(competition_text(path))
+    text = competition_text(path)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader refuses characters YAML does not allow (NUL, most controls) here
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
@@ -93,7 +95,8 @@ def load_competition(root: Path = ROOT, duplicates: list | None = None) -> dict:
     except RecursionError:
         raise BundleError(f"{path} nests lists or mappings too deeply to read") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise BundleError(f"{path} must hold a mapping of keys (version, title, phases, ...)")
     if _expanded_size(data) > MAX_YAML_NODES:

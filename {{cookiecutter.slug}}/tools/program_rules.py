@@ -16,10 +16,10 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from findings import Findings
-from worker import METADATA_NAMES, substitute
+from worker import MAX_METADATA_BYTES, METADATA_NAMES, substitute
 from bundle import mappings
 from yaml_rules import key
-from zips import list_files, read_file
+from zips import file_size, list_files, read_file
 
 SHELL_SYNTAX = re.compile(r"&&|\|\||[|<>;`]|\$\(|(^|\s)cd\s")
 APP_PATH = re.compile(r"/app(?:/[^\s'\"=:,;]*)?")
@@ -79,22 +79,32 @@ def check_program(source: Path, label: str, where: str, kind: str, step: dict, f
                      "put metadata.yaml with a `command:` at the program's root", file=label)
         return
     file = f"{label}/{metadata_name}"
+    size = file_size(source, metadata_name)
+    if size > MAX_METADATA_BYTES:
+        findings.add("CB031", "", f"{size:,} bytes; metadata holds a command and a description (the local runner stops "
+                     f"above {MAX_METADATA_BYTES:,})", "keep only `command:` and a short `description:`", file=file)
+        return
     try:
         metadata = yaml.load(read_file(source, metadata_name).decode("utf-8"), Loader=yaml.FullLoader)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        findings.add("CB031", "", f"not valid YAML: {exc}".replace("\n", " "), "fix the YAML syntax", file=file)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        problem = " ".join(str(exc).split())[:300]
+        findings.add("CB031", "", f"not valid YAML: {problem}", "fix the YAML syntax", file=file)
         return
     if not isinstance(metadata, dict):
         findings.add("CB031", "", "metadata must be a mapping with a `command:`", "write `command: python3 /app/program/<script>.py ...`", file=file)
         return
     command = metadata.get("command")
+    if command and not isinstance(command, str):
+        findings.add("CB031", "command", f"`command` is a {type(command).__name__}; the worker needs one line of text",
+                     "write `command: python3 /app/program/<script>.py ...`", file=file)
+        return
     if not command:
         if kind != "submission":  # a code submission's metadata may just describe it
             said = "Program directory missing 'command' in metadata" if kind == "ingestion" else "nothing, and no scores are written"
             findings.add("CB035", "command", f"no `command`; the worker says \"{said}\"",
                          "add `command: python3 /app/program/<script>.py ...`", file=file)
         return
-    check_command(str(command), names, file, kind, step, findings)
+    check_command(command, names, file, kind, step, findings)
 
 
 def check_command(command: str, names: list[str], file: str, kind: str, step: dict, findings: Findings) -> None:

@@ -25,6 +25,7 @@ from typing import Callable
 
 from bundle import ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition, load_program_module
 from executors import Executor, LocalExecutor
+from file_rules import human
 from worker import StepFailed, read_scores, run_prediction_step, run_scoring_step
 
 
@@ -35,6 +36,10 @@ def default_submission(root: Path = ROOT) -> Path:
     return root / "starting_kit" / name
 
 MAX_ABS_SCORE = 1e10
+# What a submission zip may unpack to here: a zip bomb (a few KiB declaring gigabytes) is refused from
+# its directory, before a byte is unpacked. Codabench's worker has no limit but its disk.
+MAX_ENTRIES = 100_000
+MAX_UNPACKED = 10 * 1024**3
 
 
 @dataclass
@@ -112,6 +117,8 @@ def run_phase(
             run.status = "Finished"
         except StepFailed as exc:
             run.message = str(exc)
+        except OSError as exc:  # a file of the submission it cannot read, a full disk
+            run.message = f"the local run could not copy or write a file: {exc}"
         runs.append(run)
     return runs
 
@@ -160,10 +167,25 @@ def submission_problem(path: Path) -> str | None:
         return f"submission {path} is not a zip file (it may be truncated or something else renamed .zip)"
     try:
         with zipfile.ZipFile(path) as archive:
-            damaged = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+            return _unpacking_problem(path, archive.infolist()) or _damaged(path, archive.testzip())
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
         return f"submission {path} cannot be read as a zip ({exc})"
-    return f"submission {path}: {damaged!r} is damaged inside the zip; zip the submission again" if damaged else None
+
+
+def _unpacking_problem(path: Path, entries: list[zipfile.ZipInfo]) -> str | None:
+    if len(entries) > MAX_ENTRIES:
+        return f"submission {path} holds {len(entries):,} files (limit {MAX_ENTRIES:,}): zip only what the submission needs"
+    unpacked = sum(entry.file_size for entry in entries)
+    room = min(MAX_UNPACKED, shutil.disk_usage(tempfile.gettempdir()).free)
+    if unpacked > room:
+        packed = max(1, path.stat().st_size)
+        return (f"submission {path} unpacks to {human(unpacked)} ({unpacked / packed:,.0f} times its size), more than "
+                f"the {human(room)} a local run allows: zip only what the submission needs")
+    return None
+
+
+def _damaged(path: Path, name: str | None) -> str | None:
+    return f"submission {path}: {name!r} is damaged inside the zip; zip the submission again" if name else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,15 +49,32 @@ class StepResult:
 
 
 METADATA_NAMES = ("metadata.yaml", "metadata")  # the worker's lookup order, at the program's root
+MAX_METADATA_BYTES = 64 * 1024  # a command line and a description
 
 
-def read_metadata(program: Path) -> dict | None:
-    """The worker's lookup: metadata.yaml first, then metadata; None when neither exists."""
+def read_metadata(program: Path, role: str) -> dict | None:
+    """The worker's lookup: metadata.yaml first, then metadata; None when neither exists.
+
+    The worker reads it with yaml.FullLoader and no bounds; here a metadata file that is not small
+    YAML text whose command is one line of text fails the step with what is wrong.
+    """
     for name in METADATA_NAMES:
         path = program / name
         if path.is_file():
-            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.FullLoader)
-            return loaded if isinstance(loaded, dict) else {}
+            if path.stat().st_size > MAX_METADATA_BYTES:
+                raise StepFailed(f"the {role}'s {name} is {path.stat().st_size:,} bytes; it holds a command and a "
+                                 f"description (limit {MAX_METADATA_BYTES:,} bytes)")
+            try:
+                loaded = yaml.load(path.read_bytes().decode("utf-8"), Loader=yaml.FullLoader)
+            except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+                problem = " ".join(str(exc).split())[:300]
+                raise StepFailed(f"the {role}'s {name} is not valid UTF-8 YAML ({problem}): write `command: ...`") from None
+            if not isinstance(loaded, dict):
+                return {}
+            if "command" in loaded and not isinstance(loaded["command"], (str, type(None))):
+                raise StepFailed(f"the {role}'s {name}: `command` is a {type(loaded['command']).__name__}; "
+                                 "write it as one line of text")
+            return loaded
     return None
 
 
@@ -112,7 +129,7 @@ def _run_program_container(
     No metadata: the folder is copied into the output (how result submissions reach scoring).
     Metadata without a command: nothing runs. Otherwise the command runs.
     """
-    metadata = read_metadata(program)
+    metadata = read_metadata(program, name)
     if metadata is None:
         result.notes.append(f"{name} has no metadata at its root: copied to the output")
         shutil.copytree(program, result.output, dirs_exist_ok=True)
@@ -140,7 +157,7 @@ def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: P
     if task.ingestion_program:
         ingestion_dir = step / "ingestion_program"
         extract(task.ingestion_program, ingestion_dir)
-        ingestion_metadata = read_metadata(ingestion_dir)
+        ingestion_metadata = read_metadata(ingestion_dir, "ingestion program")
         if ingestion_metadata is None:
             raise StepFailed("Program directory missing 'metadata.yaml/metadata'")
         if not ingestion_metadata.get("command"):

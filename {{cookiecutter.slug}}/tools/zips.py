@@ -74,6 +74,14 @@ def list_files(source: Path) -> list[str]:
         return [name for name in archive.namelist() if not name.endswith("/")]
 
 
+def file_size(source: Path, name: str) -> int:
+    """Bytes of one file of a folder or a zip (unpacked), read from the directory, not the file."""
+    if source.is_dir():
+        return (source / name).stat().st_size
+    with zipfile.ZipFile(source) as archive:
+        return archive.getinfo(name).file_size
+
+
 def read_file(source: Path, name: str) -> bytes:
     """One file of a folder or a zip, by its relative name."""
     if source.is_dir():
