@@ -170,20 +170,21 @@ def label_rule(fmt: str, classes: list) -> str:
 
 
 def scan(path: Path) -> tuple[bool, int]:
-    """Whether a cell of the file may start or end with a space or tab (or the file has a byte-order
-    mark): such files go to the careful reading, which strips them; and how many line breaks it has.
-    Read in blocks, never whole."""
-    previous, padded, lines = b"\n", False, 0
+    """Whether the file needs the careful reading: a cell may start or end with a space or tab (which
+    it strips), it has a byte-order mark, or a NUL byte (pandas' C parser ends a cell there, so
+    "0<NUL>5" would read as 0); and how many line breaks it has. Read in blocks, never whole."""
+    previous, doubtful, lines = b"\n", False, 0
     with path.open("rb") as f:
         while block := f.read(SCAN_BLOCK):
             lines += block.count(b"\n")
-            if not padded and previous == b"\n" and block.startswith(BOM.encode()):
-                padded = True
+            if not doubtful and previous == b"\n" and block.startswith(BOM.encode()):
+                doubtful = True
             joined = previous + block
-            if not padded and (b" " in joined or b"\t" in joined) and any(needle in joined for needle in PADDING):
-                padded = True
+            if not doubtful and (b" " in joined or b"\t" in joined) and any(needle in joined for needle in PADDING):
+                doubtful = True
+            doubtful = doubtful or b"\x00" in block
             previous = block[-1:]
-    return padded or previous in (b" ", b"\t"), lines
+    return doubtful or previous in (b" ", b"\t"), lines
 
 
 def _read_typed(path: Path) -> pd.DataFrame | None:
@@ -192,9 +193,13 @@ def _read_typed(path: Path) -> pd.DataFrame | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a column of mixed kinds is refused below, not warned about
+            # With index_col=False pandas drops the extra values of a first row that has too many, and
+            # only warns: that row is the careful reading's to explain, not to score.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
             return pd.read_csv(path, na_filter=False, index_col=False, skip_blank_lines=False,
                                engine="c", encoding="utf-8")
-    except (ValueError, TypeError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OverflowError):
+    except (ValueError, TypeError, pd.errors.ParserError, pd.errors.EmptyDataError, pd.errors.ParserWarning,
+            UnicodeDecodeError, OverflowError):
         return None
 
 
@@ -360,6 +365,10 @@ def _decode(path: Path, shown_as: str) -> tuple[str, list[str]]:
         raise PredictionError(f"{shown_as} is not UTF-8 text (line {line} has the byte {data[exc.start:exc.start + 1]!r}, "
                               "which UTF-8 does not allow there).", file=shown_as,
                               fix="Write it as a plain UTF-8 CSV file, e.g. with pandas' DataFrame.to_csv(index=False).") from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise PredictionError(f"{shown_as}: line {line} holds a NUL byte (\\x00); a CSV file is text and cannot hold one.", file=shown_as,
+                              fix="Write it as a plain UTF-8 CSV file, e.g. with pandas' DataFrame.to_csv(index=False).")
     if text.startswith(BOM):
         return text[len(BOM):], [f"{shown_as} starts with a byte-order mark (Excel's \"CSV UTF-8\" adds one); it was ignored."]
     return text, []
@@ -443,14 +452,14 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str
                               fix=f"Put the file itself in the submission: zip {PREDICTIONS_FILE}, not a link to it.")
     typed = None
     if path.is_file():
-        padding, lines = scan(path)
+        doubtful, lines = scan(path)
         expected = len(reference.ids) + 1
         if lines > 2 * expected + 100:  # far more lines than rows: say so before parsing (and storing) them all
             header = csv_line([reference.id_name, *prediction_columns(fmt, reference.classes, reference.target_name)])
             raise PredictionError(f"{shown_as} has {lines} lines, expected {expected} (the header `{header}` and one row "
                                   f"per test id).", file=shown_as,
                                   fix="Write one row per test id, with no blank lines and nothing below the rows.")
-        typed = None if padding else _typed_predictions(path, reference, fmt)
+        typed = None if doubtful else _typed_predictions(path, reference, fmt)
     if typed is None:
         return read_predictions_carefully(folder, reference, fmt, shown_as)
     values, rows = typed
@@ -612,13 +621,13 @@ def read_predictions_carefully(folder: Path, reference: Reference, fmt: str, sho
 
             def out_of_range(i: int) -> str:
                 j, name = where(i, outside)
-                return f"probability {numbers[i, j]:g} is outside [0, 1]{name}"
+                return f"probability {cell(i, j).strip()} is outside [0, 1]{name}"
 
             problems.append(_problem(outside.any(axis=1), lines, out_of_range))
         if fmt == "probabilities":
             sums = numbers.sum(axis=1)
             wrong_sum = valid & ~outside.any(axis=1) & (np.abs(sums - 1.0) > SUM_TOLERANCE)
-            problems.append(_problem(wrong_sum, lines, lambda i: f"probabilities sum to {sums[i]:g}, not 1"))
+            problems.append(_problem(wrong_sum, lines, lambda i: f"probabilities sum to {sums[i]:.10g}, not 1"))
         values = numbers if fmt == "probabilities" else numbers[:, 0]
     problems = [p for p in problems if p][:MAX_QUOTED_ROWS]
     if problems:
