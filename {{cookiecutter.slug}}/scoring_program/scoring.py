@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,44 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+MAX_INGESTION_RESULT = 1024 * 1024  # the ingestion program writes a few hundred bytes
+WORKER_METADATA = "metadata"  # the compute worker writes it into the prediction output after the step
+
+
+def read_ingestion(res: Path, settings: dict) -> dict:
+    """What the ingestion program wrote about the prediction step, or {} when there is nothing to read.
+
+    A results-only competition runs no ingestion program, so a file of that name came in the
+    participant's zip: it is ignored. Otherwise a file that is not the ingestion program's (not a
+    JSON object, or megabytes long) is reported as the participant's, never trusted.
+    """
+    path = res / INGESTION_RESULT
+    if settings["submission_mode"] == "result" or not path.is_file():
+        return {}
+    try:
+        if path.is_symlink() or path.stat().st_size > MAX_INGESTION_RESULT:
+            raise ValueError("a link, or too large")
+        ingestion = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(ingestion, dict):
+            raise ValueError("not a JSON object")
+        float(ingestion.get("duration", 0.0))
+        str(ingestion.get("error", ""))
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+        return {"status": "failed", "error": f"{INGESTION_RESULT} in the prediction output is not the ingestion "
+                f"program's ({capped(str(exc), 200)}); do not put a file of that name in your submission"}
+    return ingestion
+
+
+def ingestion_exit_code(res: Path) -> int | None:
+    """The ingestion program's exit code as the worker recorded it in the prediction output (None locally)."""
+    path = res / WORKER_METADATA
+    if not path.is_file() or path.is_symlink():
+        return None
+    with path.open("rb") as f:
+        found = re.search(rb"^ingestionExitCode:\s*(-?\d+)\s*$", f.read(4096), re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
 def describe_submission(ingestion: dict) -> str:
     """What the first page can say about the submission before anything is scored."""
     if ingestion.get("status") == "failed":
@@ -56,15 +95,22 @@ def describe_submission(ingestion: dict) -> str:
     return f"{ingestion['submission_type']} submission" if ingestion.get("submission_type") else "unknown"
 
 
-def check_ingestion(ingestion: dict, report: Report, settings: dict) -> dict[str, str]:
+def check_ingestion(ingestion: dict, report: Report, settings: dict, exit_code: int | None) -> dict[str, str]:
     """Surface an ingestion failure (Codabench ignores ingestion's exit code); return what to show about it."""
     if ingestion.get("status") == "failed":
-        raise PredictionError(f"The prediction step stopped: {ingestion.get('error', 'no message')}",
+        raise PredictionError(f"The prediction step stopped: {str(ingestion.get('error') or 'no message').rstrip('.')}.",
                               fix="The prediction step's output (on Codabench, your submission's logs) shows the full error and any traceback.")
     if ingestion.get("submission_type") == "code":
         return {"Ingestion (fit and predict)": f"{float(ingestion.get('duration', 0.0)):.2f} s"}
     if ingestion or settings["submission_mode"] == "result":  # results-only competitions have no ingestion
         return {"Ingestion": "none: predictions are scored as submitted"}
+    if exit_code is not None:  # the worker ran the step, and the ingestion program never got to write its result
+        how = {0: "exited with code 0", -9: "was killed (signal 9: out of memory, or the model killed it)"}.get(
+            exit_code, f"exited with code {exit_code}" if exit_code > 0 else f"was stopped by signal {-exit_code}")
+        raise PredictionError(f"The prediction step ended before the ingestion program wrote {INGESTION_RESULT}: it {how}, "
+                              "so the predictions may be missing or incomplete.",
+                              fix="Make sure model.py does not end the process itself (os._exit, os.kill, signal handlers) "
+                              "and fits in the memory the phase allows; the prediction step's logs show what happened last.")
     report.warn(f"{INGESTION_RESULT} is missing from the prediction output, so the duration is reported as 0.")
     return {}
 
@@ -143,7 +189,7 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
     references = {d["name"]: read_reference(args.reference / d["folder"], d) for d in datasets}
 
     report.advance("Checking the predictions")
-    details = check_ingestion(ingestion, report, settings)
+    details = check_ingestion(ingestion, report, settings, ingestion_exit_code(args.predictions))
     predictions = {}
     shown_as = {d["name"]: f"{d['folder']}/{PREDICTIONS_FILE}" if d["folder"] else PREDICTIONS_FILE for d in datasets}
     for d in datasets:
@@ -193,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     settings = read_json(SETTINGS)
     info = read_json(args.reference / DATASET_INFO)
-    ingestion = read_json(args.predictions / INGESTION_RESULT)
+    ingestion = read_ingestion(args.predictions, settings)
     datasets = info.get("datasets") or [{"name": "main", "folder": ""}]
     report = Report(args.output, title=f"{settings.get('title', 'Competition')}: detailed results",
                     stages=stages_for(datasets))

@@ -226,3 +226,76 @@ def test_both_programs_cap_messages_alike(ingestion):
 
     for text in ("", "short", "x" * 2000, "y" * 2001, "z" * 1_000_000):
         assert ingestion.capped(text) == capped(text)
+
+
+# -- what the prediction step leaves for scoring ---------------------------------------------------
+HOSTILE_INGESTION_RESULTS = {  # name: bytes of ingestion_result.json in the prediction output
+    "not JSON": b"{",
+    "a JSON list": b"[1, 2]",
+    "a duration that is text": b'{"status": "ok", "submission_type": "code", "duration": "soon"}',
+    "two megabytes": b'{"status": "ok", "pad": "' + b"x" * 2_000_000 + b'"}',
+    "nested ten thousand deep": b"[" * 10_000 + b"]" * 10_000,
+    "not UTF-8": b'{"status": "\xff"}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_INGESTION_RESULTS))
+def test_an_ingestion_result_that_is_not_the_ingestion_programs_is_not_trusted(name, scoring, settings, constant_predictions,
+                                                                              tmp_path, capfd):
+    """In a result submission the participant's zip lands in the prediction output, ingestion_result.json included."""
+    constant_predictions(tmp_path / "res")
+    (tmp_path / "res" / "ingestion_result.json").write_bytes(HOSTILE_INGESTION_RESULTS[name])
+    code = score(scoring, tmp_path / "res", tmp_path / "out")
+    err = capfd.readouterr().err
+    if settings["submission_mode"] == "result":  # no ingestion program: the file is the participant's, and ignored
+        assert code == 0, err
+        return
+    assert code == 1 and "ERROR: The prediction step stopped: ingestion_result.json in the prediction output is not the " \
+        "ingestion program's" in err and "Traceback" not in err, err
+    assert len(err) < 2 * MAX_SHOWN and not (tmp_path / "out" / "scores.json").exists()
+
+
+@needs_code
+@pytest.mark.parametrize("exit_code, says", [(0, "it exited with code 0"), (-9, "it was killed (signal 9"),
+                                             (1, "it exited with code 1"), (-15, "it was stopped by signal 15")])
+def test_a_prediction_step_that_ended_without_its_result_is_refused_with_how_it_ended(exit_code, says, scoring, constant_predictions,
+                                                                                     tmp_path, capfd):
+    """The model ended the process (os._exit, a signal) or it ran out of memory: the worker recorded the exit code in
+    the prediction output's metadata, and ingestion_result.json is missing. Not "predictions.csv not found"."""
+    constant_predictions(tmp_path / "res")
+    (tmp_path / "res" / "metadata").write_text(f"exitCode: null\nelapsedTime: null\ningestionExitCode: {exit_code}\n"
+                                               "ingestionElapsedTime: 1.5\n", encoding="utf-8")
+    err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
+    assert "before the ingestion program wrote ingestion_result.json" in err and says in err
+
+
+ENDINGS = {  # what fit does: (the run's status, what the scoring step's ERROR line says)
+    "os._exit(0)": ("Failed", "it exited with code 0"),
+    "os.kill(os.getpid(), signal.SIGKILL)": ("Failed", "it was killed (signal 9"),
+    "threading.Thread(target=time.sleep, args=(600,)).start()": ("Finished", None),  # ingestion ends without waiting for it
+    "atexit.register(lambda: 1 / 0)": ("Finished", None),
+    "os.chdir('/')": ("Finished", None),
+    "sys.setrecursionlimit(60)": ("Finished", None),
+}
+
+
+@pytest.mark.slow
+@needs_code
+@pytest.mark.parametrize("fit", sorted(ENDINGS))
+def test_a_model_that_ends_or_holds_the_process_gets_a_true_account(fit, task, competition, columns, tmp_path):
+    """Through the worker-like runner: the exit code reaches scoring as on Codabench; nothing waits for a thread."""
+    from bundle import find_phase
+    from executors import LocalExecutor
+    from run_local import last_error_line, run_phase
+
+    status, says = ENDINGS[fit]
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "model.py").write_text(
+        model(task, fit=f"{fit}; self.n = 1", top="import atexit, os, signal, threading, time"), encoding="utf-8")
+    phase = find_phase(competition, "Development", ROOT)
+    started = time.monotonic()
+    (run,) = run_phase(phase, tmp_path / "submission", tmp_path / "run", LocalExecutor(tmp_path / "run", echo=None), columns)
+    assert time.monotonic() - started < 60
+    assert run.status == status, run.message + run.scoring_stderr
+    if says:
+        assert says in last_error_line(run.scoring_stderr)
