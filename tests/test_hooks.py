@@ -60,6 +60,17 @@ BAD_ANSWERS = [
     ({"title": "A\u2029B"}, "title: character 2 is a paragraph separator (U+2029)"),
     ({"title": "A\x85B"}, "title: character 2 is a control character (U+0085)"),
     ({"_description": "one\x1b[2Jcleared"}, "_description: character 4 is a control character (U+001B)"),
+    # Paths, shells and markup where a name or a number belongs.
+    ({"slug": "../outside"}, "slug '../outside' is not a valid folder name"),
+    ({"slug": "d\u00e9fi"}, "slug 'd\u00e9fi' is not a valid folder name"),
+    ({"slug": "a" * 65}, "is not a valid folder name: use 1 to 64"),
+    ({"contact_email": "a@b.org\nBcc: x@y.org"}, "is not an email address"),
+    ({"contact_email": "<script>@x.org"}, "is not an email address"),
+    ({"_docker_image": "img:1;rm -rf /"}, "is not a pinned image name"),
+    ({"_docker_image": "codalab/codalab-legacy:py312 --privileged"}, "is not a pinned image name"),
+    ({"_dev_phase_days": "1e3"}, "_dev_phase_days '1e3' is not a whole number of days"),
+    ({"start_date": "2027-01-04T00:00:00"}, "is not a date in the form YYYY-MM-DD"),
+    ({"start_date": "0000-01-01"}, "is not a date in the form YYYY-MM-DD"),
 ]
 
 

@@ -34,10 +34,11 @@ def prediction(task: dict) -> str:
     return f"pd.DataFrame(np.full((len(X), {len(classes)}), 1 / {len(classes)}), columns={list(classes)!r})"
 
 
-def model(task: dict, fit: str = "pass", predict: str | None = None, top: str = "") -> str:
+def model(task: dict, fit: str = "pass", predict: str = "VALID", top: str = "") -> str:
+    """model.py; VALID in `predict` stands for a valid prediction of this competition's format."""
     return (f"import sys\nimport numpy as np\nimport pandas as pd\n{top}\n\n"
             f"class Model:\n    def fit(self, X, y):\n        {fit}\n\n"
-            f"    def predict(self, X):\n        return {predict or prediction(task)}\n")
+            f"    def predict(self, X):\n        return {predict.replace('VALID', prediction(task))}\n")
 
 
 BAD_MODELS = {  # name: (model.py's parts, what the error must say)
@@ -59,6 +60,23 @@ BAD_MODELS = {  # name: (model.py's parts, what the error must say)
     "predict raises MemoryError": ({"predict": "(_ for _ in ()).throw(MemoryError('boom'))"}, "Model.predict raised MemoryError: boom"),
     "import calls sys.exit": ({"top": "sys.exit('not today')"}, "model.py could not be imported: SystemExit: not today"),
     "import raises KeyboardInterrupt": ({"top": "raise KeyboardInterrupt"}, "model.py could not be imported: KeyboardInterrupt"),
+    "predict returns a scipy sparse matrix": ({"top": "import scipy.sparse",
+                                                "predict": "scipy.sparse.csr_matrix(np.ones((len(X), 2)))"}, "Model.predict"),
+    "predict returns an object whose __array__ raises": (
+        {"top": "class Arr:\n    def __len__(self):\n        return 10**9\n    def __array__(self, *a, **k):\n        raise RuntimeError('no')",
+         "predict": "Arr()"}, "Model.predict"),
+    "predict returns an object whose __len__ raises": (
+        {"top": "class Odd(list):\n    def __len__(self):\n        raise RuntimeError('no len')", "predict": "Odd()"}, "Model.predict"),
+    "predict returns a dict": ({"predict": "{'a': 1}"}, "Model.predict"),
+    "predict returns ten times the rows": ({"predict": "np.resize(np.asarray(VALID), (10 * len(X),) + np.shape(VALID)[1:])"},
+                                           "Model.predict"),
+    "predict returns a 3-D array": ({"predict": "np.zeros((len(X), 2, 2))"}, "Model.predict"),
+    "predict returns nested lists of uneven length": ({"predict": "[[0.5] * (i % 3) for i in range(len(X))]"}, "Model.predict"),
+    "predict returns X itself": ({"predict": "X"}, "Model.predict"),
+    "predict returns None for every row": ({"predict": "[None] * len(X)"}, "Model.predict"),
+    "predict raises RecursionError": ({"predict": "(lambda f: f(f))(lambda f: f(f))"}, "Model.predict raised RecursionError"),
+    "fit never returns from a generator close": ({"fit": "raise StopIteration('done')"}, "Model.fit raised StopIteration: done"),
+    "an exception with a 100,000-line message": ({"fit": "raise ValueError('line\\n' * 100_000)"}, "more characters cut"),
 }
 
 
@@ -299,3 +317,23 @@ def test_a_model_that_ends_or_holds_the_process_gets_a_true_account(fit, task, c
     assert run.status == status, run.message + run.scoring_stderr
     if says:
         assert says in last_error_line(run.scoring_stderr)
+
+
+MISPLACED = {  # name: (what the dataset's folder holds instead of predictions.csv, what the error lists as found)
+    "the name in capitals": ({"PREDICTIONS.CSV": b"id\n"}, "PREDICTIONS.CSV"),
+    "compressed": ({"predictions.csv.gz": b"\x1f\x8b"}, "predictions.csv.gz"),
+    "still zipped": ({"submission.zip": b"PK\x05\x06" + b"\x00" * 18}, "submission.zip"),
+    "named .txt": ({"predictions.txt": b"id\n"}, "predictions.txt"),
+    "a hidden file": ({".predictions.csv": b"id\n"}, ".predictions.csv"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISPLACED))
+def test_a_prediction_file_under_another_name_is_named_in_the_refusal(name, scoring, task, tmp_path, capfd):
+    files, found = MISPLACED[name]
+    folder = tmp_path / "res" / task["datasets"][0]["folder"]
+    folder.mkdir(parents=True)
+    for file_name, data in files.items():
+        (folder / file_name).write_bytes(data)
+    err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
+    assert "predictions.csv not found" in err and found in err
