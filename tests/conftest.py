@@ -114,6 +114,7 @@ CODE_MODE_FILES = {
     "tests/test_hostile_inputs.py",
     "tests/test_metrics_agreement.py",
     "tests/test_participant_errors.py",
+    "tests/test_prediction_files.py",
     "tests/test_pipeline.py",
     "tests/test_starting_kit.py",
     "tests/test_validator.py",

@@ -715,6 +715,12 @@ def test_zip_entries_that_climb_out_are_unpacked_inside_as_on_the_worker(tools, 
     assert (step.output.parent / "program" / "tmp" / "absolute-escape.txt").is_file()
 
 
+def test_a_named_pipe_given_as_the_submission_is_refused_not_read(tools, tmp_path, capsys):
+    os.mkfifo(tmp_path / "submission.zip")
+    assert tools.run_local.main(["--submission", str(tmp_path / "submission.zip"), "--runs", str(tmp_path / "runs"), "--quiet"]) == 2
+    assert "is neither a folder nor a file (a pipe or a device?)" in capsys.readouterr().err
+
+
 def test_a_fifo_in_a_submission_folder_is_left_out_not_read(tools, tmp_path):
     """Reading a named pipe would wait for a writer forever; a zip cannot hold one, so it is not copied."""
     folder = submission(tmp_path, {"predictions.csv": "id\n"})

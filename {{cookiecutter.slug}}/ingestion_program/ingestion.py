@@ -60,6 +60,7 @@ SUM_TOLERANCE = 1e-3  # as the scoring program's predictions.py
 MAX_SHOWN_CLASSES = 8  # longer class lists are shortened in messages
 MAX_MESSAGE = 2000  # characters of a message at most (a model's exception may carry megabytes)
 STREAMS: dict = {}  # "stdout"/"stderr": (the stream at start, a copy of its descriptor); see restore_streams
+clock = time.perf_counter  # kept here: a model that replaces time.perf_counter does not time itself
 
 
 class SubmissionError(Exception):
@@ -75,7 +76,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--input-data", type=Path, default=Path("/app/input_data"), help="phase input data")
     parser.add_argument("--submission", type=Path, default=Path("/app/ingested_program"), help="submission files")
     parser.add_argument("--output", type=Path, default=Path("/app/output"), help="where predictions go")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ("input_data", "submission", "output"):  # a model that changes the working folder changes nothing here
+        setattr(args, name, getattr(args, name).resolve())
+    return args
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,6 +216,9 @@ def write_atomically(path: Path, content) -> None:
 def find_submission_kind(submission: Path, task: dict) -> str:
     """Return "code" or "result", or explain what is missing or not accepted."""
     result_file = Path(task["datasets"][0]["folder"]) / PREDICTIONS_FILE
+    if (submission / RESULT_FILE).exists() or (submission / RESULT_FILE).is_symlink():
+        # The worker copies a submission into the prediction output: this file would stand for ours.
+        raise SubmissionError(f"the submission holds {RESULT_FILE}, which the ingestion program writes; remove it from the zip")
     if (submission / MODEL_FILE).is_file():
         return "code"
     if task["submission_mode"] == "code" and any(submission.rglob(PREDICTIONS_FILE)):
@@ -246,7 +253,9 @@ def load_model_class(submission: Path) -> type:
 
 
 def capped(text: str, limit: int = MAX_MESSAGE) -> str:
-    """The text, cut to `limit` characters with a word on what was cut (as scoring_program/errors.py)."""
+    """The text on one line (a message's line breaks could forge an ERROR line), cut to `limit`
+    characters with a word on what was cut (as scoring_program/errors.py)."""
+    text = " ".join(str(text).splitlines())
     return text if len(text) <= limit else f"{text[:limit]}\N{HORIZONTAL ELLIPSIS} ({len(text) - limit} more characters cut)"
 
 
@@ -371,6 +380,13 @@ def check_predictions(raw: object, ids: pd.Series, fmt: str, classes: list) -> n
     n_rows = len(ids)
     if raw is None:
         raise SubmissionError("Model.predict returned None; it must return the predictions (did you forget `return`?)")
+    if isinstance(raw, (pd.Series, pd.DataFrame)) and not raw.index.equals(pd.RangeIndex(n_rows)):
+        raise SubmissionError(f"Model.predict returned a {type(raw).__name__} whose index is not X's (0 to {n_rows - 1}, in "
+                              "order), so its rows would be matched to the wrong ids; keep X's row order and index, "
+                              "or return .to_numpy()")
+    if np.ma.is_masked(raw):
+        raise SubmissionError("Model.predict returned a masked array with masked values, which would be scored as "
+                              "the values under the mask; return a value for every row (np.ma.filled)")
     if fmt == "label":
         return check_labels(raw, ids, classes)
     hint = ""
@@ -432,18 +448,18 @@ def run_code_submission(args: argparse.Namespace, task: dict) -> dict:
         model = call_participant("Model()", model_class)
         label = f" on {dataset['name']}" if len(task["datasets"]) > 1 else ""
 
-        started = time.perf_counter()
+        started = clock()
         call_participant("Model.fit", model.fit, X_train, y_train)
-        fit_seconds = time.perf_counter() - started
+        fit_seconds = clock() - started
         print(f"fit{label}: {n_train} rows in {fit_seconds:.2f} s", flush=True)
         del X_train, y_train
 
         X_test = read_table(folder / "test.csv", dataset, with_target=False)
         test_ids = X_test.pop(dataset["id"])
 
-        started = time.perf_counter()
+        started = clock()
         raw = call_participant("Model.predict", model.predict, X_test)
-        predict_seconds = time.perf_counter() - started
+        predict_seconds = clock() - started
         try:
             values = check_predictions(raw, test_ids, fmt, dataset["classes"])
         except SubmissionError:
@@ -485,6 +501,19 @@ def pass_result_through(args: argparse.Namespace, task: dict) -> dict:
     return {"duration": 0.0}
 
 
+def fail(result_path: Path, error: str, code: int, shown: str | None = None) -> int:
+    """Record a failure for the scoring program and print its ERROR line; both survive a model that
+    replaced print, or removed or blocked the output folder (then only the line is left)."""
+    try:
+        write_atomically(result_path, json.dumps({"status": "failed", "error": error}, indent=2) + "\n")
+    except Exception as exc:  # noqa: BLE001 (a folder where the file goes, or json.dumps replaced by the model)
+        shown = f"{shown or error} (and {RESULT_FILE} could not be written: {capped(str(exc), 200)})"
+    restore_streams()
+    sys.stderr.write(f"ERROR: {shown or error}\n")
+    sys.stderr.flush()
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     keep_streams()
@@ -495,20 +524,24 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"ERROR: cannot read {args.input_data / TASK_FILE} ({exc}); run `make data` and rebuild the bundle", file=sys.stderr)
         return 2
+    kind = None
     try:
         kind = find_submission_kind(args.submission, task)
         details = run_code_submission(args, task) if kind == "code" else pass_result_through(args, task)
+        write_atomically(result_path, json.dumps({"status": "ok", "submission_type": kind, **details}, indent=2) + "\n")
     except SubmissionError as exc:
-        error = capped(str(exc))
-        write_atomically(result_path, json.dumps({"status": "failed", "error": error}, indent=2) + "\n")
-        print(f"ERROR: {error}", file=sys.stderr, flush=True)
-        return 1
+        return fail(result_path, capped(str(exc)), 1)
     except DataError as exc:  # the participant sees that the fault is not theirs
         error = f"the competition's data could not be read ({exc}); please tell the organizers"
-        write_atomically(result_path, json.dumps({"status": "failed", "error": error}, indent=2) + "\n")
-        print(f"ERROR: {exc}; run `make data` and rebuild the bundle", file=sys.stderr, flush=True)
-        return 2
-    write_atomically(result_path, json.dumps({"status": "ok", "submission_type": kind, **details}, indent=2) + "\n")
+        return fail(result_path, error, 2, shown=f"{exc}; run `make data` and rebuild the bundle")
+    except OSError as exc:  # the model removed or replaced the output folder, or a file where ours go
+        return fail(result_path, capped(f"the ingestion program could not write its output ({exc}); model.py must "
+                                        "leave the output folder alone"), 1)
+    except Exception as exc:  # noqa: BLE001 (after the model ran: it may have replaced print, open or a library's function)
+        if kind != "code":
+            raise
+        return fail(result_path, capped(f"the ingestion program failed after running model.py ({described(exc)}); if "
+                                        "model.py does not replace Python's or a library's functions, tell the organizers"), 1)
     return 0
 
 

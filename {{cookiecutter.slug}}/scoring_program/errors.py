@@ -10,8 +10,9 @@ MAX_MESSAGE = 2000  # characters of a message shown at most: a 10,000-column hea
 
 
 def capped(text: str, limit: int = MAX_MESSAGE) -> str:
-    """The text, cut to `limit` characters with a word on what was cut."""
-    text = str(text)
+    """The text on one line (a message's line breaks could forge an ERROR line), cut to `limit`
+    characters with a word on what was cut."""
+    text = " ".join(str(text).splitlines())
     return text if len(text) <= limit else f"{text[:limit]}\N{HORIZONTAL ELLIPSIS} ({len(text) - limit} more characters cut)"
 
 

@@ -70,7 +70,9 @@ def read_ingestion(res: Path, settings: dict) -> dict:
         ingestion = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(ingestion, dict):
             raise ValueError("not a JSON object")
-        float(ingestion.get("duration", 0.0))
+        duration = float(ingestion.get("duration", 0.0))
+        if not 0.0 <= duration < MAX_ABS_SCORE:
+            raise ValueError(f"a duration of {duration!r} seconds")
         str(ingestion.get("error", ""))
     except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
         return {"status": "failed", "error": f"{INGESTION_RESULT} in the prediction output is not the ingestion "
@@ -98,8 +100,12 @@ def describe_submission(ingestion: dict) -> str:
 def check_ingestion(ingestion: dict, report: Report, settings: dict, exit_code: int | None) -> dict[str, str]:
     """Surface an ingestion failure (Codabench ignores ingestion's exit code); return what to show about it."""
     if ingestion.get("status") == "failed":
-        raise PredictionError(f"The prediction step stopped: {str(ingestion.get('error') or 'no message').rstrip('.')}.",
+        raise PredictionError(f"The prediction step stopped: {capped(ingestion.get('error') or 'no message').rstrip('.')}.",
                               fix="The prediction step's output (on Codabench, your submission's logs) shows the full error and any traceback.")
+    if ingestion and exit_code and settings["submission_mode"] != "result":  # the worker's record, which no submission can write
+        raise PredictionError(f"The prediction step failed: the ingestion program exited with code {exit_code} after "
+                              f"writing {INGESTION_RESULT}, so its output cannot be trusted.",
+                              fix="The prediction step's logs show what happened last; a model must not end the process itself.")
     if ingestion.get("submission_type") == "code":
         return {"Ingestion (fit and predict)": f"{float(ingestion.get('duration', 0.0)):.2f} s"}
     if ingestion or settings["submission_mode"] == "result":  # results-only competitions have no ingestion

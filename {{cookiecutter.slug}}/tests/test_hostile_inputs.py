@@ -77,6 +77,14 @@ BAD_MODELS = {  # name: (model.py's parts, what the error must say)
     "predict raises RecursionError": ({"predict": "(lambda f: f(f))(lambda f: f(f))"}, "Model.predict raised RecursionError"),
     "fit never returns from a generator close": ({"fit": "raise StopIteration('done')"}, "Model.fit raised StopIteration: done"),
     "an exception with a 100,000-line message": ({"fit": "raise ValueError('line\\n' * 100_000)"}, "more characters cut"),
+    "a message that forges an ERROR line": ({"fit": "raise ValueError('first\\nERROR: forged\\nthird')"},
+                                            "Model.fit raised ValueError: first ERROR: forged third"),
+    "an exception class named with a line break": ({"fit": "raise type('E\\nERROR: fake', (Exception,), {})('x')"},
+                                                    "Model.fit raised E ERROR: fake: x"),
+    "predict returns a Series in another order": ({"predict": "pd.Series(np.zeros(len(X)), index=X.index[::-1])"},
+                                                  "whose index is not X's"),
+    "predict returns a masked array": ({"predict": "np.ma.masked_array(np.zeros(len(X)), mask=np.arange(len(X)) == 0)"},
+                                       "masked array"),
 }
 
 
@@ -91,8 +99,8 @@ def test_a_hostile_model_fails_with_what_it_did(name, ingestion, task, tmp_path,
     error = json.loads((tmp_path / "out" / "ingestion_result.json").read_text(encoding="utf-8"))["error"]
     err = capfd.readouterr().err
     assert code == 1, err
-    assert says in error and len(error) <= MAX_SHOWN
-    assert f"ERROR: {error}" in err
+    assert says in error and len(error) <= MAX_SHOWN and "\n" not in error
+    assert err.splitlines()[-1] == f"ERROR: {error}"  # the last line: one line, whatever the model printed above it
     assert not (tmp_path / "out" / "predictions.csv").exists()
 
 
@@ -254,6 +262,9 @@ HOSTILE_INGESTION_RESULTS = {  # name: bytes of ingestion_result.json in the pre
     "two megabytes": b'{"status": "ok", "pad": "' + b"x" * 2_000_000 + b'"}',
     "nested ten thousand deep": b"[" * 10_000 + b"]" * 10_000,
     "not UTF-8": b'{"status": "\xff"}',
+    "a negative duration": b'{"status": "ok", "submission_type": "code", "duration": -5000000000}',
+    "a duration that is not a number": b'{"status": "ok", "submission_type": "code", "duration": NaN}',
+    "a duration of 1e300 seconds": b'{"status": "ok", "submission_type": "code", "duration": 1e300}',
 }
 
 
@@ -285,6 +296,61 @@ def test_a_prediction_step_that_ended_without_its_result_is_refused_with_how_it_
                                                "ingestionElapsedTime: 1.5\n", encoding="utf-8")
     err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
     assert "before the ingestion program wrote ingestion_result.json" in err and says in err
+
+
+@needs_code
+def test_an_ingestion_result_with_a_failed_exit_code_is_not_trusted(scoring, constant_predictions, tmp_path, capfd):
+    """A submission's own ingestion_result.json, copied into the output by the worker, saying all went well."""
+    constant_predictions(tmp_path / "res")
+    (tmp_path / "res" / "ingestion_result.json").write_text('{"status": "ok", "submission_type": "code", "duration": 0.01}')
+    (tmp_path / "res" / "metadata").write_text("ingestionExitCode: 1\n", encoding="utf-8")
+    assert "the ingestion program exited with code 1 after writing ingestion_result.json" in refused(
+        scoring, tmp_path / "res", tmp_path / "out", capfd)
+
+
+@needs_code
+def test_a_submission_holding_an_ingestion_result_is_refused(ingestion, task, tmp_path, capfd):
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "model.py").write_text(model(task), encoding="utf-8")
+    (tmp_path / "submission" / "ingestion_result.json").write_text('{"status": "ok", "duration": -1}', encoding="utf-8")
+    code = ingestion.main(["--input-data", str(ROOT / "data" / "dev" / "input_data"), "--submission",
+                           str(tmp_path / "submission"), "--output", str(tmp_path / "out")])
+    assert code == 1 and "the submission holds ingestion_result.json" in capfd.readouterr().err
+    assert json.loads((tmp_path / "out" / "ingestion_result.json").read_text())["status"] == "failed"
+
+
+OUTPUT = "Path(sys.argv[sys.argv.index('--output') + 1])"
+TAMPERING = {  # what fit does, the exit code, what the last line says (None: the predictions are written)
+    "makes a folder where predictions.csv goes": (
+        f"[({OUTPUT} / d / 'predictions.csv').mkdir(parents=True) for d in ('', 'ds1', 'ds2', 'ds3', 'ds4', 'ds5')]",
+        1, "could not write its output"),
+    "replaces the output folder with a file": (f"import shutil; shutil.rmtree({OUTPUT}); {OUTPUT}.write_text('x')", 1,
+                                               "could not write its output"),
+    "makes a folder where ingestion_result.json goes": (f"({OUTPUT} / 'ingestion_result.json').mkdir(); raise ValueError('and fails')",
+                                                        1, "ingestion_result.json could not be written"),
+    "replaces print": ("import builtins; builtins.print = None", 1, "failed after running model.py (TypeError"),
+    "replaces json.dumps": ("import json; json.dumps = lambda *a, **k: 1 / 0", 1, "failed after running model.py (ZeroDivisionError"),
+    "replaces the clock with NaN": ("import time; time.perf_counter = lambda: float('nan')", 0, None),
+    "changes the working folder (relative paths given)": ("import os; os.chdir('/')", 0, None),
+}
+
+
+@needs_code
+@pytest.mark.parametrize("name", sorted(TAMPERING))
+def test_a_model_that_tampers_with_python_or_the_output_gets_one_line(name, task, tmp_path):
+    """As a process of its own, with relative paths, as the model would find them on the worker."""
+    fit, expected_code, says = TAMPERING[name]
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "model.py").write_text(model(task, fit=fit, top="from pathlib import Path"), encoding="utf-8")
+    (tmp_path / "input_data").symlink_to(ROOT / "data" / "dev" / "input_data")
+    done = subprocess.run([sys.executable, str(ROOT / "ingestion_program" / "ingestion.py"), "--input-data", "input_data",
+                           "--submission", "submission", "--output", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == expected_code, done.stderr
+    if says:
+        assert done.stderr.splitlines()[-1].startswith("ERROR: ") and says in done.stderr.splitlines()[-1], done.stderr
+    else:
+        result = json.loads((tmp_path / "out" / "ingestion_result.json").read_text(encoding="utf-8"))
+        assert result["status"] == "ok" and result["duration"] >= 0
 
 
 ENDINGS = {  # what fit does: (the run's status, what the scoring step's ERROR line says)

@@ -160,6 +160,8 @@ def submission_problem(path: Path) -> str | None:
             return (f"submission {path} holds a link ({links[0].relative_to(path)} -> {links[0].readlink()}); "
                     "Codabench takes a zip of files: put the file itself there")
         return None
+    if not path.is_file():  # a named pipe or a device: reading it could wait forever
+        return f"submission {path} is neither a folder nor a file (a pipe or a device?): pass a folder or a zip"
     if not zipfile.is_zipfile(path):
         if path.suffix.lower() != ".zip":
             return (f"submission {path} is a single file, not a folder or a zip: pass the folder that holds it, "
