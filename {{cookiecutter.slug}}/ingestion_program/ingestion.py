@@ -59,6 +59,7 @@ TASK_FILE = "task.json"  # written by tools/prepare_data.py
 SUM_TOLERANCE = 1e-3  # as the scoring program's predictions.py
 MAX_SHOWN_CLASSES = 8  # longer class lists are shortened in messages
 MAX_MESSAGE = 2000  # characters of a message at most (a model's exception may carry megabytes)
+MAX_TRACEBACK = 20_000  # characters of a model's traceback kept in the log
 STREAMS: dict = {}  # "stdout"/"stderr": (the stream at start, a copy of its descriptor); see restore_streams
 clock = time.perf_counter  # kept here: a model that replaces time.perf_counter does not time itself
 
@@ -201,6 +202,15 @@ def read_table(path: Path, dataset: dict, with_target: bool) -> pd.DataFrame:
     return frame
 
 
+def fingerprint(path: Path) -> tuple | None:
+    """What tells a file apart from one written in its place later: its inode, size and change time."""
+    try:
+        status = path.lstat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
 def write_atomically(path: Path, content) -> None:
     """Write text, or what content(file) writes, to a temporary file that then replaces path."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -291,6 +301,16 @@ def restore_streams() -> None:
         setattr(sys, name, original)
 
 
+def print_traceback(exc: BaseException) -> None:
+    """The participant's traceback, from their first frame on, with its middle cut when it is longer than
+    MAX_TRACEBACK characters (a message of megabytes, a recursion thousands of frames deep)."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next or exc.__traceback__))
+    if len(text) > MAX_TRACEBACK:
+        half = MAX_TRACEBACK // 2
+        text = f"{text[:half]}\n… ({len(text) - 2 * half} characters of the traceback cut) …\n{text[-half:]}"
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
 def call_participant(what: str, function, *args, failed: str = ""):
     """Run participant code; turn anything it raises into a one-line SubmissionError, "<what> raised <Type>:
     <message>" (or "<failed> <Type>: <message>"), with the traceback kept above it. BaseException too:
@@ -300,7 +320,7 @@ def call_participant(what: str, function, *args, failed: str = ""):
     except BaseException as exc:  # noqa: BLE001
         restore_streams()
         try:
-            traceback.print_exc()
+            print_traceback(exc)
         except BaseException:  # noqa: BLE001 (a traceback whose frames cannot be printed)
             pass
         raise SubmissionError(f"{failed or what + ' raised'} {described(exc)}") from None
@@ -436,6 +456,7 @@ def run_code_submission(args: argparse.Namespace, task: dict) -> dict:
     model_class = load_model_class(args.submission)
     fmt = task["prediction_format"]
     totals = {"fit_seconds": 0.0, "predict_seconds": 0.0, "n_train": 0, "n_test": 0}
+    written: dict[Path, tuple] = {}
     for dataset in task["datasets"]:
         folder = args.input_data / dataset["folder"]
         # read_table checked the columns: [id, *features, target]. Taking the id and the target out
@@ -472,10 +493,15 @@ def run_code_submission(args: argparse.Namespace, task: dict) -> dict:
         target = args.output / dataset["folder"] / PREDICTIONS_FILE
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, lambda f: write_predictions(f, test_ids, values, fmt, dataset))
+        written[target] = fingerprint(target)
         totals["fit_seconds"] += fit_seconds
         totals["predict_seconds"] += predict_seconds
         totals["n_train"] += n_train
         totals["n_test"] += len(X_test)
+    for target, was in written.items():  # a later dataset's model code may have removed or rewritten them
+        if fingerprint(target) != was:
+            raise SubmissionError(f"{target.relative_to(args.output)} was removed or changed after the ingestion program "
+                                  "wrote it; model.py must leave the output folder alone")
     return {**{k: round(v, 6) for k, v in totals.items()},
             "duration": round(totals["fit_seconds"] + totals["predict_seconds"], 6)}
 

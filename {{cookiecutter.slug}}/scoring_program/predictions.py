@@ -171,8 +171,9 @@ def label_rule(fmt: str, classes: list) -> str:
 
 def scan(path: Path) -> tuple[bool, int]:
     """Whether the file needs the careful reading: a cell may start or end with a space or tab (which
-    it strips), it has a byte-order mark, or a NUL byte (pandas' C parser ends a cell there, so
-    "0<NUL>5" would read as 0); and how many line breaks it has. Read in blocks, never whole."""
+    it strips), it has a byte-order mark, a NUL byte (pandas' C parser ends a cell there, so
+    "0<NUL>5" would read as 0) or an empty last cell; and how many line breaks it has. Read in
+    blocks, never whole."""
     previous, doubtful, lines = b"\n", False, 0
     with path.open("rb") as f:
         while block := f.read(SCAN_BLOCK):
@@ -182,9 +183,11 @@ def scan(path: Path) -> tuple[bool, int]:
             joined = previous + block
             if not doubtful and (b" " in joined or b"\t" in joined) and any(needle in joined for needle in PADDING):
                 doubtful = True
-            doubtful = doubtful or b"\x00" in block
+            # A line ending in a comma has an empty last cell: with index_col=False pandas drops it
+            # without a word when every line has one, so "id,0.5," would pass as "id,0.5".
+            doubtful = doubtful or b"\x00" in block or b",\n" in joined or b",\r" in joined
             previous = block[-1:]
-    return doubtful or previous in (b" ", b"\t"), lines
+    return doubtful or previous in (b" ", b"\t", b","), lines
 
 
 def _read_typed(path: Path) -> pd.DataFrame | None:

@@ -101,6 +101,7 @@ def test_a_hostile_model_fails_with_what_it_did(name, ingestion, task, tmp_path,
     assert code == 1, err
     assert says in error and len(error) <= MAX_SHOWN and "\n" not in error
     assert err.splitlines()[-1] == f"ERROR: {error}"  # the last line: one line, whatever the model printed above it
+    assert len(err) < 25_000  # the model's traceback is cut in the middle past 20,000 characters
     assert not (tmp_path / "out" / "predictions.csv").exists()
 
 
@@ -403,3 +404,18 @@ def test_a_prediction_file_under_another_name_is_named_in_the_refusal(name, scor
         (folder / file_name).write_bytes(data)
     err = refused(scoring, tmp_path / "res", tmp_path / "out", capfd)
     assert "predictions.csv not found" in err and found in err
+
+
+@needs_code
+def test_a_model_that_rewrites_an_earlier_datasets_predictions_is_refused(task, tmp_path):
+    if len(task["datasets"]) < 2:
+        pytest.skip("one dataset: its predictions are written after its model code ran")
+    fit = f"[p.write_text('id\\n') for p in {OUTPUT}.rglob('predictions.csv')]"
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "model.py").write_text(model(task, fit=fit, top="from pathlib import Path"), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(ROOT / "ingestion_program" / "ingestion.py"), "--input-data",
+                           str(ROOT / "data" / "dev" / "input_data"), "--submission", str(tmp_path / "submission"),
+                           "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (f"ERROR: {task['datasets'][0]['folder']}/predictions.csv was removed or changed after "
+                                            "the ingestion program wrote it; model.py must leave the output folder alone")
