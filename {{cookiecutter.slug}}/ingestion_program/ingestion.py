@@ -289,10 +289,18 @@ def keep_streams() -> None:
 
 
 def restore_streams() -> None:
-    """Participant code may close or replace sys.stdout and sys.stderr: put back the ones ingestion
-    started with (re-opened from the copied descriptor when closed), so its own lines and the ERROR
-    line still reach the log."""
+    """Participant code may close or replace sys.stdout and sys.stderr, or their descriptors 1 and 2:
+    put back the ones ingestion started with (re-opened from the copied descriptor when closed), so
+    its own lines and the ERROR line still reach the log."""
     for name, (original, fd) in STREAMS.items():
+        number = 1 if name == "stdout" else 2
+        if fd is not None:  # closed, or pointed elsewhere (os.dup2 onto /dev/null): point it at the log again
+            try:
+                pointed = os.path.sameopenfile(fd, number)
+            except OSError:
+                pointed = False
+            if not pointed:
+                os.dup2(fd, number)
         if getattr(original, "closed", False):
             if fd is None:
                 continue

@@ -106,12 +106,16 @@ def test_a_hostile_model_fails_with_what_it_did(name, ingestion, task, tmp_path,
 
 
 @needs_code
-@pytest.mark.parametrize("attack", ["close stdout", "replace stderr", "close both"])
+@pytest.mark.parametrize("attack", ["close stdout", "replace stderr", "close both", "close descriptors 1 and 2",
+                                    "send descriptor 2 to /dev/null"])
 def test_a_model_that_takes_the_programs_output_away_still_gets_its_error_line(attack, task, tmp_path):
     """The ERROR line reaches the log even when the model closed or replaced the streams (a process of its own)."""
     fit = {"close stdout": "sys.stdout.close(); raise ValueError('after closing stdout')",
            "replace stderr": "import io; sys.stderr = io.StringIO(); raise ValueError('after replacing stderr')",
-           "close both": "sys.stdout.close(); sys.stderr.close(); raise ValueError('after closing both')"}[attack]
+           "close both": "sys.stdout.close(); sys.stderr.close(); raise ValueError('after closing both')",
+           "close descriptors 1 and 2": "import os; os.close(1); os.close(2); raise ValueError('after closing 1 and 2')",
+           "send descriptor 2 to /dev/null": "import os; os.dup2(os.open(os.devnull, os.O_WRONLY), 2); "
+                                             "raise ValueError('after sending 2 to /dev/null')"}[attack]
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "model.py").write_text(model(task, fit=fit), encoding="utf-8")
     done = subprocess.run([sys.executable, str(ROOT / "ingestion_program" / "ingestion.py"), "--input-data",
