@@ -296,15 +296,21 @@ def restore_streams() -> None:
         number = 1 if name == "stdout" else 2
         if fd is not None:  # closed, or pointed elsewhere (os.dup2 onto /dev/null): point it at the log again
             try:
-                pointed = os.path.sameopenfile(fd, number)
-            except OSError:
-                pointed = False
-            if not pointed:
-                os.dup2(fd, number)
+                if not os.path.sameopenfile(fd, number):
+                    os.dup2(fd, number)
+            except OSError:  # 1 or 2 closed: copy ours back; ours closed too (os.closerange): nothing left to restore
+                try:
+                    os.dup2(fd, number)
+                except OSError:
+                    fd = None
+                    STREAMS[name] = (original, None)
         if getattr(original, "closed", False):
             if fd is None:
                 continue
-            original = os.fdopen(os.dup(fd), "w", encoding="utf-8", errors="replace", buffering=1)
+            try:
+                original = os.fdopen(os.dup(fd), "w", encoding="utf-8", errors="replace", buffering=1)
+            except OSError:
+                continue
             STREAMS[name] = (original, fd)
         setattr(sys, name, original)
 
@@ -569,8 +575,8 @@ def main(argv: list[str] | None = None) -> int:
         error = f"the competition's data could not be read ({exc}); please tell the organizers"
         return fail(result_path, error, 2, shown=f"{exc}; run `make data` and rebuild the bundle")
     except OSError as exc:  # the model removed or replaced the output folder, or a file where ours go
-        return fail(result_path, capped(f"the ingestion program could not write its output ({exc}); model.py must "
-                                        "leave the output folder alone"), 1)
+        blame = "; model.py must leave the output folder alone" if kind == "code" else ""
+        return fail(result_path, capped(f"the ingestion program could not write its output ({exc}){blame}"), 1)
     except Exception as exc:  # noqa: BLE001 (after the model ran: it may have replaced print, open or a library's function)
         if kind != "code":
             raise
@@ -585,7 +591,7 @@ def end(code: int) -> None:
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
-        except (OSError, ValueError, AttributeError):  # closed or replaced by the model
+        except Exception:  # noqa: BLE001 (closed, or replaced by the model with anything)
             pass
     os._exit(code)
 

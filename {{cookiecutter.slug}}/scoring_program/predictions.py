@@ -54,6 +54,7 @@ MAX_QUOTED_ROWS = 3  # enough to see a pattern, short enough to read
 MAX_LISTED_CLASSES = 10  # class lists in messages are shortened beyond this
 SUM_TOLERANCE = 1e-3
 BOM = "\ufeff"  # Excel's "CSV UTF-8" starts the file with it
+EMPTY_LAST_CELL = (b",\n", b",\r", b',""\n', b',""\r')
 FORMAT_HELP = {
     "probability": "the probability of the positive class {positive}, a number from 0 to 1",
     "probabilities": "one probability per class, each from 0 to 1, summing to 1",
@@ -178,16 +179,16 @@ def scan(path: Path) -> tuple[bool, int]:
     with path.open("rb") as f:
         while block := f.read(SCAN_BLOCK):
             lines += block.count(b"\n")
-            if not doubtful and previous == b"\n" and block.startswith(BOM.encode()):
+            if not doubtful and previous.endswith(b"\n") and block.startswith(BOM.encode()):
                 doubtful = True
             joined = previous + block
             if not doubtful and (b" " in joined or b"\t" in joined) and any(needle in joined for needle in PADDING):
                 doubtful = True
-            # A line ending in a comma has an empty last cell: with index_col=False pandas drops it
-            # without a word when every line has one, so "id,0.5," would pass as "id,0.5".
-            doubtful = doubtful or b"\x00" in block or b",\n" in joined or b",\r" in joined
-            previous = block[-1:]
-    return doubtful or previous in (b" ", b"\t", b","), lines
+            # A line ending in a comma (or in ,"") has an empty last cell: with index_col=False pandas drops
+            # it without a word, so "id,0.5," would pass as "id,0.5".
+            doubtful = doubtful or b"\x00" in block or any(end in joined for end in EMPTY_LAST_CELL)
+            previous = block[-3:]
+    return doubtful or previous[-1:] in (b" ", b"\t", b",") or previous.endswith(b',""'), lines
 
 
 def _read_typed(path: Path) -> pd.DataFrame | None:

@@ -62,7 +62,7 @@ def read_ingestion(res: Path, settings: dict) -> dict:
     JSON object, or megabytes long) is reported as the participant's, never trusted.
     """
     path = res / INGESTION_RESULT
-    if settings["submission_mode"] == "result" or not path.is_file():
+    if settings.get("submission_mode") == "result" or not path.is_file():
         return {}
     try:
         if path.is_symlink() or path.stat().st_size > MAX_INGESTION_RESULT:
@@ -74,7 +74,7 @@ def read_ingestion(res: Path, settings: dict) -> dict:
         if not 0.0 <= duration < MAX_ABS_SCORE:
             raise ValueError(f"a duration of {duration!r} seconds")
         str(ingestion.get("error", ""))
-    except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError, OSError) as exc:
         return {"status": "failed", "error": f"{INGESTION_RESULT} in the prediction output is not the ingestion "
                 f"program's ({capped(str(exc), 200)}); do not put a file of that name in your submission"}
     return ingestion
@@ -111,8 +111,10 @@ def check_ingestion(ingestion: dict, report: Report, settings: dict, exit_code: 
     if ingestion or settings["submission_mode"] == "result":  # results-only competitions have no ingestion
         return {"Ingestion": "none: predictions are scored as submitted"}
     if exit_code is not None:  # the worker ran the step, and the ingestion program never got to write its result
-        how = {0: "exited with code 0", -9: "was killed (signal 9: out of memory, or the model killed it)"}.get(
-            exit_code, f"exited with code {exit_code}" if exit_code > 0 else f"was stopped by signal {-exit_code}")
+        # A signal shows as minus its number locally, and as 128 plus it through docker on the worker.
+        signal = -exit_code if exit_code < 0 else exit_code - 128 if exit_code > 128 else None
+        how = ("was killed (signal 9: out of memory, or the model killed it)" if signal == 9 else
+               f"was stopped by signal {signal}" if signal else f"exited with code {exit_code}")
         raise PredictionError(f"The prediction step ended before the ingestion program wrote {INGESTION_RESULT}: it {how}, "
                               "so the predictions may be missing or incomplete.",
                               fix="Make sure model.py does not end the process itself (os._exit, os.kill, signal handlers) "

@@ -107,7 +107,7 @@ def test_a_hostile_model_fails_with_what_it_did(name, ingestion, task, tmp_path,
 
 @needs_code
 @pytest.mark.parametrize("attack", ["close stdout", "replace stderr", "close both", "close descriptors 1 and 2",
-                                    "send descriptor 2 to /dev/null"])
+                                    "send descriptor 2 to /dev/null", "close every descriptor above 2"])
 def test_a_model_that_takes_the_programs_output_away_still_gets_its_error_line(attack, task, tmp_path):
     """The ERROR line reaches the log even when the model closed or replaced the streams (a process of its own)."""
     fit = {"close stdout": "sys.stdout.close(); raise ValueError('after closing stdout')",
@@ -115,7 +115,8 @@ def test_a_model_that_takes_the_programs_output_away_still_gets_its_error_line(a
            "close both": "sys.stdout.close(); sys.stderr.close(); raise ValueError('after closing both')",
            "close descriptors 1 and 2": "import os; os.close(1); os.close(2); raise ValueError('after closing 1 and 2')",
            "send descriptor 2 to /dev/null": "import os; os.dup2(os.open(os.devnull, os.O_WRONLY), 2); "
-                                             "raise ValueError('after sending 2 to /dev/null')"}[attack]
+                                             "raise ValueError('after sending 2 to /dev/null')",
+           "close every descriptor above 2": "import os; os.closerange(3, 256); raise ValueError('after closing the copies')"}[attack]
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "model.py").write_text(model(task, fit=fit), encoding="utf-8")
     done = subprocess.run([sys.executable, str(ROOT / "ingestion_program" / "ingestion.py"), "--input-data",
@@ -291,6 +292,7 @@ def test_an_ingestion_result_that_is_not_the_ingestion_programs_is_not_trusted(n
 
 @needs_code
 @pytest.mark.parametrize("exit_code, says", [(0, "it exited with code 0"), (-9, "it was killed (signal 9"),
+                                             (137, "it was killed (signal 9"),  # as docker reports it on the worker
                                              (1, "it exited with code 1"), (-15, "it was stopped by signal 15")])
 def test_a_prediction_step_that_ended_without_its_result_is_refused_with_how_it_ended(exit_code, says, scoring, constant_predictions,
                                                                                      tmp_path, capfd):

@@ -359,6 +359,7 @@ def test_missing_predictions_file_says_what_was_found(scoring, task, tmp_path, c
     assert "predictions.csv not found in the submission output (found: nested)" in line
 
 
+@needs_code  # in a results-only competition no ingestion program runs, and its result file is ignored
 def test_participant_text_stays_text_on_the_error_page(scoring, tmp_path):
     res = tmp_path / "res"
     res.mkdir()

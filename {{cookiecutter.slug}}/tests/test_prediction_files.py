@@ -81,6 +81,8 @@ def any_format() -> dict[str, Case]:
         "a value too many on a row": (lambda v: v.text([v.rows[0] + ",0", *v.rows[1:]]), "line 2"),
         "a comma at the end of every row": (lambda v: v.text([r + "," for r in v.rows]), "line 2: expected"),
         "a comma at the end of the last row only": (lambda v: v.text()[:-1] + b",", "expected"),
+        "an empty quoted cell at the end of every row": (lambda v: v.text([r + ',""' for r in v.rows]), "line 2: expected"),
+        "an empty quoted cell at the end of the first row": (lambda v: v.text([v.rows[0] + ',""', *v.rows[1:]]), "line 2: expected"),
         "ten thousand values on a row": (lambda v: v.text([v.rows[0] + ",0" * 10_000, *v.rows[1:]]), "line 2"),
         "an unknown id": (lambda v: v.text(["zz-not-an-id" + v.rows[0][v.rows[0].index(","):], *v.rows[1:]]),
                           "ids are not in test.csv (e.g. 'zz-not-an-id')"),

@@ -129,7 +129,7 @@ def _run_program_container(
     No metadata: the folder is copied into the output (how result submissions reach scoring).
     Metadata without a command: nothing runs. Otherwise the command runs.
     """
-    metadata = read_metadata(program, name)
+    metadata = read_metadata(program, {"scoring": "scoring program"}.get(name, name))
     if metadata is None:
         result.notes.append(f"{name} has no metadata at its root: copied to the output")
         shutil.copytree(program, result.output, dirs_exist_ok=True)
