@@ -105,6 +105,7 @@ def test_a_hostile_model_fails_with_what_it_did(name, ingestion, task, tmp_path,
     assert not (tmp_path / "out" / "predictions.csv").exists()
 
 
+@pytest.mark.slow  # a process of its own: about 0.4 s
 @needs_code
 @pytest.mark.parametrize("attack", ["close stdout", "replace stderr", "close both", "close descriptors 1 and 2",
                                     "send descriptor 2 to /dev/null", "close every descriptor above 2"])
@@ -126,6 +127,7 @@ def test_a_model_that_takes_the_programs_output_away_still_gets_its_error_line(a
     assert "ERROR: Model.fit raised ValueError: after " in done.stderr
 
 
+@pytest.mark.slow  # a process of its own: about 0.4 s
 @needs_code
 def test_a_model_that_closes_stdout_and_succeeds_is_scored(task, tmp_path):
     (tmp_path / "submission").mkdir()
@@ -342,6 +344,7 @@ TAMPERING = {  # what fit does, the exit code, what the last line says (None: th
 }
 
 
+@pytest.mark.slow  # a process of its own: about 0.4 s
 @needs_code
 @pytest.mark.parametrize("name", sorted(TAMPERING))
 def test_a_model_that_tampers_with_python_or_the_output_gets_one_line(name, task, tmp_path):
