@@ -73,7 +73,6 @@ def read_ingestion(res: Path, settings: dict) -> dict:
         duration = float(ingestion.get("duration", 0.0))
         if not 0.0 <= duration < MAX_ABS_SCORE:
             raise ValueError(f"a duration of {duration!r} seconds")
-        str(ingestion.get("error", ""))
     except (ValueError, TypeError, UnicodeDecodeError, RecursionError, OSError) as exc:
         return {"status": "failed", "error": f"{INGESTION_RESULT} in the prediction output is not the ingestion "
                 f"program's ({capped(str(exc), 200)}); do not put a file of that name in your submission"}

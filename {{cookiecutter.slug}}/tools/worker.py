@@ -56,7 +56,8 @@ def read_metadata(program: Path, role: str) -> dict | None:
     """The worker's lookup: metadata.yaml first, then metadata; None when neither exists.
 
     The worker reads it with yaml.FullLoader and no bounds; here a metadata file that is not small
-    YAML text whose command is one line of text fails the step with what is wrong.
+    UTF-8 YAML, or whose command is not text, fails the step with what is wrong (the validator's
+    program_rules checks the same for CB031).
     """
     for name in METADATA_NAMES:
         path = program / name
