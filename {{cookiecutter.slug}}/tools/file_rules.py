@@ -35,6 +35,8 @@ def size_of(path: Path) -> int:
 def human(size: int) -> str:
     if size >= 1024 * MB:
         return f"{size / 1024 / MB:,.1f} GiB"
+    if size < 1024:
+        return f"{size} bytes"
     return f"{size / MB:.1f} MiB" if size >= MB else f"{size / 1024:.0f} KiB"
 
 
