@@ -75,6 +75,7 @@ CODE_MODE_FILES = {
     "scoring_program/errors.py",
     "scoring_program/figures.py",
     "scoring_program/insights.py",
+    "scoring_program/standing.py",
     "scoring_program/metadata.yaml",
     "scoring_program/metrics.py",
     "scoring_program/predictions.py",

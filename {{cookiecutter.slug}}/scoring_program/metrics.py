@@ -6,7 +6,8 @@ columns. `tools/sync.py` writes those columns into `competition.yaml` and the me
 table into `pages/evaluation.md`, the scoring program writes exactly their keys to
 `scores.json`, and the bundle's tests fail if any of them drifts.
 
-To add a metric: add a function and a `Metric` to REGISTRY, list it in `SECONDARY` or set
+To add a metric: add a function and a `Metric` to REGISTRY (keywords: its bounds say what
+values it can take, and which side is worst), list it in `SECONDARY` or set
 it as `primary_metric` in settings.json, then run `make sync`.
 
 Codabench matches `key` against the leaderboard's column keys (unknown keys are dropped
@@ -55,16 +56,39 @@ class Column:
         return self.sorting == "desc"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Metric:
-    key: str
+    """One metric, declared with keywords; its bounds say what any value of it can be (as RAMP's score types)."""
+
+    key: str  # the scores.json key and leaderboard column key (at most 36 characters)
     title: str
-    sorting: str
-    precision: int
     description: str
+    sorting: str  # "desc": higher is better; "asc": lower is better
+    minimum: float  # the least value it can take
+    maximum: float  # the greatest (math.inf when unbounded)
     task_types: tuple[str, ...]
     needs: str  # what it reads from the predictions: "labels", "probabilities" or "values"
     function: Callable  # (y_true, predictions as `needs` says, classes) -> float; class indexes, see below
+    precision: int = 4  # decimals the leaderboard shows
+
+    def __post_init__(self):
+        if self.sorting not in ("asc", "desc") or self.needs not in ("labels", "probabilities", "values") \
+                or not self.minimum < self.maximum or len(self.key) > 36 or len(self.title) > 36:
+            raise ValueError(f"metric {self.key!r}: sorting is asc or desc, needs is labels, probabilities or values, "
+                             "minimum < maximum, key and title at most 36 characters")
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.sorting == "desc"
+
+    @property
+    def worst(self) -> float:
+        """The value of a useless submission's score at its limit: the bound on the bad side."""
+        return self.minimum if self.higher_is_better else self.maximum
+
+    @property
+    def best(self) -> float:
+        return self.maximum if self.higher_is_better else self.minimum
 
     def compute(self, y_true, view, classes) -> float:
         return float(self.function(y_true, view, classes))
@@ -182,19 +206,31 @@ CLASSIFICATION = ("binary_classification", "multiclass_classification")
 REGISTRY: dict[str, Metric] = {
     m.key: m
     for m in (
-        Metric("roc_auc", "ROC AUC", "desc", 4, "Area under the ROC curve of the predicted probabilities "
-               "(one-vs-rest average for several classes; 0.5 = chance, 1 = perfect).", CLASSIFICATION, "probabilities", _roc_auc),
-        Metric("accuracy", "Accuracy", "desc", 4, "Share of rows whose predicted label is correct.", CLASSIFICATION, "labels", _accuracy),
-        Metric("balanced_accuracy", "Balanced accuracy", "desc", 4, "Mean of the recall of each class; "
-               "not fooled by a majority class.", CLASSIFICATION, "labels", _balanced_accuracy),
-        Metric("macro_f1", "Macro F1", "desc", 4, "Mean over classes of the F1 score (harmonic mean of "
-               "precision and recall).", CLASSIFICATION, "labels", _macro_f1),
-        Metric("log_loss", "Log loss", "asc", 4, "Mean negative log-likelihood of the true labels; "
-               "punishes confident mistakes.", CLASSIFICATION, "probabilities", _log_loss),
-        Metric("rmse", "RMSE", "asc", 4, "Root mean squared error; large errors weigh most.", ("regression",), "values", _rmse),
-        Metric("mae", "MAE", "asc", 4, "Mean absolute error, in the target's unit.", ("regression",), "values", _mae),
-        Metric("r2", "R²", "desc", 4, "Share of the target's variance explained (1 = perfect, 0 = predicting "
-               "the mean).", ("regression",), "values", _r2),
+        Metric(key="roc_auc", title="ROC AUC", sorting="desc", minimum=0.0, maximum=1.0,
+               description="Area under the ROC curve of the predicted probabilities (one-vs-rest average for "
+                           "several classes; 0.5 = chance, 1 = perfect).",
+               task_types=CLASSIFICATION, needs="probabilities", function=_roc_auc),
+        Metric(key="accuracy", title="Accuracy", sorting="desc", minimum=0.0, maximum=1.0,
+               description="Share of rows whose predicted label is correct.",
+               task_types=CLASSIFICATION, needs="labels", function=_accuracy),
+        Metric(key="balanced_accuracy", title="Balanced accuracy", sorting="desc", minimum=0.0, maximum=1.0,
+               description="Mean of the recall of each class; not fooled by a majority class.",
+               task_types=CLASSIFICATION, needs="labels", function=_balanced_accuracy),
+        Metric(key="macro_f1", title="Macro F1", sorting="desc", minimum=0.0, maximum=1.0,
+               description="Mean over classes of the F1 score (harmonic mean of precision and recall).",
+               task_types=CLASSIFICATION, needs="labels", function=_macro_f1),
+        Metric(key="log_loss", title="Log loss", sorting="asc", minimum=0.0, maximum=math.inf,
+               description="Mean negative log-likelihood of the true labels; punishes confident mistakes.",
+               task_types=CLASSIFICATION, needs="probabilities", function=_log_loss),
+        Metric(key="rmse", title="RMSE", sorting="asc", minimum=0.0, maximum=math.inf,
+               description="Root mean squared error; large errors weigh most.",
+               task_types=("regression",), needs="values", function=_rmse),
+        Metric(key="mae", title="MAE", sorting="asc", minimum=0.0, maximum=math.inf,
+               description="Mean absolute error, in the target's unit.",
+               task_types=("regression",), needs="values", function=_mae),
+        Metric(key="r2", title="R²", sorting="desc", minimum=-math.inf, maximum=1.0,
+               description="Share of the target's variance explained (1 = perfect, 0 = predicting the mean).",
+               task_types=("regression",), needs="values", function=_r2),
     )
 }
 

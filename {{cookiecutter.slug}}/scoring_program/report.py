@@ -18,6 +18,8 @@ from html import escape
 from pathlib import Path
 from string import Template
 
+from standing import Standing
+
 PAGE_NAME = "detailed_results.html"
 TEMPLATE = Path(__file__).with_name("detailed_results_template.html")
 
@@ -55,6 +57,7 @@ class Summary:
     columns: list[ScoreRow]  # the leaderboard row in display order; the first one ranks
     ranking: str  # one sentence: which column ranks and how it is computed
     details: dict[str, str] = field(default_factory=dict)  # predictions scored, ingestion and scoring time
+    standing: str = ""  # one sentence: the ranking column against the baseline's
 
 
 @dataclass
@@ -93,6 +96,8 @@ class Section:
     insights: list[str] = field(default_factory=list)  # where points are lost, in words
     classes: list[ClassRow] = field(default_factory=list)  # classification: one row per class
     classes_rule: str = ""  # how a predicted label was obtained ("as submitted", ...)
+    standings: list[Standing] = field(default_factory=list)  # per score row: its interval and the baseline's score
+    standing_notes: list[str] = field(default_factory=list)  # how the intervals were computed; why there is no baseline
 
 
 @dataclass
@@ -145,6 +150,11 @@ class Report:
 
     def show_summary(self, summary: Summary) -> None:
         self.summary = summary
+        self.write()
+
+    def show_standing(self, dataset: str, standings: list[Standing], notes: list[str]) -> None:
+        section = self.section(dataset)
+        section.standings, section.standing_notes = standings, notes
         self.write()
 
     def add_figure(self, dataset: str, figure: Figure) -> None:
@@ -238,7 +248,8 @@ class Report:
         return (
             '<section class="card"><h2>Summary</h2>'
             f"<p>Your leaderboard row. {escape(self.summary.ranking)}</p>"
-            f'<div class="tiles">{tiles}</div>'
+            + (f'<p class="standing">{escape(self.summary.standing)}</p>' if self.summary.standing else "")
+            + f'<div class="tiles">{tiles}</div>'
             f'<dl class="details">{details}</dl></section>'
         )
 
@@ -247,15 +258,7 @@ class Report:
 
     def _dataset_section(self, section: Section) -> str:
         heading = f"Dataset {escape(section.dataset)}" if section.dataset else "Scores"
-        rows = "".join(
-            f'<tr><td>{escape(r.title)}</td><td class="num">{r.shown}</td>'
-            f"<td>{escape(r.better)}</td><td>{escape(r.description)}</td></tr>"
-            for r in section.scores
-        )
-        table = (
-            '<div class="scroll"><table><thead><tr><th>Metric</th><th>Score</th><th>Better</th><th>Meaning</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table></div>" if rows else "<p>Scoring\N{HORIZONTAL ELLIPSIS}</p>"
-        )
+        table = self._scores_table(section) if section.scores else "<p>Scoring\N{HORIZONTAL ELLIPSIS}</p>"
         figures = "".join(
             f'<figure><img alt="{escape(f.title)}" src="data:image/png;base64,{f.png_base64}">'
             f'<figcaption class="how-to-read"><strong>{escape(f.title)}.</strong> {escape(f.how_to_read)}</figcaption></figure>'
@@ -266,6 +269,33 @@ class Report:
         insights = f'<div class="insights"><h3>Where points are lost</h3><ul>{insights}</ul></div>' if insights else ""
         notes = "".join(f'<p class="note">{escape(n)}</p>' for n in section.notes)
         return f'<section class="card"><h2>{heading}</h2>{table}{insights}{self._class_table(section)}{figures}{notes}</section>'
+
+    @staticmethod
+    def _scores_table(section: Section) -> str:
+        """The dataset's scores; once known, each with its 95 % interval and the baseline's score beside it."""
+        if not section.standings:
+            rows = "".join(
+                f'<tr><td>{escape(r.title)}</td><td class="num">{r.shown}</td>'
+                f"<td>{escape(r.better)}</td><td>{escape(r.description)}</td></tr>"
+                for r in section.scores
+            )
+            return ('<div class="scroll"><table><thead><tr><th>Metric</th><th>Score</th><th>Better</th><th>Meaning</th>'
+                    f"</tr></thead><tbody>{rows}</tbody></table></div>")
+        rows = "".join(
+            f'<tr><td>{escape(r.title)}<div class="better">{escape(r.better)} is better</div></td><td class="num">{r.shown}</td>'
+            f'<td class="num">{escape(s.interval_text())}</td>'
+            f'<td class="num">{escape(s.shown(s.baseline)) if s.baseline is not None else "&ndash;"}</td>'
+            f'<td class="num">{escape(s.difference())}</td></tr>'
+            for r, s in zip(section.scores, section.standings)
+        )
+        sentence = section.standings[0].sentence() if section.dataset else ""  # one dataset: the summary says it
+        sentence = f'<p class="standing">{escape(sentence)}</p>' if sentence else ""
+        meanings = "".join(f"<dt>{escape(r.title)}</dt><dd>{escape(r.description)}</dd>" for r in section.scores)
+        notes = "".join(f'<p class="table-note">{escape(n)}</p>' for n in section.standing_notes)
+        return (f"{sentence}"
+                '<div class="scroll"><table class="standings"><thead><tr><th>Metric</th><th>Score</th><th>95 % interval</th><th>Baseline</th>'
+                f'<th>Difference</th></tr></thead><tbody>{rows}</tbody></table></div>{notes}'
+                f'<dl class="details meanings">{meanings}</dl>')
 
     @staticmethod
     def _class_table(section: Section) -> str:

@@ -137,6 +137,9 @@ def storable(metric: metrics.Metric, reference, prediction, shown_as: str) -> fl
     y_true = reference.target
     with np.errstate(over="ignore", invalid="ignore"):
         value = metric.compute(y_true, prediction.view(metric.needs), reference.classes)
+    if not metric.minimum <= value <= metric.maximum and not math.isnan(value):
+        raise ValueError(f"{metric.key} computed {value!r}, outside its declared bounds [{metric.minimum}, {metric.maximum}] "
+                         "in metrics.py: the metric's function or its bounds are wrong")
     try:
         return finite_score(metric.key, value)
     except ValueError:
@@ -166,6 +169,45 @@ def stages_for(datasets: list[dict]) -> list[str]:
         step + name for name in names for step in ("Computing the scores", "Drawing the figures")]
 
 
+def where_it_stands(settings: dict, reference, prediction, values: dict[str, float], baseline: dict[str, float],
+                    datasets: int) -> tuple[list, list[str]]:
+    """Each leaderboard metric of one dataset with its 95 % interval and the baseline's score; and what to note."""
+    from standing import Interval, Standing, bootstrap, how_computed
+
+    chosen = metrics.leaderboard_metrics(settings)
+    intervals = bootstrap([(m, prediction.view(m.needs)) for m in chosen], reference.target, reference.classes,
+                          values, datasets)
+    standings = [Standing(m.title, values[m.key], m.precision, m.higher_is_better, baseline.get(m.key),
+                          interval if isinstance(interval, Interval) else None,
+                          "" if isinstance(interval, Interval) else interval)
+                 for m, interval in ((m, intervals[m.key]) for m in chosen)]
+    computed = next((s.interval for s in standings if s.interval), None)
+    notes = [how_computed(computed)] if computed else []
+    notes += [f"{s.title}: {s.no_interval}" for s in standings if s.no_interval]
+    if not baseline:
+        notes.append("No baseline scores in the reference data: the organizers' bundle does not include them.")
+    else:
+        notes.append("Baseline: the starting kit's sample code submission, scored by the organizers on these test rows.")
+    return standings, notes
+
+
+def summary_standing(settings: dict, datasets: list[dict], scores: dict[str, float],
+                     baselines: dict[str, dict[str, float]], first: dict[str, object]) -> str:
+    """The ranking column against the baseline's, in one sentence; `first` holds each dataset's first standing
+    (the primary metric's). With several datasets, their sections say whether each gap is larger than the noise."""
+    from standing import Standing
+
+    if len(datasets) == 1:
+        return first[datasets[0]["name"]].sentence()
+    primary = metrics.leaderboard_metrics(settings)[0]
+    if not all(primary.key in baselines.get(d["name"], {}) for d in datasets):
+        return ""
+    ours = sum(scores[f"{primary.key}_{d['name']}"] for d in datasets) / len(datasets)
+    theirs = sum(baselines[d["name"]][primary.key] for d in datasets) / len(datasets)
+    sentence = Standing(f"{primary.title} (mean)", ours, primary.precision, primary.higher_is_better, theirs).sentence()
+    return sentence[:-1] + "; each dataset below says whether its gap is larger than the noise." if sentence.endswith(".") else sentence
+
+
 def leaderboard_row(settings: dict, scores: dict[str, float]) -> list[ScoreRow]:
     """Every leaderboard column as Codabench will show it, the ranking one first."""
     def value(column: metrics.Column) -> float:
@@ -187,6 +229,7 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
           started: float) -> dict[str, float]:
     from insights import class_table, insights_for
     from predictions import PREDICTIONS_FILE, label_rule, read_predictions, read_reference
+    from standing import read_baseline
 
     task_type, fmt = info["task_type"], info["prediction_format"]
     datasets = info["datasets"]  # each with its own id column, target column and classes
@@ -209,6 +252,8 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
 
     written = {c.key: c for c in metrics.written_columns(settings)}
     scores: dict[str, float] = {}
+    baselines: dict[str, dict[str, float]] = {}
+    first: dict[str, object] = {}  # each dataset's primary metric against the baseline
     for d in datasets:
         suffix, section = (f" ({d['name']})", d["name"]) if several else ("", "")
         report.advance("Computing the scores" + suffix)
@@ -223,6 +268,10 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
         if classes:
             report.add_class_table(section, class_table(reference, prediction), label_rule(fmt, classes))
         report.show_scores(section, [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
+        baselines[d["name"]], problem = read_baseline(args.reference, d["name"])
+        standings, notes = where_it_stands(settings, reference, prediction, values, baselines[d["name"]], len(datasets))
+        report.show_standing(section, standings, notes + ([problem] if problem else []))
+        first[d["name"]] = standings[0]
         report.advance("Drawing the figures" + suffix)
         import figures  # matplotlib takes a second to load: not before the predictions passed their checks
 
@@ -236,7 +285,8 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
     write_scores(args.output, scores)
 
     details["Scoring"] = f"{time.monotonic() - started:.1f} s"
-    report.show_summary(Summary(leaderboard_row(settings, scores), ranking_sentence(settings, datasets), details))
+    report.show_summary(Summary(leaderboard_row(settings, scores), ranking_sentence(settings, datasets), details,
+                                summary_standing(settings, datasets, scores, baselines, first)))
     return scores
 
 

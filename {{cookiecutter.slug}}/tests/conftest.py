@@ -130,3 +130,15 @@ def run_submission(tmp_path_factory, competition, columns):
 
     return _run
 
+
+@pytest.fixture(scope="session")
+def final_run(run_submission, settings):
+    """The sample submission (the baseline) run through the Development phase, once."""
+    submission = "sample_result_submission" if settings["submission_mode"] == "result" else "sample_code_submission"
+    (run,) = run_submission("Development", KIT / submission)
+    return run
+
+
+@pytest.fixture(scope="session")
+def final_page(final_run) -> str:
+    return final_run.detailed_results.read_text(encoding="utf-8")

@@ -87,3 +87,12 @@ CLASS_ROW = re.compile(r"<tr><td>(.*?)</td><td>(\d+)</td><td>(\d+)</td><td>([^<]
 def class_tables(html: str) -> list[list[tuple[str, ...]]]:
     """The rows (label as in the HTML, true rows, predicted rows, precision, recall) of each per-class table."""
     return [CLASS_ROW.findall(block) for block in re.findall(r'<div class="class-table">(.*?)</table>', html)]
+
+
+STANDING_ROW = re.compile(r'<tr><td>(.*?)<div class="better">[^<]*</div></td><td class="num">([^<]*)</td>'
+                          r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td><td class="num">([^<]*)</td></tr>')
+
+
+def standing_tables(html: str) -> list[list[tuple[str, ...]]]:
+    """The rows (metric title, score, 95 % interval, baseline's score, difference) of each dataset's scores table."""
+    return [STANDING_ROW.findall(block) for block in re.findall(r'<table class="standings">(.*?)</table>', html)]

@@ -25,18 +25,6 @@ FIGURES = {
 }
 
 
-@pytest.fixture(scope="module")
-def final_run(run_submission, settings):
-    submission = "sample_result_submission" if settings["submission_mode"] == "result" else "sample_code_submission"
-    (run,) = run_submission("Development", KIT / submission)
-    return run
-
-
-@pytest.fixture(scope="module")
-def final_page(final_run) -> str:
-    return final_run.detailed_results.read_text(encoding="utf-8")
-
-
 def run_scoring(predictions: Path, out: Path) -> int:
     scoring = load_program_module(ROOT / "scoring_program", "scoring")
     return scoring.main(["--reference", str(ROOT / "data" / "dev" / "reference_data"), "--predictions", str(predictions),

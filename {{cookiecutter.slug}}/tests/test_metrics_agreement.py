@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -56,9 +57,9 @@ def test_a_changed_metric_is_reported_as_drift(tmp_path, metrics, settings):
     metrics_file = copy / "scoring_program" / "metrics.py"
     text = metrics_file.read_text(encoding="utf-8")
     primary = metrics.leaderboard_metrics(settings)[0]
-    declaration = f'Metric("{primary.key}", "{primary.title}",'
+    declaration = f'Metric(key="{primary.key}", title="{primary.title}",'
     assert declaration in text
-    metrics_file.write_text(text.replace(declaration, f'Metric("{primary.key}", "{primary.title} v2",'), encoding="utf-8")
+    metrics_file.write_text(text.replace(declaration, f'Metric(key="{primary.key}", title="{primary.title} v2",'), encoding="utf-8")
     assert out_of_sync(copy) == ["competition.yaml", "pages/evaluation.md"]
 
 
@@ -115,3 +116,36 @@ def test_metrics_on_string_labels_equal_scikit_learns(kind, metrics):
         if not set(kinds) & set(metric.task_types):
             continue
         assert metric.compute(truth, predictions.view(metric.needs), classes) == pytest.approx(expected[key]), key
+
+
+def _inputs(metric, kind: str, rng, n: int = 400):
+    """(truth, predictions as the metric needs them, classes) for one kind: perfect, inverted or random."""
+    if "regression" in metric.task_types:
+        truth = rng.normal(size=n)
+        values = {"perfect": truth, "inverted": -truth * 5, "random": rng.normal(size=n)}[kind]
+        return truth, Predictions("value", values), []
+    classes = [0, 1, 2]
+    truth = rng.integers(0, 3, n)
+    onehot = np.eye(3)[truth]
+    proba = {"perfect": onehot, "inverted": (1 - onehot) / 2, "random": rng.dirichlet(np.ones(3), n)}[kind]
+    return truth, Predictions("probabilities", proba), classes
+
+
+def test_every_metric_stays_within_its_declared_bounds_and_a_perfect_prediction_scores_its_best(metrics):
+    rng = np.random.default_rng(7)
+    for key, metric in metrics.REGISTRY.items():
+        assert metric.worst == (metric.minimum if metric.higher_is_better else metric.maximum), key
+        for kind in ("perfect", "inverted", "random"):
+            truth, predictions, classes = _inputs(metric, kind, rng)
+            value = metric.compute(truth, predictions.view(metric.needs), classes)
+            assert metric.minimum <= value <= metric.maximum, (key, kind, value)
+            if kind == "perfect":
+                assert value == pytest.approx(metric.best, abs=1e-9), key
+            else:  # anything less than perfect scores worse than the best
+                assert (value < metric.best) if metric.higher_is_better else (value > metric.best), (key, kind, value)
+
+
+def test_a_metric_declared_with_impossible_bounds_is_refused(metrics):
+    accuracy = metrics.REGISTRY["accuracy"]
+    with pytest.raises(ValueError, match="minimum < maximum"):
+        dataclasses.replace(accuracy, minimum=1.0, maximum=0.0)

@@ -9,7 +9,7 @@ rewritten from the table (columns, kinds and classes inferred) before the files 
 Layout, per phase (paths referenced by competition.yaml); with several datasets each one has
 its own sub-folder `<dataset>/` under input, reference and public data:
     data/<phase>/input_data/      train.csv (with the target), test.csv (without), task.json -> ingestion
-    data/<phase>/reference_data/  test_labels.csv (id, target), dataset.json               -> scoring only
+    data/<phase>/reference_data/  test_labels.csv (id, target), dataset.json, baseline.json -> scoring only
     data/<phase>/public_data/     what participants download
     data/manifest.json            size and sha256 of every file;  data/summary.json: the data page's figures
 The same data.yaml and table always give the same bytes. Nothing is written unless every
@@ -456,28 +456,66 @@ def summary(splits: dict[str, Split]) -> dict:
     return {"datasets": result}
 
 
-# -- the sample result submission (and the failing one of result-only competitions) -------------
-def sample_predictions(root: Path, out: Path, splits: dict[str, Split], folders: dict[str, str], task: dict, settings: dict) -> None:
-    """The baseline's predictions on the Development test set(s): a valid result submission, written under `out`."""
+# -- the baseline: its scores (shown beside a submission's) and the sample result submission -------
+BASELINE_MODEL = "starting_kit/sample_code_submission/model.py"
+BASELINE_SCORES = "baseline.json"  # in each phase's reference data; the scoring program reads it
+
+
+def baseline(root: Path, out: Path, splits: dict[str, Split], tasks: dict[str, dict], settings: dict, metrics,
+             progress=lambda message: None) -> None:
+    """Train the kit's baseline once per dataset and score its predictions on each phase's test set as the
+    scoring program does: the scores go into the reference data (`baseline.json`, shown on the detailed
+    results page beside a submission's, never on the leaderboard), its Development predictions become the
+    sample result submission, and, for result-only competitions, the failing submission is them one row short."""
     writer = load_program_module(root / "scoring_program", "predictions")
     model_module = load_program_module(root / "starting_kit" / "sample_code_submission", "model")
-    fmt = task["prediction_format"]
-    for entry in task["datasets"]:
-        split = splits[entry["name"]]
-        X_train, y_train = model_inputs(split.frames["train"], entry)
-        test = split.frames["dev_test"]
-        X_test, _ = model_inputs(test, entry)
-        model = model_module.Model()
-        model.fit(X_train, y_train)
-        text = writer.format_predictions(test[entry["id"]].tolist(), model.predict(X_test), fmt, entry["classes"],
-                                         entry["target"], entry["id"])
+    fmt = tasks["dev"]["prediction_format"]
+    scores: dict[str, dict[str, dict[str, float]]] = {phase: {} for phase in PHASES}
+    for name, split in splits.items():
+        started = time.monotonic()
+        entries = {phase: next(e for e in tasks[phase]["datasets"] if e["name"] == name) for phase in PHASES}
+        where = f"{BASELINE_MODEL} on the dataset {name}" if len(splits) > 1 else BASELINE_MODEL
+        try:
+            X_train, y_train = model_inputs(split.frames["train"], entries["dev"])
+            model = model_module.Model()
+            model.fit(X_train, y_train)
+            texts = {}
+            for phase, (_, test) in PHASES.items():
+                entry, frame = entries[phase], split.frames[test]
+                texts[phase] = writer.format_predictions(frame[entry["id"]].tolist(), model.predict(model_inputs(frame, entry)[0]),
+                                                         fmt, entry["classes"], entry["target"], entry["id"])
+        except Exception as exc:  # the organizer's own model: say which and why, in one line
+            raise DataError(f"the baseline {where} failed: {type(exc).__name__}: {exc}".replace("\n", " ")) from None
+        for phase, (phase_name, _) in PHASES.items():
+            entry = entries[phase]
+            folder = out / "baseline" / phase / entry["folder"]
+            write_text(folder / "predictions.csv", texts[phase])
+            reference = writer.read_reference(out / "data" / phase / "reference_data" / entry["folder"], entry)
+            try:
+                predictions = writer.read_predictions(folder, reference, fmt)
+            except Exception as exc:  # the scoring program's PredictionError (imported under its own module name)
+                raise DataError(f"the scoring program refuses the predictions of {where} on {phase_name}: {exc}") from None
+            for warning in predictions.warnings:
+                print(f"WARNING: the baseline's predictions on {phase_name}: {warning}", file=sys.stderr)
+            scores[phase][name] = {m.key: m.compute(reference.target, predictions.view(m.needs), reference.classes)
+                                   for m in metrics.leaderboard_metrics(settings)}
+        shown = ", ".join(f"{PHASES[p][0]} {v:.4g}" for p, v in ((p, scores[p][name][metrics.leaderboard_metrics(settings)[0].key])
+                                                                  for p in PHASES))
+        progress(f"  {name}: {metrics.leaderboard_metrics(settings)[0].title} {shown} ({time.monotonic() - started:.1f} s)")
+    for phase in PHASES:
+        record = {"model": BASELINE_MODEL, "datasets": scores[phase]}
+        write_text(out / "data" / phase / "reference_data" / BASELINE_SCORES, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    if settings["submission_mode"] == "code":
+        return
+    for entry in tasks["dev"]["datasets"]:
+        text = (out / "baseline" / "dev" / entry["folder"] / "predictions.csv").read_text(encoding="utf-8")
         write_text(out / "sample_result_submission" / entry["folder"] / "predictions.csv", text)
         if settings["submission_mode"] == "result":
             lines = text.splitlines()
             write_text(out / "failing_submission" / entry["folder"] / "predictions.csv", "\n".join(lines[:-1]) + "\n")
     if settings["submission_mode"] == "result":
         # The expected error is the scoring program's own message on the failing file, so the two never disagree.
-        entry = task["datasets"][0]
+        entry = tasks["dev"]["datasets"][0]
         shown = "/".join(filter(None, [entry["folder"], "predictions.csv"]))
         reference = writer.read_reference(out / "data" / "dev" / "reference_data" / entry["folder"], entry)
         try:
@@ -575,15 +613,15 @@ def prepare(root: Path = ROOT, source: str | None = None, target: str | None = N
         started = time.monotonic()
         progress("writing the phases' files ...")
         tasks = write_phase_files(staging / "data", splits, folders, settings, metrics)
+        progress(f"  written ({time.monotonic() - started:.1f} s)")
+        progress(f"training and scoring the baseline ({BASELINE_MODEL}) ...")
+        baseline(root, staging, splits, tasks, settings, metrics, progress)
         files = build_manifest(staging / "data")
         check_no_leak(staging / "data", files)
         manifest = {"declaration_sha256": declaration_hash(completed), "files": files}
         write_text(staging / "data" / "manifest.json", json.dumps(manifest, indent=2) + "\n")
         write_text(staging / "data" / SUMMARY, json.dumps(summary(splits), indent=2, ensure_ascii=False) + "\n")
-        progress(f"  {len(manifest['files'])} files ({time.monotonic() - started:.1f} s)")
-        if settings["submission_mode"] != "code":
-            progress("training the baseline for the sample result submission ...")
-            sample_predictions(root, staging, splits, folders, tasks["dev"], settings)
+        progress(f"  {len(manifest['files'])} files, with the baseline's scores in each phase's reference data")
         if completed != declaration or rewritten:  # before data/, so that make sees data/ as the newer
             write_text(root / DECLARATION_FILE, decl.dump(completed))
             progress(f"wrote {DECLARATION_FILE} (the declaration, completed from the table)")
