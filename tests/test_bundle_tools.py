@@ -354,6 +354,15 @@ CASES = [
          "CB111", "values for method"),
     Case("fact-sheet-key-differs", lambda c, r: c.update(fact_sheet=fact_sheet(key="approach")), "CB112", "write `key: method`"),
     Case("fact-sheet-type", lambda c, r: c.update(fact_sheet=fact_sheet(type="radio")), "CB113", "checkbox, text or select"),
+    # files not meant to ship
+    Case("template-update-reject", lambda c, r: (r / "scoring_program" / "figures.py.rej").write_text("@@ -1 +1 @@\n"), "CB094",
+         "scoring_program/figures.py.rej: a leftover of a template update", rewrite=False),
+    Case("participant-zip-in-the-kit", lambda c, r: (r / "starting_kit" / "my_submission.zip").write_bytes(b"PK\x05\x06" + bytes(18)),
+         "CB094", "starting_kit/my_submission.zip: a zip inside a program or the starting kit", rewrite=False),
+    Case("editor-backup", lambda c, r: (r / "scoring_program" / "scoring.py~").write_text("old"), "CB094", "an editor's backup",
+         rewrite=False),
+    Case("hidden-file", lambda c, r: (r / "starting_kit" / ".env").write_text("TOKEN=secret"), "CB094", "starting_kit/.env: a hidden file",
+         rewrite=False),
     Case("fact-sheet-boolean", lambda c, r: c.update(fact_sheet=fact_sheet(is_required=True)), "CB114", "behaves as false"),
 ]
 ZIP_CODES = {"CB090", "CB091", "CB092", "CB093"}  # tested below, on zips
@@ -444,6 +453,32 @@ def test_a_file_that_is_not_a_zip_is_refused(validate, tmp_path):
     upload.write_text("competition.yaml")
     (finding,) = validate(upload)
     assert finding.code == "CB090" and "Bad zip file uploaded." in finding.message
+
+
+def test_a_stray_inside_an_uploaded_zip_is_reported_too(built_zip, validate, tmp_path):
+    findings = validate(rezip(built_zip, tmp_path / "strays.zip", extra={"scoring_program/metrics.py.orig": b"x" * 100,
+                                                                        "scoring_program/.#metrics.py": b"x"}))
+    assert [f.code for f in findings] == ["CB094", "CB094"]
+    assert {f.message.split(":")[0] for f in findings} == {"scoring_program/metrics.py.orig", "scoring_program/.#metrics.py"}
+
+
+def test_make_bundle_refuses_strays_and_writes_nothing(bundle, tools, tmp_path, capsys):
+    root = copy_bundle(bundle, tmp_path)
+    (root / "scoring_program" / "figures.py.rej").write_text("@@ -1 +1 @@\n")
+    (root / "starting_kit" / "my_submission.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    (root / "starting_kit" / ".ipynb_checkpoints").mkdir(exist_ok=True)  # a cache: left out without a word
+    (root / "starting_kit" / ".ipynb_checkpoints" / "starting_kit-checkpoint.ipynb").write_text("{}")
+    assert tools.make_bundle.build(root, tmp_path / "dist", run=False) == 1
+    out, err = capsys.readouterr()
+    assert not (tmp_path / "dist").exists()
+    assert "CB094" in out and "figures.py.rej" in out and "my_submission.zip" in out and "checkpoint" not in out
+    assert "nothing was written" in err
+    (root / "scoring_program" / "figures.py.rej").unlink()
+    (root / "starting_kit" / "my_submission.zip").unlink()
+    assert tools.make_bundle.build(root, tmp_path / "dist", run=False) == 0
+    with zipfile.ZipFile(tmp_path / "dist" / "bundle.zip") as archive:
+        assert not [n for n in archive.namelist() if "checkpoint" in n]
+    assert "scoring_program/ (" in capsys.readouterr().out
 
 
 def test_a_large_bundle_gets_a_warning(built_zip, tools, validate, monkeypatch):

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from bundle import mappings, referenced_paths
 from findings import Findings
-from zips import files_under, links_out, list_files, read_file
+from zips import files_under, is_junk, links_out, list_files, read_file
 
 MB = 1024 * 1024
 LARGE = {"path": 50 * MB, "starting_kit": 100 * MB}  # by yaml key (a solution's `path`): participants download these
@@ -26,6 +26,18 @@ VISIBLE_KEYS = ("input_data", "public_data", "starting_kit", "path")  # what a p
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF87a": "gif", b"GIF89a": "gif"}
 MIN_LEAK_BYTES = 64  # tiny files (an empty __init__.py, a one-line config) may match by chance
 WRITTEN_BY_MAKE_DATA = ("data/", "starting_kit/sample_result_submission")
+# Files never meant to ship, though they sit in a folder that does (caches such as __pycache__ and
+# .ipynb_checkpoints are left out of every zip without a word; see zips.JUNK_NAMES):
+STRAYS = {  # reason: (how a name ends or starts, the fix)
+    "a leftover of a template update or patch that did not apply cleanly": (
+        (".rej", ".orig"), "merge what it holds into the file it names by hand, then delete it"),
+    "an editor's backup or swap file": (("~", ".swp", ".swo", ".bak", ".#"), "delete it"),
+    "a hidden file": ((".",), "delete it, or move it out of the bundle (participants or the worker would get it)"),
+    "a zip inside a program or the starting kit": (
+        (".zip",), "delete it or move it out of the bundle (`make bundle` writes the submission zips to dist/submissions/)"),
+}
+ZIP_FREE_KEYS = ("ingestion_program", "scoring_program", "starting_kit", "path")  # data may ship zips on purpose
+MAX_STRAYS_LISTED = 3
 
 
 def size_of(path: Path) -> int:
@@ -98,6 +110,7 @@ def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = Fals
     check_data_layout(c, root, inside, findings)
     check_sizes(root, inside, findings)
     check_leaks(c, root, inside, findings)
+    check_strays(root, inside, findings)
 
 
 def check_logo(c: dict, root: Path, inside: dict[str, str], findings: Findings) -> None:
@@ -168,3 +181,45 @@ def check_leaks(c: dict, root: Path, inside: dict[str, str], findings: Findings)
                 more = f" (and {len(leaked) - 1} more)" if len(leaked) > 1 else ""
                 findings.add("CB018", where, f"{folder}/{name} is identical to the reference file {reference}{more}: "
                              "participants can read it", "remove it from what participants can reach, unless it is not secret")
+
+
+def stray_reason(name: str, key: str) -> str | None:
+    """Why a file of a shipped folder (its relative name) was not meant to ship, or None."""
+    path = PurePosixPath(name)
+    base = path.name.lower()
+    for reason, (marks, _) in STRAYS.items():
+        if reason.startswith("a hidden"):
+            if any(part.startswith(".") for part in path.parts):
+                return reason
+        elif reason.startswith("a zip"):
+            if key in ZIP_FREE_KEYS and base.endswith(marks):
+                return reason
+        elif base.endswith(marks) or base.startswith(marks) or (base.startswith("#") and base.endswith("#")):
+            return reason
+    return None
+
+
+def strays(root: Path, inside: dict[str, str]) -> list[tuple[str, str, list[str]]]:
+    """(yaml path, reason, the stray files under it) for every shipped folder or zip holding files not meant to ship."""
+    found, seen = [], set()
+    for where, value in inside.items():
+        path = root / value
+        if value.rstrip("/") in seen or not (path.is_dir() or (path.is_file() and zipfile.is_zipfile(path))):
+            continue  # two tasks share one scoring program: its strays are reported once
+        seen.add(value.rstrip("/"))
+        by_reason: dict[str, list[str]] = {}
+        for name in list_files(path):
+            if is_junk(Path(name)):  # caches and __MACOSX: never unpacked from our zips, reported as CB092 in others
+                continue
+            reason = stray_reason(name, where.rsplit(".", 1)[-1])
+            if reason:
+                by_reason.setdefault(reason, []).append(f"{value.rstrip('/')}/{name}")
+        found += [(where, reason, names) for reason, names in by_reason.items()]
+    return found
+
+
+def check_strays(root: Path, inside: dict[str, str], findings: Findings) -> None:
+    """Files that would ship without being meant to: a .rej left by a template update, a zip made inside the kit."""
+    for where, reason, names in strays(root, inside):
+        shown = ", ".join(names[:MAX_STRAYS_LISTED]) + (f" and {len(names) - MAX_STRAYS_LISTED} more" if len(names) > MAX_STRAYS_LISTED else "")
+        findings.add("CB094", where, f"{shown}: {reason}, would be uploaded with the bundle", STRAYS[reason][1])

@@ -5,8 +5,10 @@
 The folder is validated first, with the solution run through the pipeline (`--run`), and the
 written zip is validated again as Codabench will unpack it. The bundle zip holds
 competition.yaml at its root plus exactly the files competition.yaml refers to (so tools/,
-tests/, runs/ and caches never ship). Every submission zip has its files at the root, as
-the compute worker expects.
+tests/, runs/ and caches never ship); a file in those folders that was never meant to ship (a
+.rej left by a template update, a participant's zip made inside the kit, an editor's backup, a
+hidden file) stops the build (CB094), naming it. Every submission zip has its files at the
+root, as the compute worker expects.
 """
 
 from __future__ import annotations
@@ -56,32 +58,47 @@ def write_submissions(root: Path, folder: Path) -> list[Path]:
     return [zip_folder(kit / name, folder / f"{name}.zip", skip=("expected_error.txt",)) for name in submission_names(root)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
-    args = parser.parse_args(argv)
+def shipped_by_folder(names: list[str]) -> str:
+    """What the zip holds, by top folder: "competition.yaml, logo.png, pages/ (4 files), ..."."""
+    counts: dict[str, int] = {}
+    for name in names:
+        top = name.split("/", 1)[0] + ("/" if "/" in name else "")
+        counts[top] = counts.get(top, 0) + 1
+    return ", ".join(top if not top.endswith("/") else f"{top} ({count} file{'s' * (count > 1)})" for top, count in counts.items())
 
-    findings = validate(ROOT, run=True)
+
+def build(root: Path, dist: Path, run: bool = True) -> int:
+    """Validate the folder (running its solution), write the zips, validate the bundle zip; 0 when all went well."""
+    findings = validate(root, run=run)
     for finding in findings:
         print(finding)
     if findings.errors:
-        print(f"ERROR: {len(findings.errors)} validation error(s): fix them, then run `make bundle` again", file=sys.stderr)
+        print(f"ERROR: {len(findings.errors)} validation error(s): fix them, then run `make bundle` again; nothing was written",
+              file=sys.stderr)
         return 1
 
-    bundle = write_bundle(ROOT, args.dist / "bundle.zip")
+    bundle = write_bundle(root, dist / "bundle.zip")
     with zipfile.ZipFile(bundle) as archive:
         names = archive.namelist()
-    print(f"Wrote {bundle} ({human(bundle.stat().st_size)}, {len(names)} files, {COMPETITION_YAML} at the root)")
+    print(f"Wrote {bundle} ({human(bundle.stat().st_size)}, {len(names)} files, {COMPETITION_YAML} at the root): "
+          f"{shipped_by_folder(names)}")
     as_uploaded = validate(bundle)
     for finding in as_uploaded:
         print(finding)
     if as_uploaded.errors:
         print(f"ERROR: {bundle} itself fails validation (see above); this is a bug in tools/make_bundle.py", file=sys.stderr)
         return 1
-    for path in write_submissions(ROOT, args.dist / "submissions"):
+    for path in write_submissions(root, dist / "submissions"):
         print(f"Wrote {path} ({human(path.stat().st_size)})")
     print("Upload dist/bundle.zip at Codabench: Benchmarks > Management > Upload.")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    args = parser.parse_args(argv)
+    return build(ROOT, args.dist)
 
 
 if __name__ == "__main__":
