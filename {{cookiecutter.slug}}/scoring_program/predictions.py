@@ -443,12 +443,14 @@ def _match_ids(ids: pd.Series, reference_ids: np.ndarray) -> np.ndarray:
     return position
 
 
-def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str = PREDICTIONS_FILE) -> Predictions:
+def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str = PREDICTIONS_FILE,
+                     model_output: str = "") -> Predictions:
     """Parse `predictions.csv` and check it against the reference ids, column by column.
 
     `shown_as` is how messages name the file (e.g. `ds2/predictions.csv` when a phase has
     several datasets), so the participant knows which of their files to fix. The id column,
-    the target and the classes come from `reference` (that is, from dataset.json).
+    the target and the classes come from `reference` (that is, from dataset.json). For a code
+    submission, `model_output` names what the warnings are about ("Model.predict's output").
     """
     path = folder / PREDICTIONS_FILE
     if path.is_symlink():  # it would read whatever the link points to, a system file included
@@ -465,10 +467,11 @@ def read_predictions(folder: Path, reference: Reference, fmt: str, shown_as: str
                                   fix="Write one row per test id, with no blank lines and nothing below the rows.")
         typed = None if doubtful else _typed_predictions(path, reference, fmt)
     if typed is None:
-        return read_predictions_carefully(folder, reference, fmt, shown_as)
+        return read_predictions_carefully(folder, reference, fmt, shown_as, model_output)
     values, rows = typed
     predictions = Predictions(fmt=fmt, values=values)
-    predictions.warnings += suspicious(predictions, reference.classes, lambda i: int(rows[i] if rows is not None else i) + 2, shown_as)
+    predictions.warnings += suspicious(predictions, reference, lambda i: int(rows[i] if rows is not None else i) + 2,
+                                       shown_as, model_output)
     return predictions
 
 
@@ -511,7 +514,8 @@ def _typed_predictions(path: Path, reference: Reference, fmt: str) -> tuple[np.n
     return values[rows], rows
 
 
-def read_predictions_carefully(folder: Path, reference: Reference, fmt: str, shown_as: str = PREDICTIONS_FILE) -> Predictions:
+def read_predictions_carefully(folder: Path, reference: Reference, fmt: str, shown_as: str = PREDICTIONS_FILE,
+                               model_output: str = "") -> Predictions:
     """Read every cell as text and check it: the first bad line, its column and value, how many lines
     share the problem. The reading of a file the fast one gave up on, and what the tests compare it with."""
     path = folder / PREDICTIONS_FILE
@@ -649,29 +653,40 @@ def read_predictions_carefully(folder: Path, reference: Reference, fmt: str, sho
     rows = np.empty(len(position), dtype=int)
     rows[position] = np.arange(len(position))  # the file's row of each reference id
     predictions = Predictions(fmt=fmt, values=values[rows], warnings=warnings_found)
-    predictions.warnings += suspicious(predictions, classes, lambda i: int(lines[rows[i]]), shown_as)
+    predictions.warnings += suspicious(predictions, reference, lambda i: int(lines[rows[i]]), shown_as, model_output)
     return predictions
 
 
-def suspicious(predictions: Predictions, classes: list, line_of, shown_as: str) -> list[str]:
-    """Valid predictions that are probably a mistake: worth a warning, not a refusal. `line_of(i)` is
-    the file's line of the i-th value (values are in the reference's order)."""
+def suspicious(predictions: Predictions, reference: Reference, line_of, shown_as: str, model_output: str = "") -> list[str]:
+    """Valid predictions that are probably a mistake: worth a warning, not a refusal. `line_of(i)` is the file's
+    line of the i-th value (values are in the reference's order). With `model_output` (a code submission: the
+    ingestion program wrote the file from Model.predict's output, in the order of X), the warnings name that
+    output and rows of X, not a file the participant never wrote."""
+    classes = reference.classes
+    if model_output:
+        subject = model_output
+        def where(i: int) -> str:
+            return f"X.iloc[{i}], id {str(reference.ids[i])!r}"
+    else:
+        subject = shown_as
+        def where(i: int) -> str:
+            return f"line {line_of(i)}"
     found: list[str] = []
     values, fmt = predictions.values, predictions.fmt
     if len(values) > 1 and np.all(values == values[0]):
-        found.append(f"every row of {shown_as} has the same prediction: a model that cannot tell rows apart "
+        found.append(f"every row of {subject} has the same prediction: a model that cannot tell rows apart "
                      "scores like chance on ranking metrics such as ROC AUC.")
     if fmt != "value":
         counts = np.bincount(predictions.view("labels"), minlength=len(classes))
         never = [classes[i] for i in np.flatnonzero(counts == 0)]
         if never:
             rule = f" ({label_rule(fmt, classes)})" if fmt != "label" else ""
-            found.append(f"{shown_as} never predicts class {class_list(never)}{rule}: every row of "
+            found.append(f"{subject} never predicts class {class_list(never)}{rule}: every row of "
                          f"{'that class' if len(never) == 1 else 'those classes'} counts as a mistake for accuracy and F1.")
     if fmt in ("probability", "probabilities"):
         certain = np.flatnonzero(np.any((values == 0.0) | (values == 1.0), axis=1) if values.ndim == 2 else (values == 0.0) | (values == 1.0))
         if len(certain):
-            found.append(f"{len(certain)} rows of {shown_as} give a probability of exactly 0 or 1 (e.g. line "
-                         f"{line_of(int(certain[0]))}): one such row that is wrong costs log loss about 34.5 on its own; "
+            found.append(f"{len(certain)} rows of {subject} give a probability of exactly 0 or 1 (e.g. "
+                         f"{where(int(certain[0]))}): one such row that is wrong costs log loss about 34.5 on its own; "
                          "clip probabilities to [0.001, 0.999] unless you are sure.")
     return found

@@ -337,5 +337,6 @@ class Report:
                 state = "running"
             else:
                 state = "pending"
-            items.append(f'<li class="stage-{state}">{escape(stage)} ({state})</li>')
+            shown = "not run" if state == "pending" and self.failed else state
+            items.append(f'<li class="stage-{state}">{escape(stage)} ({shown})</li>')
         return f'<section class="card"><h2>Progress</h2><ol class="stages">{"".join(items)}</ol></section>'

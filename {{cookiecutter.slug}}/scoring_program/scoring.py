@@ -89,6 +89,12 @@ def ingestion_exit_code(res: Path) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def sentence(text: str) -> str:
+    """A message from the ingestion program as one capped sentence ending with a full stop."""
+    text = capped(str(text)).rstrip().rstrip(".")
+    return text + "." if text else text
+
+
 def describe_submission(ingestion: dict) -> str:
     """What the first page can say about the submission before anything is scored."""
     if ingestion.get("status") == "failed":
@@ -99,8 +105,10 @@ def describe_submission(ingestion: dict) -> str:
 def check_ingestion(ingestion: dict, report: Report, settings: dict, exit_code: int | None) -> dict[str, str]:
     """Surface an ingestion failure (Codabench ignores ingestion's exit code); return what to show about it."""
     if ingestion.get("status") == "failed":
-        raise PredictionError(f"The prediction step stopped: {capped(ingestion.get('error') or 'no message').rstrip('.')}.",
-                              fix="The prediction step's output (on Codabench, your submission's logs) shows the full error and any traceback.")
+        fix = ingestion.get("fix") if isinstance(ingestion.get("fix"), str) and ingestion.get("fix").strip() else \
+            "read the prediction step's log (on Codabench: your submission's logs): it shows the full error and any traceback"
+        raise PredictionError(f"The prediction step stopped: {sentence(ingestion.get('error') or 'no message')}",
+                              fix=sentence(fix[0].upper() + fix[1:]))
     if ingestion and exit_code and settings["submission_mode"] != "result":  # the worker's record, which no submission can write
         raise PredictionError(f"The prediction step failed: the ingestion program exited with code {exit_code} after "
                               f"writing {INGESTION_RESULT}, so its output cannot be trusted.",
@@ -163,9 +171,15 @@ def row(column: metrics.Column | metrics.Metric, value: float) -> ScoreRow:
     return ScoreRow(column.title, value, column.precision, "higher" if column.sorting == "desc" else "lower", column.description)
 
 
-def stages_for(datasets: list[dict]) -> list[str]:
+PREDICTION_STEP = "Prediction step (the ingestion program: fit and predict)"
+
+
+def stages_for(datasets: list[dict], settings: dict) -> list[str]:
+    """What the page's progress list shows. The prediction step ran before scoring: it is listed (and marked
+    failed when it was what failed) in competitions that run code."""
     names = [f" ({d['name']})" if len(datasets) > 1 else "" for d in datasets]
-    return ["Reading the reference data", "Checking the predictions"] + [
+    step = [PREDICTION_STEP] if settings.get("submission_mode") != "result" else []
+    return ["Reading the reference data", *step, "Checking the predictions"] + [
         step + name for name in names for step in ("Computing the scores", "Drawing the figures")]
 
 
@@ -238,12 +252,18 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
     report.advance("Reading the reference data")
     references = {d["name"]: read_reference(args.reference / d["folder"], d) for d in datasets}
 
-    report.advance("Checking the predictions")
+    if PREDICTION_STEP in report.stages:
+        report.advance(PREDICTION_STEP)
     details = check_ingestion(ingestion, report, settings, ingestion_exit_code(args.predictions))
+    report.advance("Checking the predictions")
     predictions = {}
     shown_as = {d["name"]: f"{d['folder']}/{PREDICTIONS_FILE}" if d["folder"] else PREDICTIONS_FILE for d in datasets}
     for d in datasets:
-        predictions[d["name"]] = read_predictions(args.predictions / d["folder"], references[d["name"]], fmt, shown_as[d["name"]])
+        model_output = ""  # a code submission's file was written by the ingestion program: warnings name the model's output
+        if ingestion.get("submission_type") == "code":
+            model_output = "Model.predict's output" + (f" on {d['name']}" if several else "")
+        predictions[d["name"]] = read_predictions(args.predictions / d["folder"], references[d["name"]], fmt, shown_as[d["name"]],
+                                                  model_output)
         for warning in predictions[d["name"]].warnings:
             report.warn(warning)
     counts = [len(r.ids) for r in references.values()]
@@ -299,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     ingestion = read_ingestion(args.predictions, settings)
     datasets = info.get("datasets") or [{"name": "main", "folder": ""}]
     report = Report(args.output, title=f"{settings.get('title', 'Competition')}: detailed results",
-                    stages=stages_for(datasets))
+                    stages=stages_for(datasets, settings))
     if info.get("phase"):
         report.add_fact("Phase", info["phase"])
     report.add_fact("Submission", describe_submission(ingestion))

@@ -96,11 +96,12 @@ def test_a_hostile_model_fails_with_what_it_did(name, ingestion, task, tmp_path,
     (tmp_path / "submission" / "model.py").write_text(model(task, **parts), encoding="utf-8")
     code = ingestion.main(["--input-data", str(ROOT / "data" / "dev" / "input_data"), "--submission",
                            str(tmp_path / "submission"), "--output", str(tmp_path / "out")])
-    error = json.loads((tmp_path / "out" / "ingestion_result.json").read_text(encoding="utf-8"))["error"]
+    result = json.loads((tmp_path / "out" / "ingestion_result.json").read_text(encoding="utf-8"))
+    error, fix = result["error"], result["fix"]
     err = capfd.readouterr().err
     assert code == 1, err
-    assert says in error and len(error) <= MAX_SHOWN and "\n" not in error
-    assert err.splitlines()[-1] == f"ERROR: {error}"  # the last line: one line, whatever the model printed above it
+    assert says in f"{error}; {fix}" and len(error) <= MAX_SHOWN and "\n" not in error + fix and fix
+    assert err.splitlines()[-1] == f"ERROR: {error}; {fix}"  # the last line: one line, whatever the model printed above it
     assert len(err) < 25_000  # the model's traceback is cut in the middle past 20,000 characters
     assert not (tmp_path / "out" / "predictions.csv").exists()
 
@@ -427,4 +428,4 @@ def test_a_model_that_rewrites_an_earlier_datasets_predictions_is_refused(task, 
                            "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (f"ERROR: {task['datasets'][0]['folder']}/predictions.csv was removed or changed after "
-                                            "the ingestion program wrote it; model.py must leave the output folder alone")
+                                            "the ingestion program wrote it; leave the output folder alone in model.py")

@@ -79,18 +79,18 @@ def model_source(fit: str = "pass", predict: str = "VALID") -> str:
 # case: (model.py, formats it applies to (None: all), words of the error: a function of the facts below)
 MODELS = {
     "syntax_error": ("class Model(:\n", None, lambda f: "model.py could not be imported: SyntaxError"),
-    "no_model_class": ("class Estimator:\n    pass\n", None, lambda f: "must define a class named Model"),
+    "no_model_class": ("class Estimator:\n    pass\n", None, lambda f: "defines no class named Model; define class Model with the methods fit(X, y)"),
     "no_predict": ("class Model:\n    def fit(self, X, y):\n        pass\n", None, lambda f: "has no method predict"),
     "fit_raises": (model_source(fit="raise ValueError('bad fit')"), None, lambda f: "Model.fit raised ValueError: bad fit"),
     "exits": (model_source(fit="sys.exit(3)"), None, lambda f: "Model.fit raised SystemExit: 3"),
     "returns_none": (model_source(predict="None"), None, lambda f: "Model.predict returned None"),
-    "wrong_length": (model_source(predict="VALID[:-1]"), None, lambda f: f"; expected {f['n_test']}"),
+    "wrong_length": (model_source(predict="VALID[:-1]"), None, lambda f: f"; return {f['n_test']}"),
     "nan_output": (model_source(predict="np.full(np.shape(VALID), np.nan)"), ("probability", "probabilities", "value"),
                    lambda f: f"returned {f['n_values']} NaN or infinite values"),
     "missing_labels": (model_source(predict="[None] * n"), ("label",), lambda f: f"returned {f['n_test']} missing labels"),
     "wrong_labels": (model_source(predict="np.repeat(BAD_LABEL, n)"), ("label",),
-                     lambda f: f"must return class labels from {f['shown_classes']}; {f['n_test']} of the {f['n_test']} rows have "
-                               f"another label, the first being {f['bad_label']!r} (test row 1, id {f['first_id']!r})"),
+                     lambda f: f"{f['n_test']} of the {f['n_test']} labels Model.predict returned are not a class, the first "
+                               f"being {f['bad_label']!r} (for X.iloc[0], id {f['first_id']!r}); return class labels from {f['shown_classes']}"),
     "wrong_class_columns": (model_source(predict="pd.DataFrame(np.full((n, 2), 0.5), columns=[BAD_LABEL, 'nor this one'])"),
                             ("probability", "probabilities"),
                             lambda f: f"returned a DataFrame whose columns are not the classes {f['shown_classes']}"),
@@ -129,7 +129,9 @@ def test_broken_code_submission_stops_ingestion_with_one_error_line(case, ingest
     (line,) = error_lines(capsys.readouterr().err)
     assert code == 1 and words(facts) in line
     result = json.loads((tmp_path / "out" / "ingestion_result.json").read_text())
-    assert result == {"status": "failed", "error": line.removeprefix("ERROR: ")}
+    assert result["status"] == "failed" and set(result) == {"status", "error", "fix"}
+    assert line == f"ERROR: {result['error']}; {result['fix']}"  # the log says both; the error page shows them apart
+    assert result["error"] and result["fix"]
     assert not list((tmp_path / "out").rglob("predictions.csv"))
 
 
@@ -227,21 +229,22 @@ CHECKS = [  # (format, classes, what predict returns, words of the refusal or No
     ("probability", ["no", "yes"], np.full((N, 2), 0.5), "two unnamed columns"),
     ("probability", ["no", "yes"], pd.DataFrame(np.full((N, 2), 0.5), columns=["no", "maybe"]), "(missing 'yes'; unexpected 'maybe')"),
     ("probability", [0, 1], pd.DataFrame(np.full((N, 2), 0.5), columns=np.array([0, 1])), None),
-    ("probability", [0, 1], np.full(N, 1.5), "probabilities in [0, 1]"),
+    ("probability", [0, 1], np.full(N, 1.5), "returned values outside [0, 1] (from 1.5 to 1.5); return probabilities"),
     ("probabilities", [3, 5, 7, 9], pd.DataFrame(np.tile([0.1, 0.2, 0.3, 0.4], (N, 1)), columns=[9.0, "7", 5, 3]), None),
     ("probabilities", [3, 5, 7, 9], pd.DataFrame(np.full((N, 3), 1 / 3), columns=[3, 5, 7]), "(missing '9')"),
-    ("probabilities", [3, 5, 7, 9], np.full((N, 4), 0.3), "must sum to 1"),
-    ("probabilities", [3, 5, 7, 9], np.full((N, 3), 1 / 3), f"expected {N} rows of 4 class probabilities"),
+    ("probabilities", [3, 5, 7, 9], np.full((N, 4), 0.3), "do not sum to 1"),
+    ("probabilities", [3, 5, 7, 9], np.full((N, 3), 1 / 3), f"returned shape ({N}, 3); return {N} rows of 4 class probabilities"),
     ("label", [f"class {c}" for c in "abcdefghijkl"], np.arange(N), "['class a', 'class b', 'class c', 'class d', 'class e', 'class f', ..., 'class l'] (12 classes)"),
-    ("label", [f"class {c}" for c in "abcdefghijkl"], np.arange(N), "; return the labels themselves"),
-    ("label", ["a", "b"], ["a"] * (N - 1) + ["z"], f"1 of the {N} rows has another label, the first being 'z' (test row {N}, id 'r{N - 1}')"),
+    ("label", [f"class {c}" for c in "abcdefghijkl"], np.arange(N), "; the labels themselves, as in y, not their positions"),
+    ("label", ["a", "b"], ["a"] * (N - 1) + ["z"], f"1 of the {N} labels Model.predict returned is not a class, the first being 'z' "
+     f"(for X.iloc[{N - 1}], id 'r{N - 1}'); return class labels from ['a', 'b']"),
     ("label", [3, 5], np.full(N, 5.0), None),
     ("label", [3, 5], np.array(["3"] * N), None),
     ("label", [3, 5], np.full(N, np.nan), f"returned {N} missing labels"),
     ("value", [], pd.DataFrame({"anything": np.ones(N)}), None),
-    ("value", [], pd.DataFrame(np.ones((N, 2))), f"expected {N} values, one per test row"),
+    ("value", [], pd.DataFrame(np.ones((N, 2))), f"return {N} values, one per row of X"),
     ("value", [], np.r_[np.inf, np.zeros(N - 1)], "returned 1 NaN or infinite values"),
-    ("value", [], ["x"] * N, "must return numbers"),
+    ("value", [], ["x"] * N, "returned a list, not numbers; return a numpy array"),
 ]
 
 

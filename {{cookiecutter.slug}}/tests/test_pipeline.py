@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -12,6 +13,7 @@ import scoring
 import yaml
 
 from conftest import CODE, KIT, ROOT, needs_code, needs_results
+from page import Page
 
 BASELINE = KIT / "sample_code_submission"
 RESULT = KIT / "sample_result_submission"
@@ -112,8 +114,14 @@ def test_failing_submission_explains_itself_on_the_detailed_results_page(run_sub
     (run,) = run_submission("Development", FAILING)
     text = visible_text(run.detailed_results.read_text(encoding="utf-8"))
     assert "Scoring failed" in text
-    for sentence in expected_error().removeprefix("ERROR: ").split(". "):  # the page shows problem and fix apart
-        assert sentence in text
+    for part in re.split(r"\. |; ", expected_error().removeprefix("ERROR: ")):  # the page shows problem and fix apart
+        assert part.rstrip(".").lower() in text.lower(), part
+    html = run.detailed_results.read_text(encoding="utf-8")
+    fix = dict(Page(html).definitions)["How to fix it"]
+    assert fix[0].isupper() and fix.endswith(".") and "logs" not in fix.split(".")[0]  # the fix itself, not where to look
+    (failed,) = re.findall(r'<li class="stage-failed">([^<]*)</li>', html)  # the step that failed is named
+    assert failed.startswith("Prediction step" if (FAILING / "model.py").exists() else "Checking the predictions")
+    assert re.findall(r'<li class="stage-pending">[^<]*\((\w[\w ]*)\)</li>', html) == ["not run"] * html.count('<li class="stage-pending">')
 
 
 @needs_code
