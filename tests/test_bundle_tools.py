@@ -299,7 +299,7 @@ CASES = [
     Case("phase-without-end", lambda c, r: pop(c["phases"][0], "end"), "CB048", "must have an end time because it has a phase after it."),
     Case("phase-ends-before-start", lambda c, r: c["phases"][0].update(end="2000-01-01 00:00:00"), "CB049", "ends"),
     Case("phases-touch", lambda c, r: c["phases"][1].update(start=c["phases"][0]["end"]), "CB050", "Phases dates conflict. Phase: Final"),
-    Case("phases-overlap", lambda c, r: c["phases"][1].update(start=c["phases"][0]["start"]), "CB051", "Phases must be sequential. Phase: Finalstarts"),
+    Case("phases-overlap", lambda c, r: c["phases"][1].update(start=c["phases"][0]["start"]), "CB051", "Phases must be sequential. Phase: Final starts before"),
     Case("date-with-offset", lambda c, r: c["phases"][1].update(end=c["phases"][1]["end"].replace(" ", "T") + "+02:00"), "CB052",
          "replaces the offset"),
     Case("us-style-date", lambda c, r: c["phases"][1].update(end="12-31-2031"), "CB056", "reads it as 2031-12-31 00:00 UTC"),

@@ -199,7 +199,7 @@ def where_it_stands(settings: dict, reference, prediction, values: dict[str, flo
     notes = [how_computed(computed)] if computed else []
     notes += [f"{s.title}: {s.no_interval}" for s in standings if s.no_interval]
     if not baseline:
-        notes.append("No baseline scores in the reference data: the organizers' bundle does not include them.")
+        notes.append("No baseline scores came with the reference data, so there is nothing to compare with.")
     else:
         notes.append("Baseline: the starting kit's sample code submission, scored by the organizers on these test rows.")
     return standings, notes

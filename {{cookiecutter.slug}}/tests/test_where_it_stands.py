@@ -128,7 +128,7 @@ def test_without_usable_baseline_scores_the_page_says_so_and_scores_json_is_unch
     scores, html = score(perfect, tmp_path / "without", reference)
     assert scores == expected
     notes = " ".join(Page(html).texts("table-note"))
-    assert ("No baseline scores in the reference data" in notes) if baseline == "missing" else \
+    assert ("No baseline scores came with the reference data" in notes) if baseline == "missing" else \
         ("baseline.json is unusable" in notes and "tell the organizers" in notes)
     assert not sentences(html)
     for table in standing_tables(html):

@@ -171,7 +171,7 @@ def check_phases(c: dict, findings: Findings) -> None:
                 findings.add("CB050", f"{where}.start", f"Phases dates conflict. Phase: {name} should start after Phase: {previous_name} has ended",
                              "start the phase at least one second after the previous end")
             elif start < previous_end:
-                findings.add("CB051", f"{where}.start", f"Phases must be sequential. Phase: {name}starts before Phase: {previous_name} has ended",
+                findings.add("CB051", f"{where}.start", f"Phases must be sequential. Phase: {name} starts before Phase: {previous_name} has ended",
                              "make the phases follow each other without overlap")
         previous = (name, end)
 
