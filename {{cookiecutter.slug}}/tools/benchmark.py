@@ -189,8 +189,10 @@ def write_ingestion_data(folder: Path, settings: dict, entry: dict, rows: int, s
 
 
 # -- the floors: the least work that gives the same scores and figures -----------------------------
-def scoring_floor(reference: Path, predictions: Path, output: Path) -> None:
-    """pandas' default reader, rows aligned by id, the scoring program's metrics and figures; no checks."""
+def scoring_floor(reference: Path, predictions: Path, output: Path, intervals_only: bool = False) -> None:
+    """pandas' default reader, rows aligned by id, the scoring program's metrics and figures; no checks.
+    With `intervals_only`, no figures: the CPU seconds of the page's 95 % intervals alone (standing.bootstrap),
+    printed, as the scoring program computes them for every dataset."""
     import pandas as pd
 
     import figures
@@ -216,8 +218,17 @@ def scoring_floor(reference: Path, predictions: Path, output: Path) -> None:
         reference_data = Reference(ids=truth[d["id"]].to_numpy(), target=target, classes=d["classes"],
                                    id_name=d["id"], target_name=d["target"])
         prediction = Predictions(fmt=fmt, values=values)
-        for m in metrics.leaderboard_metrics(settings):
+        chosen = metrics.leaderboard_metrics(settings)
+        for m in chosen:
             scores[f"{m.key}_{d['name']}"] = m.compute(target, prediction.view(m.needs), d["classes"])
+        if intervals_only:
+            import standing
+
+            started = time.process_time()
+            standing.bootstrap([(m, prediction.view(m.needs)) for m in chosen], target, d["classes"],
+                               {m.key: scores[f"{m.key}_{d['name']}"] for m in chosen}, len(info["datasets"]))
+            print(f"{time.process_time() - started:.3f}")
+            continue
         drawings, _ = figures.figures_for(info["task_type"], reference_data, prediction)
         for draw in drawings:
             draw()
@@ -311,6 +322,7 @@ def table_row(rows: int, program: Run, floor: Run, page: bool) -> str:
 
 
 HEADER = "| rows | wall s | CPU s | peak MB | floor wall s | floor CPU s | floor peak MB | CPU ratio | memory ratio |"
+INTERVALS = " intervals CPU s |"  # scoring: the share of the program's CPU its page's 95 % intervals take
 PROGRAMS = {  # kind: (title, program, its two input options and folders, data writer, timed first page)
     "scoring": ("Scoring (the program: every check, the detailed results page; floor: read, align, metrics, figures)",
                 SCORING / "scoring.py", (("--reference", "ref"), ("--predictions", "res")), write_scoring_data, True),
@@ -325,8 +337,8 @@ def table(kind: str, sizes: list[int], args: argparse.Namespace, settings: dict,
     """One table: the program and its floor side by side at each size."""
     title, program_file, ((first_option, first_folder), (second_option, second_folder)), _, page = PROGRAMS[kind]
     print(f"\n{title}\n")
-    print(HEADER + (" first page s |" if page else ""))
-    print("|---" * (10 if page else 9) + "|")
+    print(HEADER + (" first page s |" + INTERVALS if page else ""))
+    print("|---" * (11 if page else 9) + "|")
     for rows in sizes:
         folder = work / f"{kind}-{rows}"
         progress(f"writing {rows:,} rows of {kind} data")
@@ -339,7 +351,13 @@ def table(kind: str, sizes: list[int], args: argparse.Namespace, settings: dict,
             lambda out: [args.python, str(program_file), first_option, str(first), second_option, str(second), "--output", str(out)],
             lambda out: [args.python, str(Path(__file__).resolve()), "floor", kind, str(first), str(second), str(out)],
             args.repeat, folder)
-        print(table_row(rows, program, floor, page), flush=True)
+        line = table_row(rows, program, floor, page)
+        if page:  # the intervals alone, in the program's interpreter, median of --repeat runs
+            seconds = [float(subprocess.run([args.python, str(Path(__file__).resolve()), "intervals", kind, str(first),
+                                             str(second), str(folder / "intervals")], check=True, capture_output=True,
+                                            text=True).stdout.split()[-1]) for _ in range(args.repeat)]
+            line += f" {statistics.median(seconds):.2f} |"
+        print(line, flush=True)
         if not args.keep:
             shutil.rmtree(folder)
 
@@ -358,6 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["floor"]:  # how the script runs a floor: floor scoring|ingestion IN1 IN2 OUT
         _, kind, first, second, output = argv
         (scoring_floor if kind == "scoring" else ingestion_floor)(Path(first), Path(second), Path(output))
+        return 0
+    if argv[:1] == ["intervals"]:  # and times the intervals alone: intervals scoring REF RES OUT
+        _, _, first, second, output = argv
+        scoring_floor(Path(first), Path(second), Path(output), intervals_only=True)
         return 0
     if argv[:1] == ["write"]:  # and writes the data: write scoring|ingestion FOLDER ROWS {"settings":, "entry":}
         _, kind, folder, rows, described = argv
