@@ -119,6 +119,7 @@ CODE_MODE_FILES = {
     "tests/test_pipeline.py",
     "tests/test_starting_kit.py",
     "tests/test_validator.py",
+    "tests/test_where_it_stands.py",
 }
 
 # Result-only bundles run no code; their failing submission (and its expected error) is written by `make data`.
