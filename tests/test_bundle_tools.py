@@ -363,6 +363,11 @@ CASES = [
          rewrite=False),
     Case("hidden-file", lambda c, r: (r / "starting_kit" / ".env").write_text("TOKEN=secret"), "CB094", "starting_kit/.env: a hidden file",
          rewrite=False),
+    Case("merge-conflict-in-a-page", lambda c, r: (r / "pages" / "overview.md").write_text(
+        "# Overview\n<<<<<<< ours\nOur words\n=======\nTheir words\n>>>>>>> theirs\n"), "CB095", "pages/overview.md line 2", rewrite=False),
+    Case("merge-conflict-in-a-program", lambda c, r: (r / "scoring_program" / "figures.py").write_text(
+        "import os\n\n<<<<<<< ours\nA = 1\n=======\nA = 2\n>>>>>>> theirs\n"), "CB095", "scoring_program/figures.py line 3",
+         rewrite=False),
     Case("fact-sheet-boolean", lambda c, r: c.update(fact_sheet=fact_sheet(is_required=True)), "CB114", "behaves as false"),
 ]
 ZIP_CODES = {"CB090", "CB091", "CB092", "CB093"}  # tested below, on zips
@@ -460,6 +465,12 @@ def test_a_stray_inside_an_uploaded_zip_is_reported_too(built_zip, validate, tmp
                                                                         "scoring_program/.#metrics.py": b"x"}))
     assert [f.code for f in findings] == ["CB094", "CB094"]
     assert {f.message.split(":")[0] for f in findings} == {"scoring_program/metrics.py.orig", "scoring_program/.#metrics.py"}
+
+
+def test_a_setext_heading_is_not_a_merge_conflict(bundle, validate, tmp_path):
+    root = copy_bundle(bundle, tmp_path)
+    (root / "pages" / "overview.md").write_text("Overview\n=======\n\n<<<<<<< is how git marks a conflict\n")
+    assert [str(f) for f in validate(root) if f.code == "CB095"] == []
 
 
 def test_make_bundle_refuses_strays_and_writes_nothing(bundle, tools, tmp_path, capsys):

@@ -38,6 +38,7 @@ This program ships alone on the worker: it uses the standard library, numpy and 
 from __future__ import annotations
 
 import argparse
+import difflib
 import csv
 import importlib.util
 import json
@@ -267,7 +268,13 @@ def load_model_class(submission: Path) -> type:
         raise SubmissionError(f"{MODEL_FILE} defines no class named Model", "define class Model with the methods fit(X, y) and predict(X)")
     missing = [name for name in ("fit", "predict") if not callable(getattr(model_class, name, None))]
     if missing:
-        raise SubmissionError(f"class Model in {MODEL_FILE} has no method {' or '.join(missing)}", "define fit(X, y) and predict(X)")
+        methods = [name for name in dir(model_class) if not name.startswith("__") and callable(getattr(model_class, name, None))]
+        renames = [f"rename {close[0]} to {name}" for name in missing
+                   if (close := difflib.get_close_matches(name, methods, n=1, cutoff=0.5) or
+                       [m for m in methods if m.lower().startswith(name)][:1])]
+        raise SubmissionError(f"class Model in {MODEL_FILE} has no method {' or '.join(missing)}"
+                              + (f" (it has {', '.join(methods)})" if methods else ""),
+                              "; ".join(renames) if renames else "define fit(X, y) and predict(X)")
     return model_class
 
 

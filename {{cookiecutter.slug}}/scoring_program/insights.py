@@ -52,7 +52,8 @@ def classification_insights(y_true: np.ndarray, labels: np.ndarray, classes: lis
         sure = (given >= CONFIDENT) | (given <= 1 - CONFIDENT) if proba.ndim == 1 else given >= CONFIDENT
         wrong_and_sure = int(np.sum(sure & (labels != y_true)))
         if wrong_and_sure:
-            found.append(f"{wrong_and_sure} rows are wrong with a confidence of {percent(CONFIDENT)} or more; "
+            rows = "1 row is" if wrong_and_sure == 1 else f"{wrong_and_sure} rows are"
+            found.append(f"{rows} wrong with a confidence of {percent(CONFIDENT)} or more; "
                          "they weigh most in log loss: less extreme probabilities there would help.")
     return found
 

@@ -58,6 +58,7 @@ class Summary:
     ranking: str  # one sentence: which column ranks and how it is computed
     details: dict[str, str] = field(default_factory=dict)  # predictions scored, ingestion and scoring time
     standing: str = ""  # one sentence: the ranking column against the baseline's
+    standing_tone: str = "same"  # "better", "worse" or "same": how the sentence is coloured
 
 
 @dataclass
@@ -183,7 +184,8 @@ class Report:
     # -- rendering ----------------------------------------------------------------------
     def render(self) -> str:
         if self.failed:
-            status_class, status_text = "failed", "Scoring failed: this submission gets no score. See below for how to fix it."
+            step = "The prediction step" if self.stages[self.current].startswith("Prediction step") else "Scoring"
+            status_class, status_text = "failed", f"{step} failed: this submission gets no score. See below for how to fix it."
         elif self.finished:
             status_class, status_text = "done", "Scoring finished."
         else:
@@ -248,7 +250,7 @@ class Report:
         return (
             '<section class="card"><h2>Summary</h2>'
             f"<p>Your leaderboard row. {escape(self.summary.ranking)}</p>"
-            + (f'<p class="standing">{escape(self.summary.standing)}</p>' if self.summary.standing else "")
+            + (f'<p class="standing {self.summary.standing_tone}">{escape(self.summary.standing)}</p>' if self.summary.standing else "")
             + f'<div class="tiles">{tiles}</div>'
             f'<dl class="details">{details}</dl></section>'
         )
@@ -279,7 +281,7 @@ class Report:
                 f"<td>{escape(r.better)}</td><td>{escape(r.description)}</td></tr>"
                 for r in section.scores
             )
-            return ('<div class="scroll"><table><thead><tr><th>Metric</th><th>Score</th><th>Better</th><th>Meaning</th>'
+            return ('<div class="scroll"><table><thead><tr><th>Metric</th><th class="num">Score</th><th>Better</th><th>Meaning</th>'
                     f"</tr></thead><tbody>{rows}</tbody></table></div>")
         rows = "".join(
             f'<tr><td>{escape(r.title)}<div class="better">{escape(r.better)} is better</div></td><td class="num">{r.shown}</td>'
@@ -289,12 +291,13 @@ class Report:
             for r, s in zip(section.scores, section.standings)
         )
         sentence = section.standings[0].sentence() if section.dataset else ""  # one dataset: the summary says it
-        sentence = f'<p class="standing">{escape(sentence)}</p>' if sentence else ""
+        sentence = f'<p class="standing {section.standings[0].tone}">{escape(sentence)}</p>' if sentence else ""
         meanings = "".join(f"<dt>{escape(r.title)}</dt><dd>{escape(r.description)}</dd>" for r in section.scores)
         notes = "".join(f'<p class="table-note">{escape(n)}</p>' for n in section.standing_notes)
         return (f"{sentence}"
-                '<div class="scroll"><table class="standings"><thead><tr><th>Metric</th><th>Score</th><th>95 % interval</th><th>Baseline</th>'
-                f'<th>Difference</th></tr></thead><tbody>{rows}</tbody></table></div>{notes}'
+                '<div class="scroll"><table class="standings"><thead><tr><th>Metric</th><th class="num">Score</th>'
+                '<th class="num">95 % interval</th><th class="num">Baseline</th><th class="num">Difference</th></tr></thead>'
+                f'<tbody>{rows}</tbody></table></div>{notes}'
                 f'<dl class="details meanings">{meanings}</dl>')
 
     @staticmethod
@@ -312,8 +315,8 @@ class Report:
             f'<div class="class-table"><h3>Per class</h3><p class="table-note">True rows: rows of the class in the test data; '
             f"predicted rows: rows predicted as the class{rule}; precision: the share of predicted rows that are right; "
             "recall: the share of true rows found.</p>"
-            '<div class="scroll"><table><thead><tr><th>Class</th><th>True rows</th><th>Predicted rows</th>'
-            f"<th>Precision</th><th>Recall</th></tr></thead><tbody>{rows}</tbody></table></div></div>"
+            '<div class="scroll"><table><thead><tr><th>Class</th><th class="num">True rows</th><th class="num">Predicted rows</th>'
+            f'<th class="num">Precision</th><th class="num">Recall</th></tr></thead><tbody>{rows}</tbody></table></div></div>'
         )
 
     def _warnings_section(self) -> str:

@@ -206,20 +206,25 @@ def where_it_stands(settings: dict, reference, prediction, values: dict[str, flo
 
 
 def summary_standing(settings: dict, datasets: list[dict], scores: dict[str, float],
-                     baselines: dict[str, dict[str, float]], first: dict[str, object]) -> str:
-    """The ranking column against the baseline's, in one sentence; `first` holds each dataset's first standing
-    (the primary metric's). With several datasets, their sections say whether each gap is larger than the noise."""
+                     baselines: dict[str, dict[str, float]], first: dict[str, object]) -> tuple[str, str]:
+    """The ranking column against the baseline's, in one sentence, and its tone; `first` holds each dataset's
+    first standing (the primary metric's). With several datasets, their sections say whether each gap is larger
+    than the noise."""
     from standing import Standing
 
     if len(datasets) == 1:
-        return first[datasets[0]["name"]].sentence()
+        standing = first[datasets[0]["name"]]
+        return standing.sentence(), standing.tone
     primary = metrics.leaderboard_metrics(settings)[0]
     if not all(primary.key in baselines.get(d["name"], {}) for d in datasets):
-        return ""
+        return "", "same"
     ours = sum(scores[f"{primary.key}_{d['name']}"] for d in datasets) / len(datasets)
     theirs = sum(baselines[d["name"]][primary.key] for d in datasets) / len(datasets)
-    sentence = Standing(f"{primary.title} (mean)", ours, primary.precision, primary.higher_is_better, theirs).sentence()
-    return sentence[:-1] + "; each dataset below says whether its gap is larger than the noise." if sentence.endswith(".") else sentence
+    standing = Standing(f"{primary.title} (mean)", ours, primary.precision, primary.higher_is_better, theirs)
+    sentence = standing.sentence()
+    if sentence.endswith("."):
+        sentence = sentence[:-1] + "; each dataset below says whether its gap is larger than the noise."
+    return sentence, standing.tone
 
 
 def leaderboard_row(settings: dict, scores: dict[str, float]) -> list[ScoreRow]:
@@ -305,8 +310,9 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
     write_scores(args.output, scores)
 
     details["Scoring"] = f"{time.monotonic() - started:.1f} s"
+    sentence, tone = summary_standing(settings, datasets, scores, baselines, first)
     report.show_summary(Summary(leaderboard_row(settings, scores), ranking_sentence(settings, datasets), details,
-                                summary_standing(settings, datasets, scores, baselines, first)))
+                                sentence, tone))
     return scores
 
 

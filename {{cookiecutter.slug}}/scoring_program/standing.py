@@ -68,6 +68,13 @@ class Standing:
     def better(self) -> bool:
         return self.gap is not None and (self.gap > 0) == self.higher_is_better and not self.ties
 
+    @property
+    def tone(self) -> str:
+        """How the page colours the sentence: "better", "worse" or "same" (no baseline, or a tie)."""
+        if self.baseline is None or self.ties:
+            return "same"
+        return "better" if self.better else "worse"
+
     def difference(self) -> str:
         """The gap with its sign and direction, e.g. "+0.0412 better"."""
         if self.gap is None:

@@ -113,14 +113,15 @@ def test_failing_submission_fails_with_its_expected_message(run_submission):
 def test_failing_submission_explains_itself_on_the_detailed_results_page(run_submission):
     (run,) = run_submission("Development", FAILING)
     text = visible_text(run.detailed_results.read_text(encoding="utf-8"))
-    assert "Scoring failed" in text
+    code = (FAILING / "model.py").exists()  # the prediction step fails; in result-only competitions, scoring does
+    assert ("The prediction step failed: this submission gets no score" if code else "Scoring failed") in text
     for part in re.split(r"\. |; ", expected_error().removeprefix("ERROR: ")):  # the page shows problem and fix apart
         assert part.rstrip(".").lower() in text.lower(), part
     html = run.detailed_results.read_text(encoding="utf-8")
     fix = dict(Page(html).definitions)["How to fix it"]
     assert fix[0].isupper() and fix.endswith(".") and "logs" not in fix.split(".")[0]  # the fix itself, not where to look
     (failed,) = re.findall(r'<li class="stage-failed">([^<]*)</li>', html)  # the step that failed is named
-    assert failed.startswith("Prediction step" if (FAILING / "model.py").exists() else "Checking the predictions")
+    assert failed.startswith("Prediction step" if code else "Checking the predictions")
     assert re.findall(r'<li class="stage-pending">[^<]*\((\w[\w ]*)\)</li>', html) == ["not run"] * html.count('<li class="stage-pending">')
 
 

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from bundle import mappings, referenced_paths
 from findings import Findings
-from zips import files_under, is_junk, links_out, list_files, read_file
+from zips import file_size, files_under, is_junk, links_out, list_files, read_file
 
 MB = 1024 * 1024
 LARGE = {"path": 50 * MB, "starting_kit": 100 * MB}  # by yaml key (a solution's `path`): participants download these
@@ -37,6 +37,7 @@ STRAYS = {  # reason: (how a name ends or starts, the fix)
         (".zip",), "delete it or move it out of the bundle (`make bundle` writes the submission zips to dist/submissions/)"),
 }
 ZIP_FREE_KEYS = ("ingestion_program", "scoring_program", "starting_kit", "path")  # data may ship zips on purpose
+MAX_SCANNED = 2 * MB  # text files read for merge-conflict markers (programs, pages, the kit; not the data)
 MAX_STRAYS_LISTED = 3
 
 
@@ -111,6 +112,7 @@ def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = Fals
     check_sizes(root, inside, findings)
     check_leaks(c, root, inside, findings)
     check_strays(root, inside, findings)
+    check_conflict_markers(root, inside, findings)
 
 
 def check_logo(c: dict, root: Path, inside: dict[str, str], findings: Findings) -> None:
@@ -223,3 +225,37 @@ def check_strays(root: Path, inside: dict[str, str], findings: Findings) -> None
     for where, reason, names in strays(root, inside):
         shown = ", ".join(names[:MAX_STRAYS_LISTED]) + (f" and {len(names) - MAX_STRAYS_LISTED} more" if len(names) > MAX_STRAYS_LISTED else "")
         findings.add("CB094", where, f"{shown}: {reason}, would be uploaded with the bundle", STRAYS[reason][1])
+
+
+def conflict_line(data: bytes) -> int | None:
+    """The line of the first merge-conflict block (`<<<<<<< ` ... `>>>>>>> `) in a text, or None."""
+    start = data.find(b"<<<<<<< ")
+    while start != -1 and start > 0 and data[start - 1:start] != b"\n":
+        start = data.find(b"<<<<<<< ", start + 1)
+    if start == -1 or b"\n>>>>>>> " not in data[start:]:
+        return None
+    return data.count(b"\n", 0, start) + 1
+
+
+def check_conflict_markers(root: Path, inside: dict[str, str], findings: Findings) -> None:
+    """A merge that left both sides in a file (`cruft update` or `git merge` with a conflict): the code would not
+    run, a page would show the markers. The data are not read (large, and no merge writes them)."""
+    seen = set()
+    for where, value in inside.items():
+        path = root / value
+        if where.rsplit(".", 1)[-1] in DATA_KEYS + ("public_data",) or value in seen or not path.exists():
+            continue
+        seen.add(value)
+        names = list_files(path) if path.is_dir() or zipfile.is_zipfile(path) else [None]
+        for name in names:
+            if name is not None and is_junk(Path(name)):
+                continue
+            size = file_size(path, name) if name is not None else path.stat().st_size
+            if size > MAX_SCANNED:
+                continue
+            line = conflict_line(read_file(path, name) if name is not None else path.read_bytes())
+            if line:
+                shown = f"{value.rstrip('/')}/{name}" if name is not None else value
+                findings.add("CB095", where, f"{shown} line {line} holds merge-conflict markers (<<<<<<< ... >>>>>>>), left "
+                             "by a template update or a merge that did not apply cleanly",
+                             "keep the lines you want between the markers, delete the markers, then run `make test`")

@@ -19,6 +19,7 @@ RULES: dict[str, tuple[str, str]] = {
     "CB092": (WARNING, "the zip holds __MACOSX or .DS_Store entries (harmless, but noise)"),
     "CB093": (WARNING, "the bundle is large"),
     "CB094": (ERROR, "a file not meant to ship: a .rej or .orig, an editor's backup, a hidden file, a zip in a program or the kit"),
+    "CB095": (ERROR, "a shipped text file holds merge-conflict markers"),
     # top-level keys
     "CB001": (ERROR, "version is not exactly 2"),
     "CB002": (ERROR, "a required top-level key is missing"),

@@ -43,5 +43,6 @@ def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str
                              "make the scoring program write exactly the non-computed column keys, as finite numbers")
             if run.status != "Finished" and not problems:
                 detail = (run.scoring_stderr or run.ingestion_stderr).strip().splitlines()[-1:] or [""]
-                findings.add("CB120", f"solutions[{j}].path", f"{run.task}: {run.message} {detail[0]}".strip(),
+                said = f"; it said: {detail[0]}" if detail[0] else ""
+                findings.add("CB120", f"solutions[{j}].path", f"{run.task}: {run.message}{said}",
                              "run `python tools/run_local.py --submission <solution>` and fix what it reports")
