@@ -183,10 +183,11 @@ def test_final_page_reads_as_a_result(visits):
         assert words in text
 
 
-@pytest.mark.parametrize("case,shown", [("error-script-id", SCRIPT_ID), ("error-script-file", SCRIPT_FILE)])
-def test_error_page_shows_participant_script_as_text(visits, case, shown):
+@pytest.mark.parametrize("case,shown,failed", [("error-script-id", SCRIPT_ID, "Scoring failed"),
+                                               ("error-script-file", SCRIPT_FILE, "The prediction step failed")])
+def test_error_page_shows_participant_script_as_text(visits, case, shown, failed):
     text = visits[case, 1400].text
-    assert "Scoring failed" in text and "What went wrong" in text
+    assert f"{failed}: this submission gets no score" in text and "What went wrong" in text
     assert shown in text
 
 
