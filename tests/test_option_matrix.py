@@ -135,8 +135,22 @@ def test_unsupported_combination_is_refused_by_the_hook(case, tmp_path, user_con
     assert errors == [f"ERROR: {message}"]
 
 
+# The default answers' bundle runs `make test-all`, `make run` and `make bundle` in test_generated_bundle.py:
+# its suite is not run a second time here.
+DEFAULT_ANSWERS = ("binary_classification", "auto", "both", 1)
+OWN_SUITE = [c for c in SUPPORTED if c != DEFAULT_ANSWERS]
+
+
+def test_the_default_answers_are_a_supported_combination():
+    answers = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+    default = {key: value[0] if isinstance(value, list) else value for key, value in answers.items()}  # a choice: its first
+    assert DEFAULT_ANSWERS == (default["task_type"], default["metric"], default["submission_mode"],
+                               int(default["datasets_per_phase"]))
+    assert DEFAULT_ANSWERS in SUPPORTED and len(OWN_SUITE) == len(SUPPORTED) - 1
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("combination", SUPPORTED, ids=[combination_id(c) for c in SUPPORTED])
+@pytest.mark.parametrize("combination", OWN_SUITE, ids=[combination_id(c) for c in OWN_SUITE])
 def test_supported_combination_passes_its_own_suite_and_builds(baked, combination):
     bundle = baked(combination)
     done = run(["make", "test", f"PYTHON={PYTHON}"], cwd=bundle)

@@ -142,3 +142,12 @@ def final_run(run_submission, settings):
 @pytest.fixture(scope="session")
 def final_page(final_run) -> str:
     return final_run.detailed_results.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    """For scoring runs whose figures no test reads: drawing them costs about a second per dataset
+    (test_detailed_results draws and checks them)."""
+    import figures
+
+    monkeypatch.setattr(figures, "figures_for", lambda *args: ([], []))

@@ -107,7 +107,7 @@ def constant_class(task: dict, dataset: dict):
     return dataset["classes"][0]
 
 
-def test_where_points_are_lost_names_what_a_constant_submission_gets_wrong(tmp_path, constant_predictions, task):
+def test_where_points_are_lost_names_what_a_constant_submission_gets_wrong(tmp_path, constant_predictions, task, no_figures):
     constant_predictions(tmp_path / "res")
     assert run_scoring(tmp_path / "res", tmp_path / "out") == 0
     insights = Page((tmp_path / "out" / "detailed_results.html").read_text(encoding="utf-8")).texts("insights")
@@ -156,7 +156,7 @@ def test_the_baseline_gets_no_warnings(final_page):
     assert "Warnings" not in Page(final_page).text
 
 
-def test_suspicious_but_valid_predictions_are_scored_with_a_warning(tmp_path, constant_predictions, task):
+def test_suspicious_but_valid_predictions_are_scored_with_a_warning(tmp_path, constant_predictions, task, no_figures):
     constant_predictions(tmp_path / "res")
     first = tmp_path / "res" / task["datasets"][0]["folder"] / "predictions.csv"
     first.write_text("\ufeff" + first.read_text(), encoding="utf-8")

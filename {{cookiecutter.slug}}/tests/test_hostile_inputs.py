@@ -279,7 +279,7 @@ HOSTILE_INGESTION_RESULTS = {  # name: bytes of ingestion_result.json in the pre
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_INGESTION_RESULTS))
 def test_an_ingestion_result_that_is_not_the_ingestion_programs_is_not_trusted(name, scoring, settings, constant_predictions,
-                                                                              tmp_path, capfd):
+                                                                              tmp_path, capfd, no_figures):
     """In a result submission the participant's zip lands in the prediction output, ingestion_result.json included."""
     constant_predictions(tmp_path / "res")
     (tmp_path / "res" / "ingestion_result.json").write_bytes(HOSTILE_INGESTION_RESULTS[name])

@@ -381,7 +381,7 @@ def test_a_script_tag_as_an_id_stays_text(scoring, task, constant_predictions, t
     assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
 
 
-def test_result_zip_is_scored_after_the_workers_unzip(scoring, constant_predictions, tmp_path):
+def test_result_zip_is_scored_after_the_workers_unzip(scoring, constant_predictions, tmp_path, no_figures):
     constant_predictions(tmp_path / "made")
     archive = tmp_path / "result.zip"
     with zipfile.ZipFile(archive, "w") as z:

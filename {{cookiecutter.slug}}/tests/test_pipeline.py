@@ -64,7 +64,7 @@ def test_scores_json_has_exactly_the_leaderboard_keys_as_finite_floats(run_submi
             assert math.isfinite(value) and abs(value) < 1e10, key
 
 
-def test_baseline_beats_a_constant_prediction(run_submission, metrics, settings, task, constant_predictions, tmp_path):
+def test_baseline_beats_a_constant_prediction(run_submission, metrics, settings, task, constant_predictions, tmp_path, no_figures):
     """Every column's direction is right: the baseline scores better than predicting a constant."""
     submission = BASELINE if settings["submission_mode"] != "result" else RESULT
     (run,) = run_submission("Development", submission)

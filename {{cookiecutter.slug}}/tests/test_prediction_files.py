@@ -178,11 +178,7 @@ CASES = cases_for(prediction_format(SETTINGS))
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_prediction_file_is_scored_or_refused_in_one_line(name, scoring, task, constant_predictions, tmp_path, capfd,
-                                                           monkeypatch):
-    import figures
-
-    # What is read is under test here; figures of such values are drawn in test_detailed_results (a second a case).
-    monkeypatch.setattr(figures, "figures_for", lambda *args: ([], []))
+                                                           no_figures):
     make, says = CASES[name]
     constant_predictions(tmp_path / "res")
     path = tmp_path / "res" / task["datasets"][0]["folder"] / "predictions.csv"

@@ -82,7 +82,8 @@ def test_the_baselines_scores_are_what_the_scoring_program_gives_the_sample_subm
     assert all("equals the baseline's" in s for s in sentences(final_page)), sentences(final_page)
 
 
-def test_each_score_has_a_95_percent_interval_around_it_and_the_same_one_every_time(final_page, perfect, tmp_path, task):
+def test_each_score_has_a_95_percent_interval_around_it_and_the_same_one_every_time(final_page, perfect, tmp_path, task,
+                                                                                  no_figures):
     tables = standing_tables(final_page)
     assert len(tables) == len(task["datasets"]) and all(tables)
     for table in tables:
@@ -97,7 +98,8 @@ def test_each_score_has_a_95_percent_interval_around_it_and_the_same_one_every_t
     assert standing_tables(again) == standing_tables(once_more)
 
 
-def test_a_better_submission_is_told_it_beats_the_baseline_by_more_than_the_noise(perfect, tmp_path, metrics, settings):
+def test_a_better_submission_is_told_it_beats_the_baseline_by_more_than_the_noise(perfect, tmp_path, metrics, settings,
+                                                                                   no_figures):
     _, html = score(perfect, tmp_path)
     for table in standing_tables(html):
         assert all(difference.endswith("better") for *_, difference in table), table
@@ -107,7 +109,8 @@ def test_a_better_submission_is_told_it_beats_the_baseline_by_more_than_the_nois
     assert any(f"Your {primary.title}" in s and "larger than the noise" in s for s in found), found
 
 
-def test_a_constant_submission_is_told_it_is_worse_than_the_baseline(constant_predictions, tmp_path, metrics, settings):
+def test_a_constant_submission_is_told_it_is_worse_than_the_baseline(constant_predictions, tmp_path, metrics, settings,
+                                                                       no_figures):
     constant_predictions(tmp_path / "res")
     _, html = score(tmp_path / "res", tmp_path / "out")
     primary = metrics.leaderboard_metrics(settings)[0]
@@ -117,7 +120,7 @@ def test_a_constant_submission_is_told_it_is_worse_than_the_baseline(constant_pr
 
 
 @pytest.mark.parametrize("baseline", ["missing", "broken"])
-def test_without_usable_baseline_scores_the_page_says_so_and_scores_json_is_unchanged(baseline, perfect, tmp_path):
+def test_without_usable_baseline_scores_the_page_says_so_and_scores_json_is_unchanged(baseline, perfect, tmp_path, no_figures):
     expected, _ = score(perfect, tmp_path / "with")
     reference = tmp_path / "reference"
     shutil.copytree(ROOT / "data" / "dev" / "reference_data", reference)
