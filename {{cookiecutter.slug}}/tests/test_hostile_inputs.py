@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, needs_code
+from conftest import CODE, ROOT, needs_code
 
 MAX_SHOWN = 2100  # a capped message: 2,000 characters and the note on what was cut
 
@@ -277,7 +277,12 @@ HOSTILE_INGESTION_RESULTS = {  # name: bytes of ingestion_result.json in the pre
 }
 
 
-@pytest.mark.parametrize("name", sorted(HOSTILE_INGESTION_RESULTS))
+# In a results-only competition no ingestion program runs: such a file is the participant's, and ignored (one case
+# shows it); where code runs, every one of them is refused.
+INGESTION_RESULT_CASES = sorted(HOSTILE_INGESTION_RESULTS) if CODE else ["not JSON"]
+
+
+@pytest.mark.parametrize("name", INGESTION_RESULT_CASES)
 def test_an_ingestion_result_that_is_not_the_ingestion_programs_is_not_trusted(name, scoring, settings, constant_predictions,
                                                                               tmp_path, capfd, no_figures):
     """In a result submission the participant's zip lands in the prediction output, ingestion_result.json included."""
@@ -285,7 +290,7 @@ def test_an_ingestion_result_that_is_not_the_ingestion_programs_is_not_trusted(n
     (tmp_path / "res" / "ingestion_result.json").write_bytes(HOSTILE_INGESTION_RESULTS[name])
     code = score(scoring, tmp_path / "res", tmp_path / "out")
     err = capfd.readouterr().err
-    if settings["submission_mode"] == "result":  # no ingestion program: the file is the participant's, and ignored
+    if not CODE:
         assert code == 0, err
         return
     assert code == 1 and "ERROR: The prediction step stopped: ingestion_result.json in the prediction output is not the " \
