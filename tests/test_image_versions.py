@@ -42,4 +42,6 @@ def test_failing_submission_fails_with_its_message_on_the_image_versions(default
                 "--quiet"], cwd=default_bundle)
     assert done.returncode == 1
     expected = (default_bundle / "starting_kit" / "failing_submission" / "expected_error.txt").read_text().strip()
-    assert expected.removeprefix("ERROR: ") in done.stdout
+    # The ingestion program's line is "<problem>; <fix>"; the scoring program says them as two sentences.
+    problem, fix = expected.removeprefix("ERROR: ").split("; ", 1)
+    assert f"The prediction step stopped: {problem}. {fix[0].upper()}{fix[1:]}." in done.stdout, done.stdout
