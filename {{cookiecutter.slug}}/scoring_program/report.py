@@ -273,6 +273,14 @@ class Report:
         return f'<section class="card"><h2>{heading}</h2>{table}{insights}{self._class_table(section)}{figures}{notes}</section>'
 
     @staticmethod
+    def _difference_cell(difference: str) -> str:
+        """"+0.0310 better" as the number with its direction below it (the column stays narrow at 600 px)."""
+        number, _, word = difference.partition(" ")
+        if word not in ("better", "worse"):
+            return escape(difference)
+        return f'{escape(number)}<div class="better">{word}</div>'
+
+    @staticmethod
     def _scores_table(section: Section) -> str:
         """The dataset's scores; once known, each with its 95 % interval and the baseline's score beside it."""
         if not section.standings:
@@ -287,7 +295,7 @@ class Report:
             f'<tr><td>{escape(r.title)}<div class="better">{escape(r.better)} is better</div></td><td class="num">{r.shown}</td>'
             f'<td class="num">{escape(s.interval_text())}</td>'
             f'<td class="num">{escape(s.shown(s.baseline)) if s.baseline is not None else "&ndash;"}</td>'
-            f'<td class="num">{escape(s.difference())}</td></tr>'
+            f'<td class="num">{Report._difference_cell(s.difference())}</td></tr>'
             for r, s in zip(section.scores, section.standings)
         )
         sentence = section.standings[0].sentence() if section.dataset else ""  # one dataset: the summary says it

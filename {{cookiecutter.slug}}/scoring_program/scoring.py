@@ -222,7 +222,7 @@ def summary_standing(settings: dict, datasets: list[dict], scores: dict[str, flo
     theirs = sum(baselines[d["name"]][primary.key] for d in datasets) / len(datasets)
     standing = Standing(f"{primary.title} (mean)", ours, primary.precision, primary.higher_is_better, theirs)
     sentence = standing.sentence()
-    if sentence.endswith("."):
+    if not standing.ties:
         sentence = sentence[:-1] + "; each dataset below says whether its gap is larger than the noise."
     return sentence, standing.tone
 

@@ -90,9 +90,12 @@ def class_tables(html: str) -> list[list[tuple[str, ...]]]:
 
 
 STANDING_ROW = re.compile(r'<tr><td>(.*?)<div class="better">[^<]*</div></td><td class="num">([^<]*)</td>'
-                          r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td><td class="num">([^<]*)</td></tr>')
+                          r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td>'
+                          r'<td class="num">([^<]*)(?:<div class="better">([^<]*)</div>)?</td></tr>')
 
 
 def standing_tables(html: str) -> list[list[tuple[str, ...]]]:
-    """The rows (metric title, score, 95 % interval, baseline's score, difference) of each dataset's scores table."""
-    return [STANDING_ROW.findall(block) for block in re.findall(r'<table class="standings">(.*?)</table>', html)]
+    """The rows (metric title, score, 95 % interval, baseline's score, difference as "+0.0310 better") of each
+    dataset's scores table."""
+    return [[(*row[:4], " ".join(filter(None, row[4:]))) for row in STANDING_ROW.findall(block)]
+            for block in re.findall(r'<table class="standings">(.*?)</table>', html)]
