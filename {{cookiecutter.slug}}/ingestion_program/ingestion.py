@@ -38,8 +38,8 @@ This program ships alone on the worker: it uses the standard library, numpy and 
 from __future__ import annotations
 
 import argparse
-import difflib
 import csv
+import difflib
 import importlib.util
 import json
 import os
@@ -570,9 +570,9 @@ def fail(result_path: Path, error: str, code: int, shown: str | None = None, fix
     try:
         write_atomically(result_path, json.dumps({"status": "failed", "error": error, "fix": fix}, indent=2) + "\n")
     except Exception as exc:  # noqa: BLE001 (a folder where the file goes, or json.dumps replaced by the model)
-        shown = f"{shown or error} (and {RESULT_FILE} could not be written: {capped(str(exc), 200)})"
+        shown = f"{shown} (and {RESULT_FILE} could not be written: {capped(str(exc), 200)})"
     restore_streams()
-    sys.stderr.write(f"ERROR: {shown or error}\n")
+    sys.stderr.write(f"ERROR: {shown}\n")
     sys.stderr.flush()
     return code
 

@@ -21,6 +21,7 @@ from string import Template
 from standing import Standing
 
 PAGE_NAME = "detailed_results.html"
+PREDICTION_STEP = "Prediction step (the ingestion program: fit and predict)"  # a stage; the banner names it when it failed
 TEMPLATE = Path(__file__).with_name("detailed_results_template.html")
 
 
@@ -58,7 +59,7 @@ class Summary:
     ranking: str  # one sentence: which column ranks and how it is computed
     details: dict[str, str] = field(default_factory=dict)  # predictions scored, ingestion and scoring time
     standing: str = ""  # one sentence: the ranking column against the baseline's
-    standing_tone: str = "same"  # "better", "worse" or "same": how the sentence is coloured
+    standing_direction: str = "same"  # "better", "worse" or "same": how the sentence is coloured
 
 
 @dataclass
@@ -184,7 +185,7 @@ class Report:
     # -- rendering ----------------------------------------------------------------------
     def render(self) -> str:
         if self.failed:
-            step = "The prediction step" if self.stages[self.current].startswith("Prediction step") else "Scoring"
+            step = "The prediction step" if self.stages[self.current] == PREDICTION_STEP else "Scoring"
             status_class, status_text = "failed", f"{step} failed: this submission gets no score. See below for how to fix it."
         elif self.finished:
             status_class, status_text = "done", "Scoring finished."
@@ -250,7 +251,7 @@ class Report:
         return (
             '<section class="card"><h2>Summary</h2>'
             f"<p>Your leaderboard row. {escape(self.summary.ranking)}</p>"
-            + (f'<p class="standing {self.summary.standing_tone}">{escape(self.summary.standing)}</p>' if self.summary.standing else "")
+            + (f'<p class="standing {self.summary.standing_direction}">{escape(self.summary.standing)}</p>' if self.summary.standing else "")
             + f'<div class="tiles">{tiles}</div>'
             f'<dl class="details">{details}</dl></section>'
         )
@@ -273,12 +274,9 @@ class Report:
         return f'<section class="card"><h2>{heading}</h2>{table}{insights}{self._class_table(section)}{figures}{notes}</section>'
 
     @staticmethod
-    def _difference_cell(difference: str) -> str:
-        """"+0.0310 better" as the number with its direction below it (the column stays narrow at 600 px)."""
-        number, _, word = difference.partition(" ")
-        if word not in ("better", "worse"):
-            return escape(difference)
-        return f'{escape(number)}<div class="better">{word}</div>'
+    def _below(text: str) -> str:
+        """A small second line in a cell ("higher is better", a difference's direction): columns stay narrow at 600 px."""
+        return f'<div class="better">{escape(text)}</div>' if text else ""
 
     @staticmethod
     def _scores_table(section: Section) -> str:
@@ -292,14 +290,14 @@ class Report:
             return ('<div class="scroll"><table><thead><tr><th>Metric</th><th class="num">Score</th><th>Better</th><th>Meaning</th>'
                     f"</tr></thead><tbody>{rows}</tbody></table></div>")
         rows = "".join(
-            f'<tr><td>{escape(r.title)}<div class="better">{escape(r.better)} is better</div></td><td class="num">{r.shown}</td>'
+            f'<tr><td>{escape(r.title)}{Report._below(f"{r.better} is better")}</td><td class="num">{r.shown}</td>'
             f'<td class="num">{escape(s.interval_text())}</td>'
             f'<td class="num">{escape(s.shown(s.baseline)) if s.baseline is not None else "&ndash;"}</td>'
-            f'<td class="num">{Report._difference_cell(s.difference())}</td></tr>'
+            f'<td class="num">{escape(s.gap_text())}{Report._below(s.direction if s.direction != "same" else "")}</td></tr>'
             for r, s in zip(section.scores, section.standings)
         )
         sentence = section.standings[0].sentence() if section.dataset else ""  # one dataset: the summary says it
-        sentence = f'<p class="standing {section.standings[0].tone}">{escape(sentence)}</p>' if sentence else ""
+        sentence = f'<p class="standing {section.standings[0].direction}">{escape(sentence)}</p>' if sentence else ""
         meanings = "".join(f"<dt>{escape(r.title)}</dt><dd>{escape(r.description)}</dd>" for r in section.scores)
         notes = "".join(f'<p class="table-note">{escape(n)}</p>' for n in section.standing_notes)
         return (f"{sentence}"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import metrics
 from errors import PredictionError, capped
-from report import Report, ScoreRow, Summary
+from report import PREDICTION_STEP, Report, ScoreRow, Summary
 
 # numpy, pandas and matplotlib (figures, predictions) take about a second to import, so
 # `score` imports them after the first "scoring in progress" page is written, and matplotlib
@@ -171,9 +171,6 @@ def row(column: metrics.Column | metrics.Metric, value: float) -> ScoreRow:
     return ScoreRow(column.title, value, column.precision, "higher" if column.sorting == "desc" else "lower", column.description)
 
 
-PREDICTION_STEP = "Prediction step (the ingestion program: fit and predict)"
-
-
 def stages_for(datasets: list[dict], settings: dict) -> list[str]:
     """What the page's progress list shows. The prediction step ran before scoring: it is listed (and marked
     failed when it was what failed) in competitions that run code."""
@@ -181,50 +178,6 @@ def stages_for(datasets: list[dict], settings: dict) -> list[str]:
     step = [PREDICTION_STEP] if settings.get("submission_mode") != "result" else []
     return ["Reading the reference data", *step, "Checking the predictions"] + [
         step + name for name in names for step in ("Computing the scores", "Drawing the figures")]
-
-
-def where_it_stands(settings: dict, reference, prediction, values: dict[str, float], baseline: dict[str, float],
-                    datasets: int) -> tuple[list, list[str]]:
-    """Each leaderboard metric of one dataset with its 95 % interval and the baseline's score; and what to note."""
-    from standing import Interval, Standing, bootstrap, how_computed
-
-    chosen = metrics.leaderboard_metrics(settings)
-    intervals = bootstrap([(m, prediction.view(m.needs)) for m in chosen], reference.target, reference.classes,
-                          values, datasets)
-    standings = [Standing(m.title, values[m.key], m.precision, m.higher_is_better, baseline.get(m.key),
-                          interval if isinstance(interval, Interval) else None,
-                          "" if isinstance(interval, Interval) else interval)
-                 for m, interval in ((m, intervals[m.key]) for m in chosen)]
-    computed = next((s.interval for s in standings if s.interval), None)
-    notes = [how_computed(computed)] if computed else []
-    notes += [f"{s.title}: {s.no_interval}" for s in standings if s.no_interval]
-    if not baseline:
-        notes.append("No baseline scores came with the reference data, so there is nothing to compare with.")
-    else:
-        notes.append("Baseline: the starting kit's sample code submission, scored by the organizers on these test rows.")
-    return standings, notes
-
-
-def summary_standing(settings: dict, datasets: list[dict], scores: dict[str, float],
-                     baselines: dict[str, dict[str, float]], first: dict[str, object]) -> tuple[str, str]:
-    """The ranking column against the baseline's, in one sentence, and its tone; `first` holds each dataset's
-    first standing (the primary metric's). With several datasets, their sections say whether each gap is larger
-    than the noise."""
-    from standing import Standing
-
-    if len(datasets) == 1:
-        standing = first[datasets[0]["name"]]
-        return standing.sentence(), standing.tone
-    primary = metrics.leaderboard_metrics(settings)[0]
-    if not all(primary.key in baselines.get(d["name"], {}) for d in datasets):
-        return "", "same"
-    ours = sum(scores[f"{primary.key}_{d['name']}"] for d in datasets) / len(datasets)
-    theirs = sum(baselines[d["name"]][primary.key] for d in datasets) / len(datasets)
-    standing = Standing(f"{primary.title} (mean)", ours, primary.precision, primary.higher_is_better, theirs)
-    sentence = standing.sentence()
-    if not standing.ties:
-        sentence = sentence[:-1] + "; each dataset below says whether its gap is larger than the noise."
-    return sentence, standing.tone
 
 
 def leaderboard_row(settings: dict, scores: dict[str, float]) -> list[ScoreRow]:
@@ -248,7 +201,7 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
           started: float) -> dict[str, float]:
     from insights import class_table, insights_for
     from predictions import PREDICTIONS_FILE, label_rule, read_predictions, read_reference
-    from standing import read_baseline
+    from standing import read_baseline, summary, where_it_stands
 
     task_type, fmt = info["task_type"], info["prediction_format"]
     datasets = info["datasets"]  # each with its own id column, target column and classes
@@ -277,8 +230,7 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
 
     written = {c.key: c for c in metrics.written_columns(settings)}
     scores: dict[str, float] = {}
-    baselines: dict[str, dict[str, float]] = {}
-    first: dict[str, object] = {}  # each dataset's primary metric against the baseline
+    firsts = []  # each dataset's ranking metric against the baseline
     for d in datasets:
         suffix, section = (f" ({d['name']})", d["name"]) if several else ("", "")
         report.advance("Computing the scores" + suffix)
@@ -293,10 +245,11 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
         if classes:
             report.add_class_table(section, class_table(reference, prediction), label_rule(fmt, classes))
         report.show_scores(section, [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
-        baselines[d["name"]], problem = read_baseline(args.reference, d["name"])
-        standings, notes = where_it_stands(settings, reference, prediction, values, baselines[d["name"]], len(datasets))
+        baseline, problem = read_baseline(args.reference, d["name"])
+        standings, notes = where_it_stands(metrics.leaderboard_metrics(settings), reference, prediction, values, baseline,
+                                           len(datasets))
         report.show_standing(section, standings, notes + ([problem] if problem else []))
-        first[d["name"]] = standings[0]
+        firsts.append(standings[0])
         report.advance("Drawing the figures" + suffix)
         import figures  # matplotlib takes a second to load: not before the predictions passed their checks
 
@@ -310,9 +263,8 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
     write_scores(args.output, scores)
 
     details["Scoring"] = f"{time.monotonic() - started:.1f} s"
-    sentence, tone = summary_standing(settings, datasets, scores, baselines, first)
     report.show_summary(Summary(leaderboard_row(settings, scores), ranking_sentence(settings, datasets), details,
-                                sentence, tone))
+                                *summary(firsts)))
     return scores
 
 

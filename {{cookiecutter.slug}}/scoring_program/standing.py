@@ -65,23 +65,19 @@ class Standing:
         return self.baseline is not None and self.shown(self.value) == self.shown(self.baseline)
 
     @property
-    def better(self) -> bool:
-        return self.gap is not None and (self.gap > 0) == self.higher_is_better and not self.ties
-
-    @property
-    def tone(self) -> str:
-        """How the page colours the sentence: "better", "worse" or "same" (no baseline, or a tie)."""
-        if self.baseline is None or self.ties:
+    def direction(self) -> str:
+        """"better" or "worse" than the baseline; "same" with no baseline or a tie (this also colours the sentence)."""
+        if self.gap is None or self.ties:
             return "same"
-        return "better" if self.better else "worse"
+        return "better" if (self.gap > 0) == self.higher_is_better else "worse"
 
-    def difference(self) -> str:
-        """The gap with its sign and direction, e.g. "+0.0412 better"."""
+    def gap_text(self) -> str:
+        """The gap with its sign, e.g. "+0.0412"; "the same" for a tie, a dash without a baseline."""
         if self.gap is None:
             return "\N{EN DASH}"
         if self.ties:
             return "the same"
-        return f"{self.gap:+.{self.precision}f} {'better' if self.better else 'worse'}".replace("-", "\N{MINUS SIGN}")
+        return f"{self.gap:+.{self.precision}f}".replace("-", "\N{MINUS SIGN}")
 
     def interval_text(self, between: str = "\N{EN DASH}") -> str:
         if self.interval is None:
@@ -95,8 +91,7 @@ class Standing:
         ours, theirs = self.shown(self.value), self.shown(self.baseline)
         if self.ties:
             return f"Your {self.title}, {ours}, equals the baseline's to {self.precision} decimals."
-        start = (f"Your {self.title}, {ours}, is {abs(self.gap):.{self.precision}f} "
-                 f"{'better' if self.better else 'worse'} than the baseline's {theirs}")
+        start = f"Your {self.title}, {ours}, is {abs(self.gap):.{self.precision}f} {self.direction} than the baseline's {theirs}"
         if self.interval is None:
             return f"{start}; {self.no_interval}" if self.no_interval else f"{start}."
         inside = self.interval.low <= self.baseline <= self.interval.high
@@ -179,3 +174,39 @@ def how_computed(interval: Interval) -> str:
             f"rows, drawn with replacement ({seeded}); to keep scoring fast the resamples are smaller than the test "
             f"set, so their spread is narrowed by \N{SQUARE ROOT}({interval.drawn:,}/{interval.rows:,}) to the full "
             "size. It shows how much the score owes to which rows are in the test set.")
+
+
+def where_it_stands(chosen: list, reference, prediction, values: dict[str, float], baseline: dict[str, float],
+                    datasets: int) -> tuple[list[Standing], list[str]]:
+    """Each of the `chosen` metrics (metrics.Metric) on one dataset with its 95 % interval and the baseline's
+    score, and the notes that say how the intervals were computed and where the baseline comes from."""
+    intervals = bootstrap([(m, prediction.view(m.needs)) for m in chosen], reference.target, reference.classes,
+                          values, datasets)
+    standings = []
+    for m in chosen:
+        found = intervals[m.key]
+        interval, why_not = (found, "") if isinstance(found, Interval) else (None, found)
+        standings.append(Standing(m.title, values[m.key], m.precision, m.higher_is_better, baseline.get(m.key),
+                                  interval, why_not))
+    computed = next((s.interval for s in standings if s.interval), None)
+    notes = [how_computed(computed)] if computed else []
+    notes += [f"{s.title}: {s.no_interval}" for s in standings if s.no_interval]
+    notes.append("Baseline: the starting kit's sample code submission, scored by the organizers on these test rows."
+                 if baseline else "No baseline scores came with the reference data, so there is nothing to compare with.")
+    return standings, notes
+
+
+def summary(firsts: list[Standing]) -> tuple[str, str]:
+    """The ranking metric against the baseline in one sentence, and its direction, from each dataset's standing of
+    it. Several datasets are compared by their means; their own sections say whether each gap is noise."""
+    if len(firsts) == 1:
+        return firsts[0].sentence(), firsts[0].direction
+    if any(s.baseline is None for s in firsts):
+        return "", "same"
+    first = firsts[0]
+    mean = Standing(f"{first.title} (mean)", sum(s.value for s in firsts) / len(firsts), first.precision,
+                    first.higher_is_better, sum(s.baseline for s in firsts) / len(firsts))
+    sentence = mean.sentence()
+    if not mean.ties:
+        sentence = sentence[:-1] + "; each dataset below says whether its gap is larger than the noise."
+    return sentence, mean.direction

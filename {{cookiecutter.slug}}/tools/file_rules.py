@@ -28,13 +28,15 @@ MIN_LEAK_BYTES = 64  # tiny files (an empty __init__.py, a one-line config) may 
 WRITTEN_BY_MAKE_DATA = ("data/", "starting_kit/sample_result_submission")
 # Files never meant to ship, though they sit in a folder that does (caches such as __pycache__ and
 # .ipynb_checkpoints are left out of every zip without a word; see zips.JUNK_NAMES):
-STRAYS = {  # reason: (how a name ends or starts, the fix)
-    "a leftover of a template update or patch that did not apply cleanly": (
-        (".rej", ".orig"), "merge what it holds into the file it names by hand, then delete it"),
-    "an editor's backup or swap file": (("~", ".swp", ".swo", ".bak", ".#"), "delete it"),
-    "a hidden file": ((".",), "delete it, or move it out of the bundle (participants or the worker would get it)"),
-    "a zip inside a program or the starting kit": (
-        (".zip",), "delete it or move it out of the bundle (`make bundle` writes the submission zips to dist/submissions/)"),
+LEFTOVER = "a leftover of a template update or patch that did not apply cleanly"
+BACKUP = "an editor's backup or swap file"
+HIDDEN = "a hidden file"
+ZIPPED = "a zip inside a program or the starting kit"
+STRAY_FIXES = {
+    LEFTOVER: "merge what it holds into the file it names by hand, then delete it",
+    BACKUP: "delete it",
+    HIDDEN: "delete it, or move it out of the bundle (participants or the worker would get it)",
+    ZIPPED: "delete it or move it out of the bundle (`make bundle` writes the submission zips to dist/submissions/)",
 }
 ZIP_FREE_KEYS = ("ingestion_program", "scoring_program", "starting_kit", "path")  # data may ship zips on purpose
 MAX_SCANNED = 2 * MB  # text files read for merge-conflict markers (programs, pages, the kit; not the data)
@@ -185,46 +187,49 @@ def check_leaks(c: dict, root: Path, inside: dict[str, str], findings: Findings)
                              "participants can read it", "remove it from what participants can reach, unless it is not secret")
 
 
+def shipped_files(root: Path, inside: dict[str, str], skip: tuple[str, ...] = ()):
+    """(yaml path, its key, the file's name as shipped, its source, its name in the source, in a folder) for every
+    file the referenced paths ship, once (two tasks share one scoring program), caches left out; a source is a
+    folder or a zip (a referenced plain file is its own folder's file)."""
+    seen = set()
+    for where, value in inside.items():
+        key, shipped, path = where.rsplit(".", 1)[-1], value.rstrip("/"), root / value
+        if key in skip or shipped in seen or not path.exists():
+            continue
+        seen.add(shipped)
+        if not (path.is_dir() or zipfile.is_zipfile(path)):
+            yield where, key, shipped, path.parent, path.name, False
+            continue
+        for name in list_files(path):
+            if not is_junk(Path(name)):  # caches and __MACOSX: never unpacked from our zips, reported as CB092 in others
+                yield where, key, f"{shipped}/{name}", path, name, True
+
+
 def stray_reason(name: str, key: str) -> str | None:
     """Why a file of a shipped folder (its relative name) was not meant to ship, or None."""
     path = PurePosixPath(name)
     base = path.name.lower()
-    for reason, (marks, _) in STRAYS.items():
-        if reason.startswith("a hidden"):
-            if any(part.startswith(".") for part in path.parts):
-                return reason
-        elif reason.startswith("a zip"):
-            if key in ZIP_FREE_KEYS and base.endswith(marks):
-                return reason
-        elif base.endswith(marks) or base.startswith(marks) or (base.startswith("#") and base.endswith("#")):
-            return reason
+    if base.endswith((".rej", ".orig")):
+        return LEFTOVER
+    if base.endswith(("~", ".swp", ".swo", ".bak")) or base.startswith(".#") or (base.startswith("#") and base.endswith("#")):
+        return BACKUP
+    if any(part.startswith(".") for part in path.parts):
+        return HIDDEN
+    if key in ZIP_FREE_KEYS and base.endswith(".zip"):
+        return ZIPPED
     return None
-
-
-def strays(root: Path, inside: dict[str, str]) -> list[tuple[str, str, list[str]]]:
-    """(yaml path, reason, the stray files under it) for every shipped folder or zip holding files not meant to ship."""
-    found, seen = [], set()
-    for where, value in inside.items():
-        path = root / value
-        if value.rstrip("/") in seen or not (path.is_dir() or (path.is_file() and zipfile.is_zipfile(path))):
-            continue  # two tasks share one scoring program: its strays are reported once
-        seen.add(value.rstrip("/"))
-        by_reason: dict[str, list[str]] = {}
-        for name in list_files(path):
-            if is_junk(Path(name)):  # caches and __MACOSX: never unpacked from our zips, reported as CB092 in others
-                continue
-            reason = stray_reason(name, where.rsplit(".", 1)[-1])
-            if reason:
-                by_reason.setdefault(reason, []).append(f"{value.rstrip('/')}/{name}")
-        found += [(where, reason, names) for reason, names in by_reason.items()]
-    return found
 
 
 def check_strays(root: Path, inside: dict[str, str], findings: Findings) -> None:
     """Files that would ship without being meant to: a .rej left by a template update, a zip made inside the kit."""
-    for where, reason, names in strays(root, inside):
+    found: dict[tuple[str, str], list[str]] = {}  # (yaml path, reason): the files
+    for where, key, shipped, _, name, in_folder in shipped_files(root, inside):
+        reason = stray_reason(name, key) if in_folder else None
+        if reason:
+            found.setdefault((where, reason), []).append(shipped)
+    for (where, reason), names in found.items():
         shown = ", ".join(names[:MAX_STRAYS_LISTED]) + (f" and {len(names) - MAX_STRAYS_LISTED} more" if len(names) > MAX_STRAYS_LISTED else "")
-        findings.add("CB094", where, f"{shown}: {reason}, would be uploaded with the bundle", STRAYS[reason][1])
+        findings.add("CB094", where, f"{shown}: {reason}, would be uploaded with the bundle", STRAY_FIXES[reason])
 
 
 def conflict_line(data: bytes) -> int | None:
@@ -240,22 +245,9 @@ def conflict_line(data: bytes) -> int | None:
 def check_conflict_markers(root: Path, inside: dict[str, str], findings: Findings) -> None:
     """A merge that left both sides in a file (`cruft update` or `git merge` with a conflict): the code would not
     run, a page would show the markers. The data are not read (large, and no merge writes them)."""
-    seen = set()
-    for where, value in inside.items():
-        path = root / value
-        if where.rsplit(".", 1)[-1] in DATA_KEYS + ("public_data",) or value in seen or not path.exists():
-            continue
-        seen.add(value)
-        names = list_files(path) if path.is_dir() or zipfile.is_zipfile(path) else [None]
-        for name in names:
-            if name is not None and is_junk(Path(name)):
-                continue
-            size = file_size(path, name) if name is not None else path.stat().st_size
-            if size > MAX_SCANNED:
-                continue
-            line = conflict_line(read_file(path, name) if name is not None else path.read_bytes())
-            if line:
-                shown = f"{value.rstrip('/')}/{name}" if name is not None else value
-                findings.add("CB095", where, f"{shown} line {line} holds merge-conflict markers (<<<<<<< ... >>>>>>>), left "
-                             "by a template update or a merge that did not apply cleanly",
-                             "keep the lines you want between the markers, delete the markers, then run `make test`")
+    for where, _, shipped, source, name, _ in shipped_files(root, inside, skip=(*DATA_KEYS, "public_data")):
+        line = conflict_line(read_file(source, name)) if file_size(source, name) <= MAX_SCANNED else None
+        if line:
+            findings.add("CB095", where, f"{shipped} line {line} holds merge-conflict markers (<<<<<<< ... >>>>>>>), left "
+                         "by a template update or a merge that did not apply cleanly",
+                         "keep the lines you want between the markers, delete the markers, then run `make test`")

@@ -470,6 +470,7 @@ def baseline(root: Path, out: Path, splits: dict[str, Split], tasks: dict[str, d
     writer = load_program_module(root / "scoring_program", "predictions")
     model_module = load_program_module(root / "starting_kit" / "sample_code_submission", "model")
     fmt = tasks["dev"]["prediction_format"]
+    chosen = metrics.leaderboard_metrics(settings)  # the ranking metric first
     scores: dict[str, dict[str, dict[str, float]]] = {phase: {} for phase in PHASES}
     for name, split in splits.items():
         started = time.monotonic()
@@ -498,10 +499,9 @@ def baseline(root: Path, out: Path, splits: dict[str, Split], tasks: dict[str, d
             for warning in predictions.warnings:
                 print(f"WARNING: the baseline's predictions on {phase_name}: {warning}", file=sys.stderr)
             scores[phase][name] = {m.key: m.compute(reference.target, predictions.view(m.needs), reference.classes)
-                                   for m in metrics.leaderboard_metrics(settings)}
-        shown = ", ".join(f"{PHASES[p][0]} {v:.4g}" for p, v in ((p, scores[p][name][metrics.leaderboard_metrics(settings)[0].key])
-                                                                  for p in PHASES))
-        progress(f"  {name}: {metrics.leaderboard_metrics(settings)[0].title} {shown} ({time.monotonic() - started:.1f} s)")
+                                   for m in chosen}
+        shown = ", ".join(f"{phase_name} {scores[phase][name][chosen[0].key]:.4g}" for phase, (phase_name, _) in PHASES.items())
+        progress(f"  {name}: {chosen[0].title} {shown} ({time.monotonic() - started:.1f} s)")
     for phase in PHASES:
         record = {"model": BASELINE_MODEL, "datasets": scores[phase]}
         write_text(out / "data" / phase / "reference_data" / BASELINE_SCORES, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
