@@ -61,7 +61,8 @@ def test_every_phase_has_the_baselines_scores_for_every_leaderboard_metric_of_ev
         scores = baseline_scores(phase)
         assert set(scores) == {d["name"] for d in task["datasets"]}
         for dataset, values in scores.items():
-            assert set(values) == keys, (phase, dataset)
+            assert set(values) == keys, f"data/{phase}/reference_data/{BASELINE} has {sorted(values)}, not the leaderboard's " \
+                f"{sorted(keys)}: run `make data` after changing the metrics"
             for key, value in values.items():
                 assert metrics.REGISTRY[key].minimum <= value <= metrics.REGISTRY[key].maximum
 

@@ -485,8 +485,10 @@ def baseline(root: Path, out: Path, splits: dict[str, Split], tasks: dict[str, d
                 entry, frame = entries[phase], split.frames[test]
                 texts[phase] = writer.format_predictions(frame[entry["id"]].tolist(), model.predict(model_inputs(frame, entry)[0]),
                                                          fmt, entry["classes"], entry["target"], entry["id"])
-        except Exception as exc:  # the organizer's own model: say which and why, in one line
-            raise DataError(f"the baseline {where} failed: {type(exc).__name__}: {exc}".replace("\n", " ")) from None
+        except Exception as exc:  # the organizer's own model: say which, why, and what it must return
+            wants = writer.FORMAT_HELP[fmt].format(positive=entries["dev"]["classes"][1] if fmt == "probability" else "")
+            raise DataError(f"the baseline {where} failed: {type(exc).__name__}: {exc}; its predict must return, per row, "
+                            f"{wants} (the primary metric decides; see the starting kit's README)".replace("\n", " ")) from None
         for phase, (phase_name, _) in PHASES.items():
             entry = entries[phase]
             folder = out / "baseline" / phase / entry["folder"]
