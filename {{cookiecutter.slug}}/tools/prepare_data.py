@@ -502,7 +502,8 @@ def baseline(root: Path, out: Path, splits: dict[str, Split], tasks: dict[str, d
                 print(f"WARNING: the baseline's predictions on {phase_name}: {warning}", file=sys.stderr)
             scores[phase][name] = {m.key: m.compute(reference.target, predictions.view(m.needs), reference.classes)
                                    for m in chosen}
-        shown = ", ".join(f"{phase_name} {scores[phase][name][chosen[0].key]:.4g}" for phase, (phase_name, _) in PHASES.items())
+        shown = ", ".join(f"{phase_name} {scores[phase][name][chosen[0].key]:.{chosen[0].precision}f}"
+                          for phase, (phase_name, _) in PHASES.items())
         progress(f"  {name}: {chosen[0].title} {shown} ({time.monotonic() - started:.1f} s)")
     for phase in PHASES:
         record = {"model": BASELINE_MODEL, "datasets": scores[phase]}
