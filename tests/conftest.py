@@ -6,11 +6,14 @@ writes ~/.cookiecutter_replay. Each configuration is baked once per session.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from cookiecutter.main import cookiecutter
@@ -94,6 +97,8 @@ CODE_MODE_FILES = {
     "tools/executors.py",
     "tools/file_rules.py",
     "tools/findings.py",
+    "tools/images.py",
+    "tools/import_rules.py",
     "tools/make_bundle.py",
     "tools/prepare_data.py",
     "tools/program_rules.py",
@@ -130,3 +135,35 @@ RESULT_MODE_REMOVED = {"ingestion_program/ingestion.py", "ingestion_program/meta
 def expected_files(submission_mode: str) -> set[str]:
     """The exact files of a fresh bake (data and runs come later, from make)."""
     return CODE_MODE_FILES - RESULT_MODE_REMOVED if submission_mode == "result" else set(CODE_MODE_FILES)
+
+
+# -- one bake with its data, and its tools imported ------------------------------------------
+@pytest.fixture(scope="session")
+def bundle(default_bundle, tmp_path_factory) -> Path:
+    """The default bake after `make data`, in a copy: default_bundle stays as baked for the other tests."""
+    root = tmp_path_factory.mktemp("bundle-tools") / default_bundle.name
+    shutil.copytree(default_bundle, root, ignore=shutil.ignore_patterns(".venv", "runs", "dist", "__pycache__", ".pytest_cache"))
+    if not (root / "data" / "manifest.json").is_file():
+        done = run([PYTHON, "tools/prepare_data.py"], cwd=root)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+TESTED = ("bundle", "executors", "file_rules", "findings", "images", "make_bundle", "run_local", "schema_check", "validate_bundle",
+          "worker", "zips")
+
+
+@pytest.fixture(scope="module")
+def tools(bundle) -> SimpleNamespace:
+    """The tested modules of the bake's tools/, by name (tools.validate_bundle, tools.worker, ...)."""
+    folder = bundle / "tools"
+    names = {path.stem for path in folder.glob("*.py")}  # also those the tested ones import later (sync, run_rules, ...)
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    sys.path.insert(0, str(folder))
+    try:
+        yield SimpleNamespace(**{name: importlib.import_module(name) for name in TESTED})
+    finally:
+        sys.path.remove(str(folder))
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)

@@ -18,7 +18,6 @@ and sys.modules with this file's last test, so other bakes' tools can be importe
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import os
 import re
@@ -29,44 +28,12 @@ import zipfile
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable
 
 import pytest
 import yaml
 
 from conftest import PYTHON, run
-
-
-# -- one bake with its data, and its tools imported ------------------------------------------
-@pytest.fixture(scope="session")
-def bundle(default_bundle, tmp_path_factory) -> Path:
-    """The default bake after `make data`, in a copy: default_bundle stays as baked for the other tests."""
-    root = tmp_path_factory.mktemp("bundle-tools") / default_bundle.name
-    shutil.copytree(default_bundle, root, ignore=shutil.ignore_patterns(".venv", "runs", "dist", "__pycache__", ".pytest_cache"))
-    if not (root / "data" / "manifest.json").is_file():
-        done = run([PYTHON, "tools/prepare_data.py"], cwd=root)
-        assert done.returncode == 0, done.stdout + done.stderr
-    return root
-
-
-TESTED = ("bundle", "executors", "file_rules", "findings", "make_bundle", "run_local", "schema_check", "validate_bundle", "worker", "zips")
-
-
-@pytest.fixture(scope="module")
-def tools(bundle) -> SimpleNamespace:
-    """The tested modules of the bake's tools/, by name (tools.validate_bundle, tools.worker, ...)."""
-    folder = bundle / "tools"
-    names = {path.stem for path in folder.glob("*.py")}  # also those the tested ones import later (sync, run_rules, ...)
-    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, str(folder))
-    try:
-        yield SimpleNamespace(**{name: importlib.import_module(name) for name in TESTED})
-    finally:
-        sys.path.remove(str(folder))
-        for name in names:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +147,10 @@ def _append(root: Path, text: str) -> None:
         f.write(text)
 
 
+def _add_line(path: Path, line: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+
+
 def _link(path: Path, target: str) -> None:
     """Replace a file or folder of the copy with a link to `target` outside the bundle."""
     shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
@@ -285,6 +256,8 @@ CASES = [
     Case("metadata-without-command", lambda c, r: (r / "scoring_program" / "metadata.yaml").write_text("description: scorer\n"),
          "CB035", "no `command`"),
     Case("script-not-in-program", lambda c, r: set_command(r, "scoring_program", "python3 /app/program/score.py"), "CB036", "has no score.py"),
+    Case("import-the-image-lacks", lambda c, r: _add_line(r / "scoring_program" / "figures.py", "import xgboost.sklearn"), "CB037",
+         "scoring_program/figures.py:"),
     # phases and dates
     Case("unquoted-datetime", lambda c, r: edit_text(r, r"start: '(\d{4}-\d\d-\d\d) [\d:]+'", r"start: \1 12:30:00"), "CB040",
          "Codabench keeps only the day and stores", rewrite=False),
@@ -390,6 +363,18 @@ def test_validator_reports_the_broken_rule(case, bundle, validate, rules, code_m
     assert matching, f"no {case.code} in {[str(f) for f in findings]}"
     assert any(case.says in f"{f.message} {f.fix}" for f in matching), [str(f) for f in matching]
     assert all(f.severity == rules[case.code][0] and f.file and f.fix for f in matching)
+
+
+def test_imports_the_image_has_own_or_guarded_are_not_reported(bundle, validate, tmp_path):
+    root = copy_bundle(bundle, tmp_path)
+    figures = root / "scoring_program" / "figures.py"
+    _add_line(figures, "import json, sklearn.metrics\nimport metrics\nfrom matplotlib import pyplot\n"
+                       "try:\n    import xgboost\nexcept ImportError:\n    xgboost = None")
+    assert [f.message for f in validate(root) if f.code == "CB037"] == []
+    _add_line(figures, "import xgboost")
+    assert [f.code for f in validate(root) if f.code == "CB037"] == ["CB037"]
+    edit_text(root, r"codalab-legacy:py312", "codalab-legacy:py39")  # Anaconda underneath: its list proves nothing
+    assert [f.code for f in validate(root) if f.code == "CB037"] == []
 
 
 def test_an_unquoted_day_loses_nothing_and_is_not_reported(bundle, validate, tmp_path):

@@ -20,7 +20,7 @@ sys.path.insert(1, str(ROOT / "scoring_program"))
 import declaration as declaration_module  # noqa: E402
 import prepare_data  # noqa: E402
 from bundle import find_phase, leaderboard_columns, load_competition, load_program_module  # noqa: E402
-from executors import LocalExecutor  # noqa: E402
+from executors import EngineError, default_engine, make_executor  # noqa: E402
 from run_local import run_phase  # noqa: E402
 
 KIT = ROOT / "starting_kit"
@@ -116,7 +116,21 @@ def data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def run_submission(tmp_path_factory, competition, columns):
+def executor_for(competition):
+    """executor_for(workspace): how the steps run; `make test ENGINE=docker` runs them in docker_image."""
+    engine = default_engine()
+
+    def _make(workspace: Path):
+        try:
+            return make_executor(engine, workspace, competition.get("docker_image"), echo=None)
+        except EngineError as exc:
+            pytest.fail(f"ENGINE={engine}: {exc}", pytrace=False)
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def run_submission(tmp_path_factory, competition, columns, executor_for):
     """run_submission(phase_name, submission_path) -> the phase's task runs, cached per pair."""
     cache = {}
 
@@ -125,7 +139,7 @@ def run_submission(tmp_path_factory, competition, columns):
         if key not in cache:
             workspace = tmp_path_factory.mktemp(f"{phase_name}-{submission.name}")
             phase = find_phase(competition, phase_name, ROOT)
-            cache[key] = run_phase(phase, submission, workspace, LocalExecutor(workspace, echo=None), columns)
+            cache[key] = run_phase(phase, submission, workspace, executor_for(workspace), columns)
         return cache[key]
 
     return _run

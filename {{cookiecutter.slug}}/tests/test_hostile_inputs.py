@@ -382,10 +382,9 @@ ENDINGS = {  # what fit does: (the run's status, what the scoring step's ERROR l
 @pytest.mark.slow
 @needs_code
 @pytest.mark.parametrize("fit", sorted(ENDINGS))
-def test_a_model_that_ends_or_holds_the_process_gets_a_true_account(fit, task, competition, columns, tmp_path):
+def test_a_model_that_ends_or_holds_the_process_gets_a_true_account(fit, task, competition, columns, tmp_path, executor_for):
     """Through the worker-like runner: the exit code reaches scoring as on Codabench; nothing waits for a thread."""
     from bundle import find_phase
-    from executors import LocalExecutor
     from run_local import last_error_line, run_phase
 
     status, says = ENDINGS[fit]
@@ -394,7 +393,7 @@ def test_a_model_that_ends_or_holds_the_process_gets_a_true_account(fit, task, c
         model(task, fit=f"{fit}; self.n = 1", top="import atexit, os, signal, threading, time"), encoding="utf-8")
     phase = find_phase(competition, "Development", ROOT)
     started = time.monotonic()
-    (run,) = run_phase(phase, tmp_path / "submission", tmp_path / "run", LocalExecutor(tmp_path / "run", echo=None), columns)
+    (run,) = run_phase(phase, tmp_path / "submission", tmp_path / "run", executor_for(tmp_path / "run"), columns)
     assert time.monotonic() - started < 60
     assert run.status == status, run.message + run.scoring_stderr
     if says:

@@ -2,17 +2,25 @@
 
 The worker runs each program in a Docker container with folders mounted under /app. An
 executor takes the same description (command, mounts, working directory) and runs it. This is
-the one piece to swap to run the steps elsewhere, e.g. in a container built like the worker's.
+the one piece to swap to run the steps elsewhere.
 
-`LocalExecutor` runs the command with a local Python: it builds a folder whose `app/`
-subfolders are links to the mounted folders and rewrites `/app/...` arguments to point there,
-so the programs see the same layout and the same paths as on Codabench.
+- `LocalExecutor` runs the command with a local Python: it builds a folder whose `app/`
+  subfolders are links to the mounted folders and rewrites `/app/...` arguments to point there,
+  so the programs see the same layout and the same paths as on Codabench. Quick, but the
+  programs run with your permissions, your packages and your network.
+- `ContainerExecutor` runs it in the competition's `docker_image` with docker or podman, mounted,
+  started and locked down as the worker does it (codabench-facts §2.3-2.5): only the step's /app
+  folders, `-w /app/program`, `PYTHONUNBUFFERED=1`, the worker's dropped capabilities,
+  `no-new-privileges`, and no network.
+
+`make_executor` picks one from `ENGINE` (local, docker or podman).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,49 +136,54 @@ class LocalExecutor:
         (home / "tmp").mkdir(parents=True, exist_ok=True)
         environment.update({STEP_MARK: mark, "HOME": str(home), "TMPDIR": str(home / "tmp"),  # no writes to the user's home
                             "MPLCONFIGDIR": str(self.workspace / "matplotlib")})
-        workdir = root / container.workdir.lstrip("/")
-        started = time.monotonic()
         process = subprocess.Popen(
             command,
-            cwd=workdir,
+            cwd=root / container.workdir.lstrip("/"),
             env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,  # so a time-out stops the whole process group
         )
-        out: list[str] = []
-        err: list[str] = []
-        pumps = [
-            threading.Thread(target=_pump, args=(process.stdout, out, self.echo, f"  [{container.name}] ")),
-            threading.Thread(target=_pump, args=(process.stderr, err, self.echo, f"  [{container.name} stderr] ")),
-        ]
-        for pump in pumps:
-            pump.daemon = True  # a process that escaped every kill must not keep the runner alive
-            pump.start()
-        timed_out, terminated = False, []
-        restore = _on_sigterm(lambda: (terminated.append(True), _stop_everything(process, mark)))
-        try:
-            process.wait(timeout=max(timeout, 0.01))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            _stop_everything(process, mark)  # the time limit covers the whole step and all it started
-            process.wait()
-            restore()
-        for pump in pumps:
-            pump.join(PUMP_GRACE)
-        stderr = "".join(err)
-        if terminated:
-            stderr += ("\nThe local runner received SIGTERM during this step (from the submission, or from outside) "
-                       "and stopped the step.\n")
-        return Completed(
-            exit_code=None if timed_out else process.returncode,
-            elapsed=time.monotonic() - started,
-            stdout="".join(out),
-            stderr=stderr,
-            timed_out=timed_out,
-        )
+        # the time limit covers the whole step and all it started
+        return _supervise(process, container.name, timeout, self.echo, stop=lambda: _stop_everything(process, mark))
+
+
+def _supervise(process: subprocess.Popen, name: str, timeout: float, echo: IO[str] | None, stop) -> Completed:
+    """Echo and collect a started step's output, stop it at the time limit (or on SIGTERM), and wait."""
+    started = time.monotonic()
+    out: list[str] = []
+    err: list[str] = []
+    pumps = [
+        threading.Thread(target=_pump, args=(process.stdout, out, echo, f"  [{name}] ")),
+        threading.Thread(target=_pump, args=(process.stderr, err, echo, f"  [{name} stderr] ")),
+    ]
+    for pump in pumps:
+        pump.daemon = True  # a process that escaped every kill must not keep the runner alive
+        pump.start()
+    timed_out, terminated = False, []
+    restore = _on_sigterm(lambda: (terminated.append(True), stop()))
+    try:
+        process.wait(timeout=max(timeout, 0.01))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        stop()
+        process.wait()
+        restore()
+    for pump in pumps:
+        pump.join(PUMP_GRACE)
+    stderr = "".join(err)
+    if terminated:
+        stderr += ("\nThe local runner received SIGTERM during this step (from the submission, or from outside) "
+                   "and stopped the step.\n")
+    return Completed(
+        exit_code=None if timed_out else process.returncode,
+        elapsed=time.monotonic() - started,
+        stdout="".join(out),
+        stderr=stderr,
+        timed_out=timed_out,
+    )
 
 
 def _on_sigterm(callback):
@@ -180,3 +193,176 @@ def _on_sigterm(callback):
         return lambda: None
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: callback())
     return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+# The compute worker's container settings (compute_worker.py; codabench-facts §2.5).
+DROPPED_CAPABILITIES = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+                        "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT")
+RELABELLED = ("/app/program", "/app/output")  # the worker mounts these two with SELinux's "z"
+ENGINES = ("local", "docker", "podman")
+ENGINE_VARIABLE = "CODABENCH_ENGINE"  # what `make ... ENGINE=docker` sets for the tools and the tests
+# `docker run` / `podman run` exit with 125-127 when the container could not start, and say why in their own words;
+# the image lacking the command is the bundle's fault (the worker fails the same way), anything else is the engine's.
+ENGINE_EXITS = (125, 126, 127)
+ENGINE_SAYS = re.compile(r"^(docker: Error|Error: )", re.M)
+COMMAND_MISSING = re.compile(r"executable file not found|no such file or directory", re.I)
+ENGINE_TIMEOUT = 60.0  # seconds for `info`, `inspect` and `rm`; a pull has PULL_TIMEOUT
+PULL_TIMEOUT = 3600.0
+
+
+class EngineError(Exception):
+    """The container engine cannot run the steps (missing, not started, no image): nothing ran."""
+
+
+def _engine_call(engine: str, *args: str, timeout: float = ENGINE_TIMEOUT) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run([engine, *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise EngineError(f"`{engine} {args[0]}` did not answer within {timeout:.0f} s: is the engine running?") from None
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+class ContainerExecutor:
+    """Run each container in the competition's image, as the worker does, with docker or podman.
+
+    Differences with the worker, all on the safe side: the network is off (the worker's is on unless
+    its admin sets COMPETITION_CONTAINER_NETWORK_DISABLED; don't rely on it either way), and the
+    image is never pulled during a step (`prepare` pulls it first, outside the time limit, as the
+    worker does).
+    """
+
+    def __init__(self, engine: str, image: str, workspace: Path, echo: IO[str] | None = sys.stdout,
+                 network: bool = False):
+        self.engine = engine
+        self.image = image
+        self.workspace = workspace
+        self.echo = echo
+        self.network = network  # True only to show, in tests, what --network none prevents
+        self._running: dict[str, Container] = {}  # the step's containers still running (two in a prediction step)
+        self._finished: list[Container] = []
+        self._lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """Check the engine and have the image, before any step's timer starts; EngineError says what is missing."""
+        if shutil.which(self.engine) is None:
+            other = "podman" if self.engine == "docker" else "docker"
+            raise EngineError(f"ENGINE={self.engine}: there is no `{self.engine}` command on this machine; install it "
+                              f"(or use ENGINE={other}), or leave ENGINE out to run with the local Python")
+        info = _engine_call(self.engine, "info")
+        if info.returncode != 0:
+            raise EngineError(f"`{self.engine} info` failed ({_last_line(info.stderr)}): start the engine "
+                              "(e.g. `sudo systemctl start docker`) and check that your user may use it")
+        if _engine_call(self.engine, "image", "inspect", self.image).returncode == 0:
+            return
+        if self.echo is not None:
+            print(f"Pulling {self.image} (once; outside the time limit, as the worker does)", file=self.echo, flush=True)
+        pulled = _engine_call(self.engine, "pull", self.image, timeout=PULL_TIMEOUT)
+        if pulled.returncode != 0:
+            raise EngineError(f"{self.engine} cannot pull {self.image} ({_last_line(pulled.stderr)}): check "
+                              "competition.yaml's docker_image and your network, or build or load that image here")
+
+    def _mount_options(self, container: Container) -> list[str]:
+        empty_data = self.workspace / "worker-data"  # the worker host's data folder: nothing here, read-only
+        empty_data.mkdir(parents=True, exist_ok=True)
+        options = ["-v", f"{_mountable(empty_data)}:/app/data:ro"]
+        for target, source in container.mounts.items():
+            _writable_by_root(source)
+            relabel = ":z" if target in RELABELLED and self.engine == "docker" else ""
+            options += ["-v", f"{_mountable(source)}:{target}{relabel}"]
+        return options
+
+    def command(self, container: Container, name: str) -> list[str]:
+        """The `docker run` command line for one container of a step."""
+        security = ["--security-opt", "no-new-privileges"]
+        if self.engine == "podman":
+            security += ["--security-opt", "label=disable"]
+        arguments = [self.engine, "run", "--rm", "--name", name, "--pull", "never", "--userns", "host", *security]
+        arguments += [f"--cap-drop={capability}" for capability in DROPPED_CAPABILITIES]
+        if not self.network:
+            arguments += ["--network", "none"]
+        for variable, value in container.environment.items():
+            arguments += ["-e", f"{variable}={value}"]
+        arguments += [*self._mount_options(container), "-w", container.workdir, self.image, *container.command]
+        return arguments
+
+    def run(self, container: Container, timeout: float) -> Completed:
+        name = f"codabench-{os.getpid()}-{re.sub(r'[^a-z0-9]+', '-', container.name.lower())}-{time.monotonic_ns()}"
+        with self._lock:
+            self._running[name] = container
+        process = subprocess.Popen(self.command(container, name), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, stdin=subprocess.DEVNULL)
+
+        def stop() -> None:
+            if process.poll() is None:
+                _engine_call(self.engine, "rm", "--force", name)
+
+        completed = _supervise(process, container.name, timeout, self.echo, stop)
+        with self._lock:
+            self._finished.append(self._running.pop(name))
+            last, done = not self._running, list(self._finished)
+            if last:
+                self._finished.clear()
+        if last:  # not while the other container of the step still writes
+            self._hand_back({folder for c in done for folder in c.mounts.values()})
+        if (completed.exit_code in ENGINE_EXITS and ENGINE_SAYS.search(completed.stderr)
+                and not COMMAND_MISSING.search(completed.stderr)):
+            raise EngineError(f"{self.engine} could not start the {container.name} container: {_last_line(completed.stderr)}")
+        return completed
+
+    def _hand_back(self, mounted: set[Path]) -> None:
+        """What the containers' root wrote belongs to root on the host when the engine runs as root and you do
+        not: give it back to you, with a throwaway container (the step's own ones have no CHOWN)."""
+        uid, gid = os.getuid(), os.getgid()
+        if uid == 0 or not any(_owned_by_other(path, uid) for path in mounted):
+            return
+        folders = sorted(mounted)
+        mounts = [option for i, folder in enumerate(folders) for option in ("-v", f"{_mountable(folder)}:/m/{i}")]
+        targets = [f"/m/{i}" for i in range(len(folders))]
+        _engine_call(self.engine, "run", "--rm", "--pull", "never", "--network", "none", "--entrypoint", "chown",
+                     *mounts, self.image, "-R", f"{uid}:{gid}", *targets)
+
+
+def _mountable(path: Path) -> str:
+    text = str(path.resolve())
+    if ":" in text or "," in text:
+        raise EngineError(f"{text}: a folder mounted into a container cannot have ':' or ',' in its path; "
+                          "run from a folder whose path has neither")
+    return text
+
+
+def _writable_by_root(folder: Path) -> None:
+    """Without DAC_OVERRIDE the container's root may write only where the owner lets everyone write, when the
+    folder is yours and not root's (docker run by a user): open the step's copies (never your own files)."""
+    if os.getuid() == 0:
+        return
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o777 if path.is_dir() else 0o666)
+
+
+def _owned_by_other(folder: Path, uid: int) -> bool:
+    return any(path.lstat().st_uid != uid for path in [folder, *folder.rglob("*")])
+
+
+def default_engine() -> str:
+    return os.environ.get(ENGINE_VARIABLE) or "local"
+
+
+def make_executor(engine: str, workspace: Path, image: str | None, python: str = sys.executable,
+                  echo: IO[str] | None = sys.stdout) -> Executor:
+    """The executor for ENGINE: `local` (this machine's Python), `docker` or `podman` (the competition's image)."""
+    if engine == "local":
+        return LocalExecutor(workspace, python=python, echo=echo)
+    if engine not in ENGINES:
+        raise EngineError(f"ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
+    if python != sys.executable:
+        raise EngineError(f"--python has no effect with ENGINE={engine}: the image's python3 runs the programs")
+    if not image:
+        raise EngineError("competition.yaml has no docker_image: name the image the steps run in")
+    executor = ContainerExecutor(engine, image, workspace, echo=echo)
+    executor.prepare()
+    return executor

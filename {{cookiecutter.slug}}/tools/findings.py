@@ -58,6 +58,7 @@ RULES: dict[str, tuple[str, str]] = {
     "CB034": (ERROR, "a command uses a path that is not mounted in its step"),
     "CB035": (ERROR, "a program's metadata has no command"),
     "CB036": (ERROR, "a command runs a script that is not in the program"),
+    "CB037": (WARNING, "a program imports a package that the declared docker_image does not have"),
     # phases and dates
     "CB040": (ERROR, "an unquoted date/time loses its time of day"),
     "CB041": (ERROR, "a date in an ambiguous (day and month both 12 or less) or unreadable form"),

@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from bundle import COMPETITION_YAML, ROOT, load_competition, referenced_paths
+from executors import ENGINES, EngineError, default_engine
 from file_rules import human
 from validate_bundle import validate
 from zips import add_file, files_under, zip_folder
@@ -67,9 +68,14 @@ def shipped_by_folder(names: list[str]) -> str:
     return ", ".join(top if not top.endswith("/") else f"{top} ({count} file{'s' * (count > 1)})" for top, count in counts.items())
 
 
-def build(root: Path, dist: Path, run: bool = True) -> int:
-    """Validate the folder (running its solution), write the zips, validate the bundle zip; 0 when all went well."""
-    findings = validate(root, run=run)
+def build(root: Path, dist: Path, run: bool = True, engine: str | None = None) -> int:
+    """Validate the folder (running its solution with `engine`), write the zips, validate the bundle zip; 0 when all
+    went well."""
+    try:
+        findings = validate(root, run=run, engine=engine)
+    except EngineError as exc:
+        print(f"ERROR: {exc}; nothing was written", file=sys.stderr)
+        return 2
     for finding in findings:
         print(finding)
     if findings.errors:
@@ -97,8 +103,10 @@ def build(root: Path, dist: Path, run: bool = True) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    parser.add_argument("--engine", choices=ENGINES, default=default_engine(),
+                        help="run the solution on this machine's Python (local) or in docker_image (docker, podman)")
     args = parser.parse_args(argv)
-    return build(ROOT, args.dist)
+    return build(ROOT, args.dist, engine=args.engine)
 
 
 if __name__ == "__main__":

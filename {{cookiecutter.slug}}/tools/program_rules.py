@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from findings import Findings
+from images import IMAGES
+from import_rules import check_imports
 from worker import MAX_METADATA_BYTES, METADATA_NAMES, substitute
 from bundle import mappings
 from yaml_rules import key
@@ -145,24 +147,34 @@ def _script_in_program(word: str) -> str | None:
     return None
 
 
-def check_programs(c: dict, root: Path, findings: Findings) -> None:
+def programs(c: dict) -> list[tuple[str, str, str, dict]]:
+    """Each program the worker runs: (path in the bundle, where in competition.yaml, kind, step for the mount table)."""
+    found = []
     tasks = {key(t.get("index")): t for _, t in mappings(c.get("tasks"))}
     for i, task in mappings(c.get("tasks")):
         during_scoring = bool(task.get("ingestion_only_during_scoring"))
         has_input = bool(task.get("input_data"))
         if task.get("ingestion_program"):
             step = {"is_scoring": during_scoring, "has_input_data": has_input, "ingestion_during_scoring": during_scoring}
-            check_program(root / str(task["ingestion_program"]), str(task["ingestion_program"]).rstrip("/"),
-                          f"tasks[{i}].ingestion_program", "ingestion", step, findings)
+            found.append((str(task["ingestion_program"]), f"tasks[{i}].ingestion_program", "ingestion", step))
         if task.get("scoring_program"):
             step = {"is_scoring": True, "has_input_data": has_input, "ingestion_during_scoring": during_scoring}
-            check_program(root / str(task["scoring_program"]), str(task["scoring_program"]).rstrip("/"),
-                          f"tasks[{i}].scoring_program", "scoring", step, findings)
+            found.append((str(task["scoring_program"]), f"tasks[{i}].scoring_program", "scoring", step))
     for j, solution in mappings(c.get("solutions")):
         listed = solution.get("tasks") if isinstance(solution.get("tasks"), list) else []
         targets = [tasks[key(t)] for t in listed if key(t) in tasks]
         if solution.get("path") and targets:
-            task = targets[0]
-            step = {"is_scoring": False, "has_input_data": bool(task.get("input_data")), "ingestion_during_scoring": False}
-            check_program(root / str(solution["path"]), str(solution["path"]).rstrip("/"), f"solutions[{j}].path",
-                          "submission", step, findings)
+            step = {"is_scoring": False, "has_input_data": bool(targets[0].get("input_data")), "ingestion_during_scoring": False}
+            found.append((str(solution["path"]), f"solutions[{j}].path", "submission", step))
+    return found
+
+
+def check_programs(c: dict, root: Path, findings: Findings) -> None:
+    image_name = c.get("docker_image")
+    image = IMAGES.get(image_name) if isinstance(image_name, str) else None
+    imports_checked = set()  # tasks often share a program
+    for path, where, kind, step in programs(c):
+        check_program(root / path, path.rstrip("/"), where, kind, step, findings)
+        if image and path not in imports_checked:
+            imports_checked.add(path)
+            check_imports(root / path, path.rstrip("/"), where, image_name, image, findings)

@@ -3,10 +3,14 @@
     python tools/run_local.py                                   # the sample submission, Development phase
     python tools/run_local.py --phase final --submission path/to/submission.zip
     python tools/run_local.py --python /path/to/python3.12      # the programs' interpreter
+    python tools/run_local.py --engine docker                   # in docker_image, locked down like the worker
 
 It runs the prediction step (ingestion) then the scoring step of every task of the phase,
 in a worker-like folder layout under runs/, prints the scores as the leaderboard would show
 them and where the detailed results page is, and exits 1 if Codabench would show no score.
+With --engine docker (or podman; `make run ENGINE=docker`) every program runs in the
+competition's docker_image, with only the step's folders, without network, and with the
+worker's dropped capabilities: what passes there passes on Codabench's default queue.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from bundle import ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition, load_program_module
-from executors import Executor, LocalExecutor
+from executors import ENGINES, EngineError, Executor, default_engine, make_executor
 from file_rules import human
 from worker import StepFailed, read_scores, run_prediction_step, run_scoring_step
 
@@ -147,8 +151,16 @@ def format_scores(scores: dict, columns: list[dict]) -> str:
 
 
 def last_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("ERROR:")]
-    return lines[-1] if lines else ""
+    """The programs' own one-line message (ERROR: ...), else the last line of a traceback (e.g. a package
+    that the image lacks: "ModuleNotFoundError: No module named 'xgboost'")."""
+    lines = stderr.splitlines()
+    said = [line for line in lines if line.startswith("ERROR:")]
+    if said:
+        return said[-1]
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        raised = [line for line in lines if line.strip() and not line.startswith((" ", "\t"))]
+        return raised[-1] if raised else ""
+    return ""
 
 
 def submission_problem(path: Path) -> str | None:
@@ -194,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phase", default="Development", help="phase name (prefix is enough) or index")
     parser.add_argument("--submission", type=Path, default=None, help="submission folder or zip (default: the sample)")
-    parser.add_argument("--python", default=sys.executable, help="Python that runs the programs")
+    parser.add_argument("--python", default=sys.executable, help="Python that runs the programs (local engine)")
+    parser.add_argument("--engine", choices=ENGINES, default=default_engine(),
+                        help="local: this machine's Python; docker or podman: the competition's docker_image, like the worker")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where run folders are kept")
     parser.add_argument("--quiet", action="store_true", help="do not echo the programs' output")
     args = parser.parse_args(argv)
@@ -222,15 +236,20 @@ def main(argv: list[str] | None = None) -> int:
     workspace = args.runs / f"{phase.name.lower()}-{args.submission.stem}-{stamp}"
     if workspace.exists():
         shutil.rmtree(workspace)
-    print(f"Running {args.submission} on phase {phase.name!r} in {workspace}")
+    image = competition.get("docker_image")
+    where = "" if args.engine == "local" else f" in {image} ({args.engine})"
+    print(f"Running {args.submission} on phase {phase.name!r}{where}; the run is kept in {workspace}")
     # The steps run in a folder outside the bundle, on copies of what the worker mounts: a submission
     # finds no path to the bundle's reference data from where it runs (only a container hides it
     # completely: see README, "How the local runner mimics Codabench"). The run is kept in runs/.
     scratch = Path(tempfile.mkdtemp(prefix="codabench-run-"))
-    executor = LocalExecutor(scratch, python=args.python, echo=None if args.quiet else sys.stdout)
     columns = leaderboard_columns(competition)
     try:
+        executor = make_executor(args.engine, scratch, image, python=args.python, echo=None if args.quiet else sys.stdout)
         runs = run_phase(phase, args.submission, scratch, executor, columns, progress=lambda m: print(m, flush=True))
+    except EngineError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
     finally:
         workspace.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(scratch), workspace)

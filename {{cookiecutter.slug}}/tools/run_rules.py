@@ -13,12 +13,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from bundle import BundleError, leaderboard_columns, mappings, phases
-from executors import LocalExecutor
+from executors import default_engine, make_executor
 from findings import Findings
 from run_local import check_scores, run_phase
 
 
-def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str = sys.executable) -> None:
+def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str = sys.executable,
+                            engine: str | None = None) -> None:
+    """`engine`: local (default, or $CODABENCH_ENGINE), docker or podman; EngineError when it cannot run."""
     solutions = [(j, s) for j, s in mappings(c.get("solutions")) if s.get("path") and (root / str(s["path"])).exists()]
     if not solutions:
         findings.add("CB125", "solutions", "no solution to run, so the keys the scoring program writes were not compared with the leaderboard",
@@ -33,9 +35,11 @@ def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str
         return
     columns = leaderboard_columns(c)
     phase = replace(phase, tasks=tuple(t for t in phase.tasks if t.index in solution["tasks"]))
-    print(f"Running solution {solution['path']} on phase {phase.name!r} to read the scores it gets...", file=sys.stderr, flush=True)
+    engine = engine or default_engine()
+    where = "" if engine == "local" else f" in {c.get('docker_image')} ({engine})"
+    print(f"Running solution {solution['path']} on phase {phase.name!r}{where} to read the scores it gets...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="validate_run_") as scratch:
-        executor = LocalExecutor(Path(scratch), python=python, echo=None)
+        executor = make_executor(engine, Path(scratch), c.get("docker_image"), python=python, echo=None)
         for run in run_phase(phase, root / str(solution["path"]), Path(scratch), executor, columns):
             problems = check_scores(run.scores, columns) if run.scores else []
             for code, message in problems:

@@ -4,6 +4,7 @@
     python tools/validate_bundle.py dist/bundle.zip   # the zip you are about to upload
     python tools/validate_bundle.py ../other_bundle   # any bundle folder or zip
     python tools/validate_bundle.py --run             # also run the solution and compare scores.json keys
+    python tools/validate_bundle.py --run --engine docker   # ... in the competition's docker_image
     python tools/validate_bundle.py --json            # findings for machines
 
 Every finding has a stable code (tools/findings.py lists them all), a severity, the file and
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from bundle import ROOT, BundleError, load_competition
 from bundle_source import opened_bundle
+from executors import ENGINES, EngineError, default_engine
 from file_rules import check_files
 from findings import Findings
 from program_rules import check_programs
@@ -60,7 +62,7 @@ def is_own_bundle(root: Path) -> bool:
     return (root / "tools" / "sync.py").is_file() and (root / "scoring_program" / "metrics.py").is_file()
 
 
-def check_competition(competition: dict, root: Path, findings: Findings, run: bool = False) -> None:
+def check_competition(competition: dict, root: Path, findings: Findings, run: bool = False, engine: str | None = None) -> None:
     """Every rule, on a loaded competition.yaml whose paths are relative to `root`."""
     own_bundle = is_own_bundle(root)
     precise = Findings()
@@ -75,11 +77,12 @@ def check_competition(competition: dict, root: Path, findings: Findings, run: bo
         check_own_contracts(root, findings)
     if run and not findings.errors:
         from run_rules import check_scores_by_running
-        check_scores_by_running(competition, root, findings)
+        check_scores_by_running(competition, root, findings, engine=engine)
 
 
-def validate(target: Path = ROOT, run: bool = False) -> Findings:
-    """All findings for a bundle folder or zip. `run` also runs the solution (a few seconds)."""
+def validate(target: Path = ROOT, run: bool = False, engine: str | None = None) -> Findings:
+    """All findings for a bundle folder or zip. `run` also runs the solution (a few seconds), with `engine`
+    (local, docker or podman; default $CODABENCH_ENGINE, else local); EngineError when that engine cannot run."""
     findings = Findings()
     with opened_bundle(target, findings) as root:
         if root is None:
@@ -93,7 +96,7 @@ def validate(target: Path = ROOT, run: bool = False) -> Findings:
         for where, key in duplicates:
             findings.add("CB105", where, f"the key {key!r} is written twice here; YAML keeps the last one, silently",
                          "keep one of them")
-        check_competition(competition, root, findings, run)
+        check_competition(competition, root, findings, run, engine)
     return findings
 
 
@@ -102,8 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", type=Path, default=ROOT, help="bundle folder or zip (default: this bundle)")
     parser.add_argument("--run", action="store_true", help="run the solution and compare its scores.json with the leaderboard")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("--engine", choices=ENGINES, default=default_engine(),
+                        help="with --run: run on this machine's Python (local) or in docker_image with docker or podman")
     args = parser.parse_args(argv)
-    findings = validate(args.target, run=args.run)
+    try:
+        findings = validate(args.target, run=args.run, engine=args.engine)
+    except EngineError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps([asdict(f) for f in findings], indent=2))
     else:

@@ -7,11 +7,12 @@ What is reproduced (from the worker's source, see the bundle README):
   gets the legacy `$` placeholders replaced, is split with shlex and run without a shell,
   from /app/program;
 - in the prediction step, a submission without metadata is copied into the output (that is
-  how result submissions reach scoring) and the ingestion program runs on it;
+  how result submissions reach scoring) and the ingestion program runs on it; a submission
+  with a command runs at the same time as the ingestion program, each in its own container;
 - one time limit covers a whole step; on expiry the step fails with the worker's message;
 - after each step the worker writes `output/metadata` and fails if a program wrote it;
 - the scores are read from `scores.json` (else `scores.txt`) at the top of the scoring output.
-Locally the submission copy and the ingestion run one after the other instead of together.
+How each container runs (a local process, or the competition's image) is the executor's business.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,31 +116,54 @@ def _write_worker_metadata(output: Path, program: Completed | None, ingestion: C
     path.write_text(yaml.dump(status, default_flow_style=False), encoding="utf-8")
 
 
-def _run_within(executor: Executor, container: Container, deadline: float, limit: int) -> Completed:
-    completed = executor.run(container, timeout=deadline - time.monotonic())
-    if completed.timed_out:
+def _run_together(executor: Executor, containers: list[Container], deadline: float, limit: int) -> dict[str, Completed]:
+    """Start the step's containers together, as the worker does (one asyncio.gather), under one time limit.
+    The last one runs in this thread, where the executor may handle signals."""
+    done: dict[str, Completed] = {}
+
+    def run(container: Container) -> None:
+        done[container.name] = executor.run(container, timeout=deadline - time.monotonic())
+
+    failures: list[BaseException] = []
+
+    def run_aside(container: Container) -> None:
+        try:
+            run(container)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the step's thread below
+            failures.append(exc)
+
+    aside = [threading.Thread(target=run_aside, args=(c,), name=c.name) for c in containers[:-1]]
+    for thread in aside:
+        thread.start()
+    try:
+        if containers:
+            run(containers[-1])
+    finally:
+        for thread in aside:
+            thread.join()
+    if failures:
+        raise failures[0]
+    if any(completed.timed_out for completed in done.values()):
         raise StepFailed(f"Execution Time Limit exceeded. Limit was {limit} seconds")
-    return completed
+    return done
 
 
-def _run_program_container(
-    name: str, program: Path, mounts: dict[str, Path], is_scoring: bool, result: StepResult,
-    executor: Executor, deadline: float, limit: int,
-) -> None:
+def _program_container(name: str, program: Path, mounts: dict[str, Path], is_scoring: bool,
+                       result: StepResult) -> Container | None:
     """The worker's rule for the "program" container (the submission, or the scoring program).
 
-    No metadata: the folder is copied into the output (how result submissions reach scoring).
-    Metadata without a command: nothing runs. Otherwise the command runs.
+    No metadata: the folder is copied into the output (how result submissions reach scoring), before
+    anything starts. Metadata without a command: nothing runs. Otherwise the command is to run.
     """
     metadata = read_metadata(program, {"scoring": "scoring program"}.get(name, name))
     if metadata is None:
         result.notes.append(f"{name} has no metadata at its root: copied to the output")
         shutil.copytree(program, result.output, dirs_exist_ok=True)
-    elif metadata.get("command"):
-        command = substitute(str(metadata["command"]), "program", is_scoring=is_scoring)
-        result.containers[name] = _run_within(executor, Container(name, command, mounts), deadline, limit)
-    else:
+        return None
+    if not metadata.get("command"):
         result.notes.append(f"{name} metadata has no command: not run")
+        return None
+    return Container(name, substitute(str(metadata["command"]), "program", is_scoring=is_scoring), mounts)
 
 
 def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: Path, executor: Executor) -> StepResult:
@@ -153,8 +178,7 @@ def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: P
     result = StepResult("prediction", output)
     deadline = time.monotonic() + phase.execution_time_limit
 
-    _run_program_container("submission", program, mounts, False, result, executor, deadline, phase.execution_time_limit)
-
+    containers = [c for c in [_program_container("submission", program, mounts, False, result)] if c]
     if task.ingestion_program:
         ingestion_dir = step / "ingestion_program"
         extract(task.ingestion_program, ingestion_dir)
@@ -165,9 +189,8 @@ def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: P
             raise StepFailed("Program directory missing 'command' in metadata")
         command = substitute(str(ingestion_metadata["command"]), "ingestion", is_scoring=False)
         ingestion_mounts = {**mounts, "/app/program": ingestion_dir, "/app/ingested_program": program}
-        result.containers["ingestion"] = _run_within(
-            executor, Container("ingestion", command, ingestion_mounts), deadline, phase.execution_time_limit
-        )
+        containers.append(Container("ingestion", command, ingestion_mounts))
+    result.containers.update(_run_together(executor, containers, deadline, phase.execution_time_limit))
     _write_worker_metadata(output, result.containers.get("submission"), result.containers.get("ingestion"))
     return result
 
@@ -200,7 +223,8 @@ def run_scoring_step(task: Task, phase: Phase, predictions: Path, workspace: Pat
     result = StepResult("scoring", output)
     mounts = {"/app/program": program, "/app/output": output, "/app/input": step / "input", "/app/shared": shared}
     deadline = time.monotonic() + phase.execution_time_limit
-    _run_program_container("scoring", program, mounts, True, result, executor, deadline, phase.execution_time_limit)
+    scoring = _program_container("scoring", program, mounts, True, result)
+    result.containers.update(_run_together(executor, [scoring] if scoring else [], deadline, phase.execution_time_limit))
     completed = result.containers.get("scoring")
     if completed and completed.exit_code != 0:
         result.failure = f"scoring program exited with code {completed.exit_code}: Failed, no scores are uploaded"

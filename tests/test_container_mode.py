@@ -1,0 +1,361 @@
+"""Container mode (`ENGINE=docker` or `podman`): every step runs in the competition's image, laid
+out and locked down like Codabench's compute worker (codabench-facts §2.3-2.7).
+
+These tests need a container engine and the bundle's image, codalab/codalab-legacy:py312. CI has
+no Docker Hub: it builds a stand-in for that image from Debian packages (.ci/standin-image) and
+runs these tests with docker and with podman. Where no engine or image is here, they skip and say
+why; with CI set, that is a failure instead. CODABENCH_TEST_ENGINES=docker limits them to one.
+
+Each restriction is shown twice where it can be: the same submission is run locally (where it
+gets through: that is the gap the container closes) and in the container (where it fails).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PYTHON, run
+
+pytestmark = pytest.mark.slow
+
+IMAGE = "codalab/codalab-legacy:py312"
+# Linux capability numbers of the 14 the worker drops (linux/capability.h): none may remain.
+DROPPED = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "FSETID": 4, "KILL": 5, "SETGID": 6, "SETUID": 7, "SETPCAP": 8,
+           "NET_BIND_SERVICE": 10, "NET_RAW": 13, "SYS_CHROOT": 18, "MKNOD": 27, "AUDIT_WRITE": 29, "SETFCAP": 31}
+
+
+def _engine_problem(engine: str) -> str | None:
+    """Why `engine` cannot run these tests here, or None when it can."""
+    if shutil.which(engine) is None:
+        return f"no `{engine}` command"
+    try:
+        info = subprocess.run([engine, "info"], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return f"`{engine} info` did not answer in 60 s"
+    if info.returncode != 0:
+        return f"`{engine} info` failed: {(info.stderr.strip().splitlines() or ['?'])[-1]}"
+    if subprocess.run([engine, "image", "inspect", IMAGE], capture_output=True).returncode != 0:
+        return f"{engine} has no {IMAGE}: build the stand-in with `.ci/standin-image {engine}`"
+    return None
+
+
+ENGINES = [e for e in os.environ.get("CODABENCH_TEST_ENGINES", "docker,podman").split(",") if e]
+PROBLEMS = {engine: _engine_problem(engine) for engine in ENGINES}
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    problem = PROBLEMS[request.param]
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the container tests with {request.param}: {problem}", pytrace=False)
+        pytest.skip(f"{request.param}: {problem}")
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def competition(tools, bundle) -> dict:
+    return tools.bundle.load_competition(bundle)
+
+
+@pytest.fixture(scope="module")
+def phase(tools, bundle, competition):
+    return tools.bundle.find_phase(competition, "Development", bundle)
+
+
+@pytest.fixture(scope="module")
+def columns(tools, competition) -> list[dict]:
+    return tools.bundle.leaderboard_columns(competition)
+
+
+def run_in(tools, engine: str, phase, columns, submission: Path, workspace: Path, **options):
+    """The phase's one task run of `submission`, with `engine` (local, docker or podman)."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    if engine == "local":
+        executor = tools.executors.LocalExecutor(workspace, echo=None)
+    else:
+        executor = tools.executors.ContainerExecutor(engine, IMAGE, workspace, echo=None, **options)
+        executor.prepare()
+    (task_run,) = tools.run_local.run_phase(phase, submission, workspace, executor, columns)
+    return task_run
+
+
+def said(task_run) -> str:
+    return "\n".join([task_run.message, task_run.ingestion_stderr, task_run.scoring_stderr])
+
+
+def submission_that(bundle: Path, folder: Path, action: str) -> Path:
+    """The baseline, whose predict first does `action` (one line of Python)."""
+    folder.mkdir(parents=True)
+    baseline = (bundle / "starting_kit" / "sample_code_submission" / "model.py").read_text(encoding="utf-8")
+    (folder / "model.py").write_text(
+        f"{baseline}\n\n_Baseline = Model\n\n\nclass Model(_Baseline):\n    def predict(self, X):\n"
+        f"        {action}\n        return super().predict(X)\n", encoding="utf-8")
+    return folder
+
+
+def program(folder: Path, command: str, **scripts: str) -> Path:
+    """A program folder: metadata.yaml with `command`, and scripts by name (name_py -> name.py)."""
+    folder.mkdir(parents=True)
+    (folder / "metadata.yaml").write_text(yaml.safe_dump({"command": command}), encoding="utf-8")
+    for name, text in scripts.items():
+        (folder / name.replace("_py", ".py")).write_text(text, encoding="utf-8")
+    return folder
+
+
+# -- the bundle's own submissions --------------------------------------------------------------
+@pytest.mark.parametrize("phase_name", ["Development", "Final"])
+def test_the_baseline_gets_the_same_scores_in_the_image(engine, bundle, phase_name):
+    local = run([PYTHON, "tools/run_local.py", "--phase", phase_name, "--quiet"], cwd=bundle)
+    contained = run([PYTHON, "tools/run_local.py", "--phase", phase_name, "--quiet", "--engine", engine], cwd=bundle)
+    assert contained.returncode == 0, contained.stdout + contained.stderr
+    assert f"in {IMAGE} ({engine})" in contained.stdout
+    scores = [line for line in contained.stdout.splitlines() if "is better" in line]
+    assert scores and scores[:3] == [line for line in local.stdout.splitlines() if "is better" in line][:3]
+
+
+def test_the_result_submission_is_copied_to_the_output_and_scored(engine, tools, bundle, phase, columns, tmp_path):
+    result = bundle / "starting_kit" / "sample_result_submission"
+    task_run = run_in(tools, engine, phase, columns, result, tmp_path / "run")
+    assert task_run.status == "Finished", said(task_run)
+    for path in (p for p in result.rglob("*") if p.is_file()):  # copied by the worker, before the ingestion ran
+        assert (task_run.prediction_output / path.relative_to(result)).read_bytes() == path.read_bytes()
+    metadata = yaml.safe_load((task_run.prediction_output / "metadata").read_text())  # the worker's, after the step
+    assert metadata["exitCode"] is None and metadata["ingestionExitCode"] == 0
+
+
+def test_the_failing_submission_fails_with_its_message(engine, bundle):
+    done = run([PYTHON, "tools/run_local.py", "--submission", "starting_kit/failing_submission", "--quiet",
+                "--engine", engine], cwd=bundle)
+    assert done.returncode == 1, done.stdout + done.stderr
+    problem = (bundle / "starting_kit" / "failing_submission" / "expected_error.txt").read_text().removeprefix("ERROR: ")
+    assert f"The prediction step stopped: {problem.split('; ')[0]}" in done.stdout, done.stdout
+
+
+# -- what a submission can reach -------------------------------------------------------------
+def test_the_prediction_step_cannot_read_the_reference_data(engine, tools, bundle, phase, columns, tmp_path):
+    labels = next((bundle / "data" / "dev" / "reference_data").rglob("test_labels.csv"))
+    cheat = submission_that(bundle, tmp_path / "cheat", f"open({str(labels)!r}).read()")
+    local = run_in(tools, "local", phase, columns, cheat, tmp_path / "local")
+    assert local.status == "Finished", said(local)  # locally it reads the bundle's answers
+    contained = run_in(tools, engine, phase, columns, cheat, tmp_path / "contained")
+    assert contained.status == "Failed"
+    assert "No such file or directory" in said(contained) and "test_labels.csv" in said(contained)
+
+
+def test_the_submission_has_no_network(engine, tools, bundle, phase, columns, tmp_path):
+    server = socket.create_server(("0.0.0.0", 0))
+    server.settimeout(30)
+    connections = []
+    threading.Thread(target=lambda: connections.append(server.accept()), daemon=True).start()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("10.255.255.255", 9))  # no packet is sent: this only picks the host's outward address
+        host = probe.getsockname()[0]
+    caller = submission_that(bundle, tmp_path / "caller",
+                             f"__import__('socket').create_connection(({host!r}, {server.getsockname()[1]}), timeout=10).close()")
+    with_network = run_in(tools, engine, phase, columns, caller, tmp_path / "networked", network=True)
+    assert with_network.status == "Finished", said(with_network)  # the test can see a call that gets through
+    assert len(connections) == 1
+    contained = run_in(tools, engine, phase, columns, caller, tmp_path / "contained")
+    server.close()
+    assert contained.status == "Failed"
+    assert "Network is unreachable" in said(contained)
+    assert len(connections) == 1
+
+
+def test_the_submission_cannot_write_outside_its_run(engine, tools, bundle, phase, columns, tmp_path):
+    target = tmp_path / "outside" / "escaped.txt"
+    target.parent.mkdir()
+    writer = submission_that(bundle, tmp_path / "writer", f"open({str(target)!r}, 'w').write('escaped')")
+    local = run_in(tools, "local", phase, columns, writer, tmp_path / "local")
+    assert local.status == "Finished" and target.read_text() == "escaped"  # locally, anywhere you may write
+    target.unlink()
+    contained = run_in(tools, engine, phase, columns, writer, tmp_path / "contained")
+    assert contained.status == "Failed"
+    assert "No such file or directory" in said(contained)
+    assert not target.exists()
+    read_only = submission_that(bundle, tmp_path / "read-only", "open('/app/data/x', 'w').write('x')")
+    assert "Read-only file system" in said(run_in(tools, engine, phase, columns, read_only, tmp_path / "data"))
+
+
+# -- the worker's layout, environment and limits ---------------------------------------------
+PROBE = r"""
+import json, os, socket, sys
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+def listing(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError as exc:
+        return type(exc).__name__
+print(json.dumps({
+    "cwd": os.getcwd(), "argv": sys.argv[1:], "app": listing("/app"), "input": listing("/app/input"),
+    "uid": os.getuid(), "capabilities": int(status["CapEff"].strip(), 16), "no_new_privs": status["NoNewPrivs"].strip(),
+    "unbuffered": os.environ.get("PYTHONUNBUFFERED"), "marker": os.environ.get("CODABENCH_TEST_MARKER"),
+    "interfaces": sorted(name for _, name in socket.if_nameindex()),
+}))
+"""
+
+
+def view(completed) -> dict:
+    assert completed.exit_code == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_each_container_sees_the_worker_layout_and_nothing_more(engine, tools, phase, tmp_path, monkeypatch):
+    monkeypatch.setenv("CODABENCH_TEST_MARKER", "from the host")
+    worker, executor = tools.worker, tools.executors.ContainerExecutor(engine, IMAGE, tmp_path / "x", echo=None)
+    probe = "python3 probe.py $input $output $hidden"
+    task = replace(phase.tasks[0], ingestion_program=program(tmp_path / "ingestion", probe, probe_py=PROBE),
+                   scoring_program=program(tmp_path / "scoring", probe, probe_py=PROBE))
+    prediction = worker.run_prediction_step(task, phase, program(tmp_path / "submission", probe, probe_py=PROBE),
+                                            tmp_path / "run", executor)
+    scoring = worker.run_scoring_step(task, phase, prediction.output, tmp_path / "run", executor)
+    views = {"submission": view(prediction.containers["submission"]), "ingestion": view(prediction.containers["ingestion"]),
+             "scoring": view(scoring.containers["scoring"])}
+    assert views["submission"]["app"] == ["data", "input_data", "output", "program"]  # no reference data
+    assert views["submission"]["input"] == "FileNotFoundError"
+    assert views["ingestion"]["app"] == ["data", "ingested_program", "input_data", "output", "program"]
+    assert views["scoring"]["app"] == ["data", "input", "output", "program", "shared"]
+    assert views["scoring"]["input"] == ["ref", "res"]
+    assert views["ingestion"]["argv"] == ["/app/input_data", "/app/output", "/app/input/ref"]  # the worker's `$` words
+    assert views["scoring"]["argv"] == ["/app/input", "/app/output", "/app/input/ref"]
+    for name, seen in views.items():
+        assert seen["cwd"] == "/app/program", name
+        assert seen["unbuffered"] == "1" and seen["marker"] is None, name  # only what the worker passes
+        assert seen["uid"] == 0, name  # the image's user, as on the worker
+        assert seen["capabilities"] & sum(1 << bit for bit in DROPPED.values()) == 0, name
+        assert seen["no_new_privs"] == "1", name
+        assert seen["interfaces"] == ["lo"], name  # --network none
+
+
+WAITS_FOR = r"""
+import pathlib, sys, time
+output, me, other = sys.argv[1:]
+mine, theirs = pathlib.Path(output) / me, pathlib.Path(output) / other
+mine.write_text("here")
+for _ in range(200):
+    if theirs.exists():
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(f"{theirs.name} never came: the containers did not run together")
+"""
+
+
+@pytest.mark.parametrize("runner", ["local", "container"])
+def test_the_submission_and_ingestion_containers_start_together(runner, engine, tools, phase, tmp_path):
+    """Each waits for the other's file: one after the other, the first would wait in vain."""
+    executor = (tools.executors.LocalExecutor(tmp_path / "x", echo=None) if runner == "local" else
+                tools.executors.ContainerExecutor(engine, IMAGE, tmp_path / "x", echo=None))
+    task = replace(phase.tasks[0], ingestion_program=program(tmp_path / "ingestion", "python3 waits.py /app/output ingestion submission",
+                                                             waits_py=WAITS_FOR))
+    submission = program(tmp_path / "submission", "python3 waits.py /app/output submission ingestion", waits_py=WAITS_FOR)
+    step = tools.worker.run_prediction_step(task, phase, submission, tmp_path / "run", executor)
+    assert {name: c.exit_code for name, c in step.containers.items()} == {"submission": 0, "ingestion": 0}, \
+        [c.stderr for c in step.containers.values()]
+
+
+def test_the_time_limit_stops_the_step_and_removes_its_containers(engine, tools, phase, tmp_path):
+    sleeper = program(tmp_path / "sleeper", "python3 -c 'import time; time.sleep(120)'")
+    started = time.monotonic()
+    with pytest.raises(tools.worker.StepFailed, match="Execution Time Limit exceeded. Limit was 3 seconds"):
+        tools.worker.run_prediction_step(replace(phase.tasks[0], ingestion_program=None), replace(phase, execution_time_limit=3),
+                                         sleeper, tmp_path / "run", tools.executors.ContainerExecutor(engine, IMAGE, tmp_path, echo=None))
+    assert time.monotonic() - started < 30
+    left = subprocess.run([engine, "ps", "--all", "--quiet", "--filter", f"name=codabench-{os.getpid()}-"],
+                          capture_output=True, text=True)
+    assert left.stdout.strip() == ""
+
+
+def test_a_package_the_image_lacks_fails_there_with_the_worker_error(engine, bundle, tmp_path):
+    """`hypothesis` is in the test environment, not in the image: locally all is well, in the image it is not."""
+    root = tmp_path / bundle.name
+    shutil.copytree(bundle, root, ignore=shutil.ignore_patterns("runs", "dist", "__pycache__"))
+    figures = root / "scoring_program" / "figures.py"
+    figures.write_text(figures.read_text(encoding="utf-8") + "\nimport hypothesis\n", encoding="utf-8")
+    local = run([PYTHON, "tools/run_local.py", "--quiet"], cwd=root)
+    assert local.returncode == 0, local.stdout + local.stderr
+    contained = run([PYTHON, "tools/run_local.py", "--quiet", "--engine", engine], cwd=root)
+    assert contained.returncode == 1
+    assert "scoring program exited with code 1: Failed, no scores are uploaded" in contained.stdout
+    assert "ModuleNotFoundError: No module named 'hypothesis'" in contained.stdout
+    warned = run([PYTHON, "tools/validate_bundle.py"], cwd=root)
+    line = len(figures.read_text(encoding="utf-8").splitlines())
+    assert "CB037" in warned.stdout and f"scoring_program/figures.py:{line} imports 'hypothesis'" in warned.stdout
+
+
+def test_a_user_who_is_not_root_gets_writable_outputs_and_their_files_back(bundle):
+    """Docker's root in the container, without DAC_OVERRIDE, writes only where the owner lets everyone; what it writes
+    is root's on the host until the runner hands it back to the user."""
+    problem = PROBLEMS.get("docker") or ("" if os.getuid() == 0 else "needs root to act as another user")
+    if problem or shutil.which("setpriv") is None:
+        pytest.skip(problem or "no setpriv")
+    import grp
+    try:
+        docker_gid = grp.getgrnam("docker").gr_gid
+    except KeyError:
+        pytest.skip("no docker group")
+    if os.stat("/var/run/docker.sock").st_gid != docker_gid:
+        pytest.skip("the docker socket is not the docker group's")
+    nobody = 65534
+    home = Path(tempfile.mkdtemp(prefix="codabench-not-root-"))  # pytest's own folders are private to root
+    try:
+        home.chmod(0o755)
+        root = home / bundle.name
+        shutil.copytree(bundle, root, ignore=shutil.ignore_patterns("runs", "dist", "__pycache__"))
+        (home / "tmp").mkdir()
+        for path in [home, *home.rglob("*")]:
+            os.chown(path, nobody, docker_gid, follow_symlinks=False)
+        as_nobody = ["setpriv", f"--reuid={nobody}", f"--regid={docker_gid}", "--clear-groups"]
+        environment = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(home / "tmp")}
+        done = subprocess.run([*as_nobody, PYTHON, "tools/run_local.py", "--quiet", "--engine", "docker"], cwd=root,
+                              env=environment, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr  # ingestion and scoring could write their outputs
+        others = [p for p in (root / "runs").rglob("*") if p.lstat().st_uid != nobody]
+        assert others == [], others[:3]
+        removed = subprocess.run([*as_nobody, "rm", "-r", str(root / "runs")], capture_output=True, text=True, env=environment)
+        assert removed.returncode == 0, removed.stderr
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# -- the organizer's commands ----------------------------------------------------------------
+def test_the_bundle_suite_passes_with_make_test_engine(engine, bundle):
+    """`make test ENGINE=...`: the bundle's own tests run their submissions in the image."""
+    done = run(["make", "test", f"ENGINE={engine}", f"PYTHON={PYTHON}"], cwd=bundle)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout.splitlines()[-1]
+
+
+def test_an_image_that_cannot_be_pulled_is_named(engine, tools, tmp_path):
+    executor = tools.executors.ContainerExecutor(engine, "localhost:1/codabench-template-none:1", tmp_path, echo=None)
+    with pytest.raises(tools.executors.EngineError, match=r"cannot pull localhost:1/codabench-template-none:1 \(.+\): check"):
+        executor.prepare()
+
+
+@pytest.mark.parametrize("wanted", ["docker", "podman"])
+def test_without_the_engine_each_command_says_so_in_one_line(wanted, bundle, tmp_path):
+    """No engine fixture: this holds on any machine. PATH holds only make."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "make").symlink_to(shutil.which("make"))
+    environment = {**os.environ, "PATH": str(tmp_path / "bin")}
+    expected = (f"ERROR: ENGINE={wanted}: there is no `{wanted}` command on this machine; install it (or use "
+                f"ENGINE={'podman' if wanted == 'docker' else 'docker'}), or leave ENGINE out to run with the local Python")
+    for target in ("run", "validate", "bundle"):
+        done = subprocess.run(["make", target, f"ENGINE={wanted}", f"PYTHON={PYTHON}"], cwd=bundle, env=environment,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode != 0, target
+        errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+        assert errors and errors[0].startswith(expected), (target, done.stderr)
+        assert "Traceback" not in done.stdout + done.stderr, target
