@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -362,7 +363,9 @@ def table(kind: str, sizes: list[int], args: argparse.Namespace, settings: dict,
             shutil.rmtree(folder)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """The options; --args=STRING (how `make bench ARGS=...` passes its value) holds more of them, split
+    like a shell would (shlex): the only place they are split, so quotes in ARGS work as in a shell."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default=",".join(map(str, SIZES)), help="scoring sizes, comma-separated")
     parser.add_argument("--large", action="store_true", help=f"add {LARGE:,} rows to the scoring sizes")
@@ -372,6 +375,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, the median is shown")
     parser.add_argument("--python", default=sys.executable, help="interpreter the programs run with")
     parser.add_argument("--keep", type=Path, help="write the generated data here and keep it")
+    parser.add_argument("--args", metavar="STRING", help="more options in one string, split as a shell would "
+                        "(make bench ARGS=\"--large --python '/opt/my python/bin/python3'\")")
+    args = parser.parse_args(argv)
+    if args.args:
+        try:
+            more = shlex.split(args.args)
+        except ValueError as exc:
+            parser.error(f"ARGS={args.args!r}: {exc}")
+        if any(item == "--args" or item.startswith("--args=") for item in more):
+            parser.error(f"ARGS={args.args!r}: --args inside ARGS")
+        args = parser.parse_args(more, namespace=args)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["floor"]:  # how the script runs a floor: floor scoring|ingestion IN1 IN2 OUT
         _, kind, first, second, output = argv
@@ -385,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         _, kind, folder, rows, described = argv
         PROGRAMS[kind][3](Path(folder), **json.loads(described), rows=int(rows))
         return 0
-    args = parser.parse_args(argv)
+    args = parse_arguments(argv)
     settings, entry = competition(args.classes)
     sizes = [int(n) for n in args.rows.split(",") if n.strip()] + ([LARGE] if args.large else [])
     ingestion_sizes = [int(n) for n in args.ingestion_rows.split(",") if n.strip() and int(n)]
