@@ -100,6 +100,7 @@ CODE_MODE_FILES = {
     "tools/images.py",
     "tools/import_rules.py",
     "tools/make_bundle.py",
+    "tools/page_rules.py",
     "tools/prepare_data.py",
     "tools/program_rules.py",
     "tools/run_local.py",

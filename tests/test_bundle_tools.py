@@ -2,8 +2,10 @@
 
 tools/validate_bundle.py (with its rules) and the local runner (tools/worker.py, run_local.py,
 executors.py) are the same in every bake, so their tests run here, on the default bake with its
-data; the bundle's own suite keeps what checks its competition (it validates without a finding,
-its zip too, and its solution writes the scores.json its leaderboard shows).
+data; the bundle's own suite keeps what checks its competition (it validates without a finding but
+the template's placeholder text, its zip too, and its solution writes the scores.json its
+leaderboard shows). A fresh bake warns about that placeholder text (CB130) until the organizer
+replaces it; the tests that expect not a single finding use `finished`, the bake once they have.
 
 The validator catches each way a bundle breaks: a corpus of broken copies, one rule each. Every
 case copies the bundle, makes one edit, and asserts the finding's code and the words Codabench
@@ -18,11 +20,14 @@ and sys.modules with this file's last test, so other bakes' tools can be importe
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.util
 import json
 import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 import zipfile
 from copy import deepcopy
@@ -56,6 +61,14 @@ def code_mode(bundle) -> bool:
 @pytest.fixture(scope="module")
 def competition(tools, bundle) -> dict:
     return tools.bundle.load_competition(bundle)
+
+
+@pytest.fixture(scope="module")
+def finished(bundle, tmp_path_factory) -> Path:
+    """The bundle once the organizer has written their own description and pages: not a single finding."""
+    root = copy_bundle(bundle, tmp_path_factory.mktemp("finished"), with_tools=True)
+    write_own_texts(root)
+    return root
 
 
 # -- the validator: one broken copy per rule -------------------------------------------------
@@ -149,6 +162,24 @@ def _append(root: Path, text: str) -> None:
 
 def _add_line(path: Path, line: str) -> None:
     path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+
+
+def _set_mode(root: Path, mode: str) -> None:
+    """Say in the scoring program's settings.json what participants submit (code, result or both)."""
+    path = root / "scoring_program" / "settings.json"
+    path.write_text(json.dumps({**json.loads(path.read_text(encoding="utf-8")), "submission_mode": mode}), encoding="utf-8")
+
+
+def write_own_texts(root: Path) -> None:
+    """What the organizer does before uploading: their own description and pages instead of the template's placeholders."""
+    own = "Forecast which loans default, from a year of repayments."
+    edit_text(root, r'(?m)^description: ".*"$', f'description: "{own}"')
+    edit_text(root, r"(?m)^Predict the .* of each row of a tabular dataset\.$", own, file="pages/overview.md")
+    edit_text(root, r"\nOrganizers: edit this page[^\n]*\n", "\n", file="pages/terms.md")
+
+
+def _prepend_line(path: Path, line: str) -> None:
+    path.write_text(f"{line}\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
 
 
 def _link(path: Path, target: str) -> None:
@@ -256,8 +287,24 @@ CASES = [
     Case("metadata-without-command", lambda c, r: (r / "scoring_program" / "metadata.yaml").write_text("description: scorer\n"),
          "CB035", "no `command`"),
     Case("script-not-in-program", lambda c, r: set_command(r, "scoring_program", "python3 /app/program/score.py"), "CB036", "has no score.py"),
+    Case("program-syntax-error", lambda c, r: (r / "scoring_program" / "helpers.py").write_text("import os\n\ndef f(:\n    pass\n"),
+         "CB038", "scoring_program/helpers.py line 3: SyntaxError: invalid syntax", rewrite=False),
+    Case("ingestion-indentation", lambda c, r: _prepend_line(r / "ingestion_program" / "ingestion.py", "  stray = 1"), "CB038",
+         "ingestion_program/ingestion.py line 1: IndentationError: unexpected indent", needs_code=True, rewrite=False),
+    Case("sample-submission-not-utf-8", lambda c, r: (pop(c, "solutions"), (r / "starting_kit" / "sample_code_submission" / "model.py")
+                                                      .write_bytes(b"class Model:\n    name = 'caf\xe9'\n")),
+         "CB038", "starting_kit/sample_code_submission/model.py line 2: SyntaxError: (unicode error) 'utf-8' codec can't decode",
+         needs_code=True),
     Case("import-the-image-lacks", lambda c, r: _add_line(r / "scoring_program" / "figures.py", "import xgboost.sklearn"), "CB037",
          "scoring_program/figures.py:"),
+    # result submissions need the test features in every phase that takes them
+    Case("result-mode-final-without-test-features", lambda c, r: _set_mode(r, "result"), "CB085",
+         "phase 'Final' takes result submissions (submission_mode \"result\" in scoring_program/settings.json), but its public "
+         "data data/final/public_data lacks test.csv (dataset 'main')", rewrite=False),
+    Case("result-mode-phase-without-public-data", lambda c, r: (_set_mode(r, "result"), pop(c["phases"][1], "public_data")), "CB085",
+         "phase 'Final' takes result submissions"),
+    Case("dev-without-test-features", lambda c, r: (r / "data" / "dev" / "public_data" / "test.csv").unlink(), "CB085",
+         "phase 'Development' takes result submissions (submission_mode \"both\"", rewrite=False),
     # phases and dates
     Case("unquoted-datetime", lambda c, r: edit_text(r, r"start: '(\d{4}-\d\d-\d\d) [\d:]+'", r"start: \1 12:30:00"), "CB040",
          "Codabench keeps only the day and stores", rewrite=False),
@@ -343,7 +390,8 @@ CASES = [
          rewrite=False),
     Case("fact-sheet-boolean", lambda c, r: c.update(fact_sheet=fact_sheet(is_required=True)), "CB114", "behaves as false"),
 ]
-ZIP_CODES = {"CB090", "CB091", "CB092", "CB093"}  # tested below, on zips
+ZIP_CODES = {"CB090", "CB091", "CB092", "CB093", "CB096"}  # tested below, on zips
+PAGE_CODES = {"CB130"}  # a fresh bake holds the template's placeholder text: tested below, on it
 # CB120, CB123, CB125 below; CB121, CB122, CB124 by the bundle's own tests/test_validator.py
 # (test_running_the_solution_compares_scores_json_with_the_columns: its solution against its leaderboard)
 RUN_CODES = {"CB120", "CB121", "CB122", "CB123", "CB124", "CB125"}
@@ -377,28 +425,59 @@ def test_imports_the_image_has_own_or_guarded_are_not_reported(bundle, validate,
     assert [f.code for f in validate(root) if f.code == "CB037"] == []
 
 
-def test_an_unquoted_day_loses_nothing_and_is_not_reported(bundle, validate, tmp_path):
-    root = copy_bundle(bundle, tmp_path)
+def test_an_unquoted_day_loses_nothing_and_is_not_reported(finished, validate, tmp_path):
+    root = copy_bundle(finished, tmp_path)
     edit_text(root, r"start: '(\d{4}-\d\d-\d\d) 00:00:00'", r"start: \1")
     assert [str(f) for f in validate(root)] == []
 
 
+HOSTILE_SOURCES = {  # a program file: (its bytes, what CB038 says, or None when Python reads it)
+    "a NUL byte": (b"x = 1\ny = 2\x00\n", "helpers.py line 2: SyntaxError: source code string cannot contain null bytes"),
+    "nested too deep for the compiler": (b"x = " + b"1 + " * 100_000 + b"1\n", "helpers.py: RecursionError: maximum recursion depth"),
+    "an unknown coding": (b"# -*- coding: klingon -*-\nx = 1\n", "helpers.py: SyntaxError: unknown encoding: klingon"),
+    "tabs and spaces mixed": (b"if True:\n\tx = 1\n        y = 2\n", "helpers.py line 3: TabError: inconsistent use of tabs"),
+    "a byte-order mark": (b"\xef\xbb\xbfx = 1\n", None),
+    "latin-1 with its coding line": (b"# -*- coding: latin-1 -*-\nx = 'caf\xe9'\n", None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_SOURCES))
+def test_a_program_file_is_compiled_never_run_and_never_crashes_the_validator(name, bundle, validate, tmp_path):
+    data, says = HOSTILE_SOURCES[name]
+    root = copy_bundle(bundle, tmp_path)
+    ran = tmp_path / "ran"
+    (root / "scoring_program" / "helpers.py").write_bytes(data + f"open({str(ran)!r}, 'w')\n".encode())
+    found = [f"{f.message} {f.fix}" for f in validate(root) if f.code == "CB038"]
+    assert not ran.exists()
+    if says is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and f"scoring_program/{says}" in found[0], found
+
+
+def test_a_program_file_with_merge_markers_is_named_once_not_twice(bundle, validate, tmp_path):
+    root = copy_bundle(bundle, tmp_path)
+    (root / "scoring_program" / "figures.py").write_text("import os\n\n<<<<<<< ours\nA = 1\n=======\nA = 2\n>>>>>>> theirs\n")
+    assert [f.code for f in validate(root) if f.code in ("CB038", "CB095")] == ["CB095"]
+
+
 def test_the_corpus_breaks_every_rule_once_at_least(rules):
-    covered = {case.code for case in CASES} | ZIP_CODES | RUN_CODES
+    covered = {case.code for case in CASES} | ZIP_CODES | PAGE_CODES | RUN_CODES
     assert set(rules) - covered == set()
     assert len(CASES) >= 40
 
 
 # -- zips, as Codabench unpacks them -------------------------------------------------------
 @pytest.fixture(scope="module")
-def built_zip(tools, bundle, tmp_path_factory) -> Path:
-    return tools.make_bundle.write_bundle(bundle, tmp_path_factory.mktemp("dist") / "bundle.zip")
+def built_zip(tools, finished, tmp_path_factory) -> Path:
+    return tools.make_bundle.write_bundle(finished, tmp_path_factory.mktemp("dist") / "bundle.zip")
 
 
-def rezip(source: Path, target: Path, prefix: str = "", extra: dict[str, bytes] | None = None) -> Path:
+def rezip(source: Path, target: Path, prefix: str = "", extra: dict[str, bytes] | None = None, without: tuple[str, ...] = ()) -> Path:
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for name in old.namelist():
-            new.writestr(prefix + name, old.read(name))
+            if name not in without:
+                new.writestr(prefix + name, old.read(name))
         for name, data in (extra or {}).items():
             new.writestr(name, data)
     return target
@@ -482,6 +561,85 @@ def test_a_large_bundle_gets_a_warning(built_zip, tools, validate, monkeypatch):
     assert [f.code for f in validate(built_zip)] == ["CB093"]
 
 
+def test_zip_entries_that_climb_out_are_named_and_unpacked_inside(built_zip, validate, tmp_path):
+    marker = f"escaped-{os.getpid()}-{tmp_path.name}.txt"
+    climbing = {f"../{marker}": b"x", f"/tmp/{marker}": b"x", "../pages/terms.md": b"# Not the terms\n", f"..\\..\\{marker}": b"x"}
+    findings = validate(rezip(built_zip, tmp_path / "climbing.zip", extra=climbing))
+    (finding,) = findings
+    assert (finding.code, finding.severity, finding.file) == ("CB096", "error", "climbing.zip")
+    assert f"'../{marker}' (lands as {marker})" in finding.message
+    assert f"'/tmp/{marker}' (lands as tmp/{marker})" in finding.message
+    assert "'../pages/terms.md' (lands as pages/terms.md, as does another entry: the later one wins)" in finding.message
+    assert "and 1 more" in finding.message and "ZipFile.extractall" in finding.message and "make bundle" in finding.fix
+    assert not (Path("/tmp") / marker).exists() and not (tmp_path.parent / marker).exists()
+    assert not [p for p in Path(tempfile.gettempdir()).glob(f"*{marker}")]
+
+
+def test_a_backslash_entry_is_one_file_of_that_name_on_codabench(built_zip, validate, tmp_path):
+    findings = validate(rezip(built_zip, tmp_path / "windows.zip", extra={"..\\..\\notes.txt": b"x"}))
+    (finding,) = findings
+    assert finding.code == "CB096" and "'..\\\\..\\\\notes.txt' (lands as one file of that very name at the root)" in finding.message
+
+
+@pytest.mark.parametrize("entry", ["..", "logo.png/inside.txt"], ids=["only dot-dot", "under a file"])
+def test_a_zip_entry_that_cannot_be_unpacked_is_a_finding_not_a_crash(entry, built_zip, validate, tmp_path):
+    findings = validate(rezip(built_zip, tmp_path / "broken.zip", extra={entry: b"x"}))
+    (finding,) = findings
+    assert finding.code == "CB096" and f"the entry {entry!r} cannot be unpacked" in finding.message
+    assert "Unpacking the bundle failed. Here is the error log:" in finding.message
+
+
+def test_a_syntax_error_in_a_zipped_program_is_found(built_zip, validate, tmp_path):
+    findings = validate(rezip(built_zip, tmp_path / "syntax.zip", extra={"scoring_program/helpers.py": b"x = 1\ndef f(:\n"}))
+    assert [(f.code, f.file) for f in findings] == [("CB038", "scoring_program/helpers.py")]
+    assert findings[0].message.startswith("scoring_program/helpers.py line 2: SyntaxError: invalid syntax")
+
+
+def test_public_test_features_missing_from_a_zipped_phase_are_found(built_zip, validate, tmp_path):
+    findings = validate(rezip(built_zip, tmp_path / "no-test.zip", without=("data/dev/public_data/test.csv",)))
+    assert [(f.code, f.path, f.file) for f in findings] == [("CB085", "phases[0].public_data", "data/dev/public_data")]
+
+
+# -- the template's placeholder text --------------------------------------------------------
+def test_a_fresh_bake_warns_about_its_placeholder_text_and_nothing_else(bundle, validate):
+    findings = validate(bundle)
+    assert sorted((f.code, f.severity, f.file, f.path) for f in findings) == [
+        ("CB130", "warning", "competition.yaml", "description"),
+        ("CB130", "warning", "pages/overview.md", "pages[0].file"),
+        ("CB130", "warning", "pages/terms.md", "terms")]
+    said = {f.file: f"{f.message} {f.fix}" for f in findings}
+    assert "'Organizers: edit this page'" in said["pages/terms.md"] and "pages/terms.md line " in said["pages/terms.md"]
+    assert "'Predict the binary label of each row of a tabular dataset.'" in said["competition.yaml"]
+    assert all("edit it before you upload" in text for text in said.values())
+
+
+def test_once_the_organizer_writes_their_own_texts_nothing_is_left(finished, validate):
+    assert [str(f) for f in validate(finished)] == []
+
+
+def test_every_generic_description_of_the_template_is_known(tools):
+    from conftest import TEMPLATE
+
+    page_rules = importlib.import_module("page_rules")  # the bake's, as the validator imports it
+    spec = importlib.util.spec_from_file_location("template_local_extensions", TEMPLATE / "local_extensions.py")
+    extensions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(extensions)
+    assert set(page_rules.GENERIC_DESCRIPTIONS) == set(extensions.DESCRIPTIONS.values())
+
+
+def test_a_description_of_another_task_type_is_a_placeholder_too(finished, validate, tmp_path):
+    root = copy_bundle(finished, tmp_path)
+    edit_text(root, r'(?m)^description: ".*"$', 'description: "Predict a numeric target for each row of a tabular dataset."')
+    assert [(f.code, f.path) for f in validate(root)] == [("CB130", "description")]
+
+
+def test_make_bundle_builds_a_fresh_bake_and_shows_its_placeholder_warnings(bundle, tools, tmp_path, capsys):
+    root = copy_bundle(bundle, tmp_path)
+    assert tools.make_bundle.build(root, tmp_path / "dist", run=False) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "dist" / "bundle.zip").is_file() and "WARNING CB130" in out and "edit it before you upload" in out
+
+
 # -- running the solution (--run) ---------------------------------------------------------
 def foreign_copy(root: Path, tmp_path: Path) -> tuple[Path, dict]:
     """A copy without this template's tools: validated as any other bundle would be."""
@@ -511,8 +669,8 @@ def test_running_the_solution_compares_scores_json_with_the_columns(bundle, vali
     assert ("CB124", f"{computed['key']!r} is a computed column: Codabench overwrites what scoring writes") in found
 
 
-def test_without_a_solution_the_run_check_says_so(bundle, validate, tmp_path):
-    root, competition = foreign_copy(bundle, tmp_path)
+def test_without_a_solution_the_run_check_says_so(finished, validate, tmp_path):
+    root, competition = foreign_copy(finished, tmp_path)
     del competition["solutions"]
     write_yaml(root, competition)
     assert [f.code for f in validate(root, run=True)] == ["CB125"]
@@ -525,13 +683,13 @@ def test_non_finite_and_huge_scores_are_named(tools):
 
 
 # -- the command line ----------------------------------------------------------------------
-def test_json_output_and_exit_status(bundle, tools, tmp_path, capsys):
-    root = copy_bundle(bundle, tmp_path, with_tools=True)
+def test_json_output_and_exit_status(finished, tools, tmp_path, capsys):
+    root = copy_bundle(finished, tmp_path, with_tools=True)
     edit_text(root, r"version: 2", "version: 2.0")
     assert tools.validate_bundle.main([str(root), "--json"]) == 1
     (finding,) = json.loads(capsys.readouterr().out)
     assert finding == {**finding, "code": "CB001", "severity": "error", "file": "competition.yaml", "path": "version"}
-    assert tools.validate_bundle.main([str(bundle)]) == 0
+    assert tools.validate_bundle.main([str(finished)]) == 0
     assert "No findings" in capsys.readouterr().out
 
 

@@ -1,4 +1,5 @@
-"""This competition passes the validator: the folder and the built zip without a finding.
+"""This competition passes the validator: the folder and the built zip without a finding, but for
+the template's placeholder text (CB130) until you replace it with your own.
 
 The validator itself (a corpus of broken bundles, one rule each, and its run of a solution) is
 the same in every bundle, so the template that generated this one tests it, once. That this
@@ -14,9 +15,15 @@ import pytest
 from conftest import ROOT
 from validate_bundle import validate
 
+PLACEHOLDER = "CB130"  # a warning naming the page and the phrase to replace; `make validate` lists what is left
 
-def test_this_bundle_validates_without_a_single_finding():
-    assert [str(f) for f in validate(ROOT)] == []
+
+def beyond_placeholders(findings) -> list[str]:
+    return [str(f) for f in findings if f.code != PLACEHOLDER]
+
+
+def test_this_bundle_validates_without_a_finding_but_its_placeholder_text():
+    assert beyond_placeholders(validate(ROOT)) == []
 
 
 @pytest.fixture(scope="module")
@@ -26,5 +33,5 @@ def built_zip(tmp_path_factory) -> Path:
     return write_bundle(ROOT, tmp_path_factory.mktemp("dist") / "bundle.zip")
 
 
-def test_the_built_zip_validates_without_a_finding(built_zip):
-    assert [str(f) for f in validate(built_zip)] == []
+def test_the_built_zip_validates_without_a_finding_but_its_placeholder_text(built_zip):
+    assert beyond_placeholders(validate(built_zip)) == []

@@ -3,18 +3,21 @@
 Codabench zips each referenced folder with its contents at the zip root and uploads a
 referenced file as is (so a file must already be a zip); pages and terms are read as UTF-8
 text; the logo's type is sniffed from its bytes; every approved participant can download
-the starting kit, the public data and the solutions.
+the starting kit, the public data and the solutions. A phase that takes result submissions
+must give participants the test features to predict on, in its public data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from bundle import mappings, referenced_paths
 from findings import Findings
-from zips import file_size, files_under, is_junk, links_out, list_files, read_file
+from yaml_rules import key, phases_in_order
+from zips import ENTRY_ERRORS, file_size, files_under, is_junk, links_out, list_files, read_file
 
 MB = 1024 * 1024
 LARGE = {"path": 50 * MB, "starting_kit": 100 * MB}  # by yaml key (a solution's `path`): participants download these
@@ -41,6 +44,8 @@ STRAY_FIXES = {
 ZIP_FREE_KEYS = ("ingestion_program", "scoring_program", "starting_kit", "path")  # data may ship zips on purpose
 MAX_SCANNED = 2 * MB  # text files read for merge-conflict markers (programs, pages, the kit; not the data)
 MAX_STRAYS_LISTED = 3
+SETTINGS = "settings.json"  # this template's scoring program: submission_mode (code, result, both) and the dataset names
+PUBLIC_TEST = "test.csv"  # the test features participants predict on, in each dataset's folder of the public data
 
 
 def size_of(path: Path) -> int:
@@ -111,6 +116,7 @@ def check_files(c: dict, root: Path, findings: Findings, own_bundle: bool = Fals
                 findings.add("CB014", f"pages[{i}].{key}", f"the page has no {key}; Codabench says '{said}'", f"add `{key}:`")
     check_logo(c, root, inside, findings)
     check_data_layout(c, root, inside, findings)
+    check_public_test_features(c, root, inside, findings)
     check_sizes(root, inside, findings)
     check_leaks(c, root, inside, findings)
     check_strays(root, inside, findings)
@@ -251,3 +257,58 @@ def check_conflict_markers(root: Path, inside: dict[str, str], findings: Finding
             findings.add("CB095", where, f"{shipped} line {line} holds merge-conflict markers (<<<<<<< ... >>>>>>>), left "
                          "by a template update or a merge that did not apply cleanly",
                          "keep the lines you want between the markers, delete the markers, then run `make test`")
+
+
+def scoring_settings(c: dict, root: Path, inside: dict[str, str], phase: dict) -> tuple[str, dict]:
+    """(the file, what it says) of the settings.json of the scoring program of a phase's first task that has one,
+    or ("", {}): a scoring program not made from this template has none."""
+    tasks = {key(task.get("index")): i for i, task in mappings(c.get("tasks"))}
+    listed = phase.get("tasks") if isinstance(phase.get("tasks"), list) else []
+    for where in (f"tasks[{tasks[key(index)]}].scoring_program" for index in listed if key(index) in tasks):
+        source = root / inside.get(where, "")
+        if where not in inside or not (source.is_dir() or zipfile.is_zipfile(source)) or SETTINGS not in list_files(source):
+            continue
+        try:
+            settings = json.loads(read_file(source, SETTINGS))
+        except (ValueError, RecursionError, OSError, *ENTRY_ERRORS):
+            continue  # the scoring program fails on it; not this rule's to say
+        if isinstance(settings, dict):
+            return f"{inside[where].rstrip('/')}/{SETTINGS}", settings
+    return "", {}
+
+
+def public_test_files(datasets: object) -> dict[str, str]:
+    """Dataset name -> its test features in the public data (`make data`: one dataset at the top, several in sub-folders)."""
+    if not (isinstance(datasets, list) and datasets and all(isinstance(d, str) and d for d in datasets)):
+        return {}
+    return {datasets[0]: PUBLIC_TEST} if len(datasets) == 1 else {d: f"{d}/{PUBLIC_TEST}" for d in datasets}
+
+
+def check_public_test_features(c: dict, root: Path, inside: dict[str, str], findings: Findings) -> None:
+    """CB085: participants predict on a phase's public test.csv. With submission_mode "result" every phase takes result
+    submissions; with "both" every phase but the last (Codabench's final phase), which re-runs code only."""
+    ordered = phases_in_order(c)
+    for position, (i, phase) in enumerate(ordered):
+        settings_file, settings = scoring_settings(c, root, inside, phase)
+        mode = settings.get("submission_mode")
+        wanted = public_test_files(settings.get("datasets"))
+        if not wanted or not (mode == "result" or (mode == "both" and position < len(ordered) - 1)):
+            continue
+        name = phase.get("name") if isinstance(phase.get("name"), str) else f"phases[{i}]"
+        said = f"phase {name!r} takes result submissions (submission_mode \"{mode}\" in {settings_file})"
+        public = phase.get("public_data")
+        if not public:
+            findings.add("CB085", f"phases[{i}]", f"{said}, but has no public_data: participants have no test features to predict",
+                         "point `public_data:` at the phase's public data folder (`make data` writes data/<phase>/public_data/)")
+            continue
+        source = root / str(public)
+        if f"phases[{i}].public_data" not in inside or not (source.is_dir() or zipfile.is_zipfile(source)):
+            continue  # outside the bundle, missing, or not a zip: CB009, CB011, CB015
+        present = set(list_files(source))
+        missing = [f"{file} (dataset {dataset!r})" for dataset, file in wanted.items() if file not in present]
+        if missing:
+            folder = public.rstrip("/")
+            findings.add("CB085", f"phases[{i}].public_data", f"{said}, but its public data {folder} lacks {', '.join(missing)}: "
+                         "participants have no test features to predict",
+                         "run `make data`: it writes each dataset's test.csv into the public data of every phase that takes "
+                         "result submissions", file=folder)

@@ -20,6 +20,7 @@ RULES: dict[str, tuple[str, str]] = {
     "CB093": (WARNING, "the bundle is large"),
     "CB094": (ERROR, "a file not meant to ship: a .rej or .orig, an editor's backup, a hidden file, a zip in a program or the kit"),
     "CB095": (ERROR, "a shipped text file holds merge-conflict markers"),
+    "CB096": (ERROR, "a zip entry does not unpack where its name says ('../', an absolute or a backslash path), or not at all"),
     # top-level keys
     "CB001": (ERROR, "version is not exactly 2"),
     "CB002": (ERROR, "a required top-level key is missing"),
@@ -59,6 +60,7 @@ RULES: dict[str, tuple[str, str]] = {
     "CB035": (ERROR, "a program's metadata has no command"),
     "CB036": (ERROR, "a command runs a script that is not in the program"),
     "CB037": (WARNING, "a program imports a package that the declared docker_image does not have"),
+    "CB038": (ERROR, "a program's, a solution's or the sample code submission's .py file does not compile"),
     # phases and dates
     "CB040": (ERROR, "an unquoted date/time loses its time of day"),
     "CB041": (ERROR, "a date in an ambiguous (day and month both 12 or less) or unreadable form"),
@@ -95,12 +97,14 @@ RULES: dict[str, tuple[str, str]] = {
     "CB074": (ERROR, "a computation index is not an integer"),
     "CB075": (ERROR, "a computation index is not another column's index"),
     "CB076": (WARNING, "submission_rule Add: participants must post each result by hand"),
-    # this bundle's own contracts (only when the validator runs on its own bundle)
+    # this bundle's own contracts: CB080-CB084 need its tools/ (so only on its folder); CB085 reads the
+    # scoring program's settings.json (so on the zip too)
     "CB080": (ERROR, "scoring_program/metrics.py cannot be read"),
     "CB081": (ERROR, "a generated file is out of sync with scoring_program/metrics.py"),
     "CB082": (ERROR, "the data differ from data/manifest.json or data.yaml, or leak reference data"),
     "CB083": (ERROR, "pages/data.md's tables disagree with data.yaml and the data"),
     "CB084": (ERROR, "pages/overview.md's phase table disagrees with competition.yaml's phases"),
+    "CB085": (ERROR, "a phase takes result submissions, but its public data lacks the test features (test.csv)"),
     # structure checked by the JSON Schema (tools/competition.schema.json)
     "CB100": (ERROR, "a value has the wrong type"),
     "CB101": (ERROR, "a value is not one Codabench allows"),
@@ -114,6 +118,8 @@ RULES: dict[str, tuple[str, str]] = {
     "CB112": (ERROR, "a fact sheet question's key differs from its name"),
     "CB113": (ERROR, "a fact sheet question's type is not checkbox, text or select"),
     "CB114": (ERROR, "is_required / is_on_leaderboard is a YAML boolean, not the string \"true\"/\"false\""),
+    # what participants read: the pages, the terms, the description
+    "CB130": (WARNING, "a page or the description still holds the template's placeholder text"),
     # running the solution (--run)
     "CB120": (ERROR, "the solution does not run through the pipeline"),
     "CB121": (ERROR, "scores.json lacks a leaderboard column"),

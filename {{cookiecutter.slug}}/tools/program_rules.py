@@ -4,13 +4,17 @@ A program is a folder or a zip in the bundle. The worker looks for `metadata.yam
 `metadata`) at its root, replaces the legacy `$` placeholders, splits the command with
 shlex and runs it without a shell from /app/program. Which /app folders exist depends on
 the step and the container, so a command that works in one step can point at nothing in
-another: the table below is the worker's mount list (codabench-facts §2.3).
+another: the table below is the worker's mount list (codabench-facts §2.3). Every .py file that
+runs (the programs', the solutions' and the starting kit's sample code submission) is compiled,
+never run: a syntax error stops the program as soon as Python loads the file.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -20,9 +24,13 @@ from images import IMAGES
 from import_rules import check_imports
 from worker import MAX_METADATA_BYTES, METADATA_NAMES, substitute
 from bundle import mappings
+from file_rules import conflict_line, inside_paths
 from yaml_rules import key
-from zips import file_size, list_files, read_file
+from zips import ENTRY_ERRORS, file_size, list_files, read_file
 
+KIT_SAMPLE = "sample_code_submission/"  # the starting kit's sample code submission, when it has one
+MAX_COMPILED = 10 * 1024 * 1024  # bytes; a larger .py file is data, not code worth compiling here
+COMPILER = f"Python {sys.version_info.major}.{sys.version_info.minor}"  # the validator's: the image's may differ
 SHELL_SYNTAX = re.compile(r"&&|\|\||[|<>;`]|\$\(|(^|\s)cd\s")
 APP_PATH = re.compile(r"/app(?:/[^\s'\"=:,;]*)?")
 ALWAYS = {"/app/program", "/app/output", "/app/data"}
@@ -169,12 +177,66 @@ def programs(c: dict) -> list[tuple[str, str, str, dict]]:
     return found
 
 
+def python_files(c: dict, root: Path) -> Iterator[tuple[str, str, Path, str]]:
+    """(where in competition.yaml, the file as shipped, its folder or zip, its name there) for each .py file that runs on
+    Codabench or on a participant's machine: the programs', the solutions', the starting kit's sample code submission.
+    Each file once (the baseline solution is the kit's sample), nothing outside the bundle."""
+    inside = inside_paths(c, root)
+    places = [(where, path, "") for path, where, _, _ in programs(c)]
+    places += [(f"phases[{i}].starting_kit", phase.get("starting_kit"), KIT_SAMPLE) for i, phase in mappings(c.get("phases"))]
+    seen = set()
+    for where, path, under in places:
+        source = root / str(path)
+        if where not in inside or not source.exists() or (source.is_file() and not zipfile.is_zipfile(source)):
+            continue  # file_rules reports paths outside, missing files and non-zips
+        for name in list_files(source):
+            shipped = f"{path.rstrip('/')}/{name}"
+            if name.endswith(".py") and name.startswith(under) and shipped not in seen:
+                seen.add(shipped)
+                yield where, shipped, source, name
+
+
+def syntax_error(data: bytes, name: str) -> tuple[int | None, str] | None:
+    """(line or None, Python's own words) when `data` does not compile as a Python file; compiled, never run."""
+    try:
+        compile(data, name, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # also IndentationError, TabError, bytes not in the file's encoding, a NUL byte
+        line = getattr(exc, "lineno", None) or (data.count(b"\n", 0, data.find(b"\0")) + 1 if b"\0" in data else None)
+        return line, f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}"
+    except (RecursionError, MemoryError) as exc:  # nested too deep for the compiler
+        return None, f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def check_syntax(c: dict, root: Path, findings: Findings) -> set[Path]:
+    """CB038: a .py file that Python cannot compile (a file with merge-conflict markers is CB095's); returns the folders
+    and zips that hold one."""
+    broken = set()
+    for where, shipped, source, name in python_files(c, root):
+        try:
+            data = read_file(source, name) if file_size(source, name) <= MAX_COMPILED else None
+        except (OSError, *ENTRY_ERRORS):
+            continue  # an entry of a zip that cannot be read: the worker's unzip fails on it too
+        if data is None or conflict_line(data):
+            continue
+        error = syntax_error(data, shipped)
+        if error:
+            broken.add(source)
+            line, said = error
+            at = f" line {line}" if line else ""
+            findings.add("CB038", where, f"{shipped}{at}: {said} (by {COMPILER}'s compile(); nothing was run): the program "
+                         "stops with this error as soon as Python loads the file",
+                         f"fix {shipped}{at} (`python3 -m py_compile {shipped}` checks it)", file=shipped)
+    return broken
+
+
 def check_programs(c: dict, root: Path, findings: Findings) -> None:
+    broken = check_syntax(c, root, findings)  # their imports are not read: the syntax error comes first
     image_name = c.get("docker_image")
     image = IMAGES.get(image_name) if isinstance(image_name, str) else None
     imports_checked = set()  # tasks often share a program
     for path, where, kind, step in programs(c):
         check_program(root / path, path.rstrip("/"), where, kind, step, findings)
-        if image and path not in imports_checked:
+        if image and path not in imports_checked and root / path not in broken:
             imports_checked.add(path)
             check_imports(root / path, path.rstrip("/"), where, image_name, image, findings)

@@ -25,6 +25,7 @@ from bundle_source import opened_bundle
 from executors import ENGINES, EngineError, default_engine
 from file_rules import check_files
 from findings import Findings
+from page_rules import check_pages
 from program_rules import check_programs
 from schema_check import check_schema, drop_repeats
 from yaml_rules import (check_fact_sheet, check_leaderboards, check_phases, check_solutions, check_tasks,
@@ -70,6 +71,7 @@ def check_competition(competition: dict, root: Path, findings: Findings, run: bo
         check(competition, precise)
     check_files(competition, root, precise, own_bundle=own_bundle)
     check_programs(competition, root, precise)
+    check_pages(competition, root, precise)
     structure = Findings()
     check_schema(competition, structure)
     findings.extend(precise + drop_repeats(structure, precise))

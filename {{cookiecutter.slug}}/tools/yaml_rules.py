@@ -121,10 +121,14 @@ def parse_date(value: object, where: str, findings: Findings) -> datetime | None
     return None
 
 
+def phases_in_order(c: dict) -> list[tuple[int, dict]]:
+    """The (position, phase) pairs in Codabench's order: by index (0 when absent), stably; the last is the final phase."""
+    return sorted(mappings(c.get("phases")), key=lambda item: item[1].get("index", 0) if isinstance(item[1].get("index", 0), int) else 0)
+
+
 def check_phases(c: dict, findings: Findings) -> None:
     task_indexes = {key(t.get("index")) for _, t in mappings(c.get("tasks"))}
-    phases = mappings(c.get("phases"))
-    ordered = sorted(phases, key=lambda item: item[1].get("index", 0) if isinstance(item[1].get("index", 0), int) else 0)
+    ordered = phases_in_order(c)
     seen_indexes: set = set()
     previous: tuple[str, datetime | None] | None = None
     for position, (i, phase) in enumerate(ordered):

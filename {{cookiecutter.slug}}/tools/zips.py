@@ -9,11 +9,14 @@ a fixed timestamp, so the same files always give the same bytes.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 # Never shipped: editor, OS and Python leftovers.
 JUNK_NAMES = {"__pycache__", ".DS_Store", "__MACOSX", ".ipynb_checkpoints", ".pytest_cache", "Thumbs.db"}
 FIXED_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
+# What reading one entry of a zip can raise besides OSError: encrypted, damaged, an unknown compression method.
+ENTRY_ERRORS = (RuntimeError, NotImplementedError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 def is_junk(relative: Path) -> bool:
