@@ -16,15 +16,21 @@ import yaml  # cookiecutter depends on PyYAML
 
 SUBMISSION_MODE = json.loads(r'''{{ cookiecutter.submission_mode | tojson }}''')
 PREDICTION_FORMAT = json.loads(r'''{{ prediction_format(cookiecutter) | tojson }}''')
+PRIMARY_METRIC = json.loads(r'''{{ primary_metric(cookiecutter.task_type, cookiecutter.metric) | tojson }}''')
+# Metrics that weigh every class alike get a baseline that weighs them alike in training too, so that a
+# rare class is still predicted; plain accuracy gets the unweighted one, which it rewards.
+CLASS_BALANCED_METRICS = ("balanced_accuracy", "macro_f1")
 
 
-def keep_baseline(kit: Path, prediction_format: str) -> None:
+def keep_baseline(kit: Path, prediction_format: str, metric: str) -> None:
     """The baseline that returns what this competition scores becomes the sample submission."""
     target = kit / "sample_code_submission" / "model.py"
     target.parent.mkdir(exist_ok=True)
     # One baseline returns class probabilities for both formats: for two classes the ingestion
     # program takes the positive class's column from its DataFrame.
     name = {"probability": "probabilities"}.get(prediction_format, prediction_format)
+    if name == "label" and metric in CLASS_BALANCED_METRICS:
+        name = "balanced_label"
     source = kit / "baselines" / f"{name}.py"
     if source.exists():
         shutil.move(str(source), str(target))
@@ -51,7 +57,7 @@ def check_competition_yaml(path: Path) -> str | None:
 
 def main() -> int:
     root = Path.cwd()
-    keep_baseline(root / "starting_kit", PREDICTION_FORMAT)
+    keep_baseline(root / "starting_kit", PREDICTION_FORMAT, PRIMARY_METRIC)
     if SUBMISSION_MODE == "result":
         remove_code_submission_parts(root)
     problem = check_competition_yaml(root / "competition.yaml")

@@ -34,7 +34,9 @@ SKLEARN_SOURCES = {  # name -> (task type, target column name): real data scikit
 SYNTHETIC = "synthetic"
 TOP_KEYS = ("task_type", "seed", "split", "datasets")
 SPLIT_KEYS = (*SPLITS, "stratify")
-DATASET_KEYS = ("name", "source", "id", "target", "group", "classes", "features")
+DATASET_KEYS = ("name", "source", "id", "target", "group", "na_values", "missing_target", "classes", "features", "descriptions")
+MISSING_TARGET = ("leave_out", "error")  # rows with no target: left out of every split (counted), or refused
+DESCRIBED = ("columns", "classes")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\- ]*$")
 
 
@@ -51,6 +53,9 @@ class Dataset:
     group: str | None = None  # rows sharing a value stay in one split
     classes: list | None = None  # declared order; None: taken from the table; [] for regression
     features: dict[str, str] | None = None  # name -> kind, in order; None: taken from the table
+    na_values: list[str] = field(default_factory=list)  # cell texts that mean missing, besides an empty cell
+    missing_target: str = "leave_out"  # or "error"
+    descriptions: dict[str, dict[str, str]] = field(default_factory=dict)  # columns|classes -> name -> one line
 
     @property
     def complete(self) -> bool:
@@ -117,6 +122,34 @@ def _features(value: object, where: str) -> dict[str, str] | None:
     return {str(name): kind for name, kind in value.items()}
 
 
+def _na_values(value: object, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or any(not isinstance(v, str) or not v for v in value):
+        raise DeclarationError(f"{FILE}: {where} must be a list of the texts that mean a missing value, like ['?', 'n/a'], "
+                               f"got {value!r}")
+    return list(value)
+
+
+def _descriptions(value: object, where: str) -> dict[str, dict[str, str]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DeclarationError(f"{FILE}: {where} must map columns and classes to one-line descriptions")
+    _unknown_keys(value, DESCRIBED, f"{where}: ")
+    described = {}
+    for part, entries in value.items():
+        if entries is None:
+            continue
+        if not isinstance(entries, dict) or any(not isinstance(text, str) or "\n" in text.strip() or not text.strip()
+                                                for text in entries.values()):
+            raise DeclarationError(f"{FILE}: {where}.{part} must map each {part[:-1] if part == 'columns' else 'class'} "
+                                   "to a one-line description (text)")
+        if entries:
+            described[part] = {str(name): text.strip() for name, text in entries.items()}
+    return described
+
+
 def _split(value: object) -> tuple[dict[str, float], bool]:
     if not isinstance(value, dict):
         raise DeclarationError(f"{FILE}: split must map train, dev_test and final_test to fractions or numbers of rows")
@@ -153,11 +186,20 @@ def _dataset(raw: object, position: int) -> Dataset:
         group=_text(raw.get("group"), f"{where}.group", optional=True),
         classes=_classes(raw.get("classes"), f"{where}.classes"),
         features=_features(raw.get("features"), f"{where}.features"),
+        na_values=_na_values(raw.get("na_values"), f"{where}.na_values"),
+        missing_target=raw.get("missing_target", "leave_out"),
+        descriptions=_descriptions(raw.get("descriptions"), f"{where}.descriptions"),
     )
+    if dataset.missing_target not in MISSING_TARGET:
+        raise DeclarationError(f"{FILE}: {where}.missing_target must be one of {', '.join(MISSING_TARGET)}, "
+                               f"got {dataset.missing_target!r}")
     roles = [r for r in (dataset.id, dataset.target, dataset.group) if r]
     for role in roles:
         if roles.count(role) > 1:
             raise DeclarationError(f"{FILE}: {where} uses the column {role!r} for two roles (id, target, group); give each its own column")
+    for name in dataset.descriptions.get("columns", {}):
+        if dataset.features is not None and name not in {*dataset.features, *roles}:
+            raise DeclarationError(f"{FILE}: {where}.descriptions.columns names {name!r}, which is not a column of the dataset")
         if dataset.features and role in dataset.features:
             raise DeclarationError(f"{FILE}: {where}.features lists {role!r}, which is the id, target or group column; remove it from features")
     if dataset.source.startswith("sklearn:") and dataset.source[len("sklearn:"):] not in SKLEARN_SOURCES:
@@ -191,19 +233,19 @@ def parse(raw: object, settings: dict) -> Declaration:
     return declaration
 
 
-def check_classes(declaration: Declaration, dataset: Dataset, where: str) -> None:
-    """The number of classes the task type needs (when they are known)."""
+def check_classes(declaration: Declaration, dataset: Dataset, where: str, file: str = FILE) -> None:
+    """The number of classes the task type needs (when they are known); `file` begins the message."""
     if dataset.classes is None:
         return
     count = len(dataset.classes)
     if not declaration.classification and count:
-        raise DeclarationError(f"{FILE}: {where} lists classes, but this is a regression competition; write classes: []")
+        raise DeclarationError(f"{file}: {where} lists classes, but this is a regression competition; write classes: []")
     if declaration.task_type == "binary_classification" and count != 2:
-        raise DeclarationError(f"{FILE}: {where} has {count} classes; binary classification needs exactly 2 "
+        raise DeclarationError(f"{file}: {where} has {count} classes; binary classification needs exactly 2 "
                                "(for more, make a multiclass_classification competition)")
     if declaration.task_type == "multiclass_classification" and not 3 <= count <= MAX_CLASSES:
-        raise DeclarationError(f"{FILE}: {where} has {count} classes; multiclass classification takes 3 to {MAX_CLASSES} "
-                               + ("(for 2, make a binary_classification competition)" if count == 2 else ""))
+        raise DeclarationError(f"{file}: {where} has {count} classes; multiclass classification takes 3 to {MAX_CLASSES}"
+                               + (" (for 2, make a binary_classification competition)" if count == 2 else ""))
 
 
 def load(root: Path, settings: dict) -> Declaration:
@@ -232,9 +274,11 @@ HEADER = """\
 #
 # ---- REPLACE THIS WITH YOUR OWN DATA ----
 # make data SOURCE=path/to/table.csv TARGET=column [ID=column] [GROUP=column] [DROP=col1,col2]
-# reads your table (.csv, or .parquet with pyarrow installed), infers each column's kind and the
-# classes, and rewrites the dataset's entry below (with several datasets, add DATASET=name).
-# Edit the entry afterwards (class order, kinds, split) and run `make data` again.
+#           [NA_VALUES='?,n/a'] [MISSING_TARGET=error] [DATASET=name]
+# reads your table (.csv, or .parquet with pyarrow installed) as it is, infers each column's kind
+# and the classes, and rewrites the dataset's entry below (with several datasets, add DATASET=name).
+# Keep the table out of git and out of the bundle's shipped folders: it holds every answer.
+# Edit the entry afterwards (class order, kinds, split, descriptions) and run `make data` again.
 """
 
 
@@ -255,7 +299,10 @@ def dump(declaration: Declaration) -> str:
                   f"{SYNTHETIC}, or sklearn:{'|'.join(SKLEARN_SOURCES)}",
                   f"    id: {scalar(dataset.id) if dataset.id else 'null'}  # the id column; null: made-up ids, per dataset",
                   f"    target: {scalar(dataset.target)}",
-                  f"    group: {scalar(dataset.group) if dataset.group else 'null'}  # rows with the same value stay in one split"]
+                  f"    group: {scalar(dataset.group) if dataset.group else 'null'}  # rows with the same value stay in one split",
+                  f"    na_values: [{', '.join(scalar(v) for v in dataset.na_values)}]  # cell texts that mean missing, "
+                  "besides an empty cell; any other text is kept as written",
+                  f"    missing_target: {dataset.missing_target}  # rows with no target: leave_out (counted in the report) or error"]
         if dataset.classes is not None:
             note = "  # in order; the second is the positive class" if declaration.task_type == "binary_classification" else "  # in order"
             labels = ", ".join(scalar(c) for c in dataset.classes)
@@ -263,6 +310,11 @@ def dump(declaration: Declaration) -> str:
         if dataset.features is not None:
             lines.append("    features:  # column: numeric | categorical")
             lines += [f"      {scalar(name)}: {kind}" for name, kind in dataset.features.items()]
+        lines.append("    descriptions:  # one line each, shown on the data page; e.g. columns: {age: in years}")
+        for part in DESCRIBED:
+            entries = dataset.descriptions.get(part, {})
+            lines.append(f"      {part}:" + ("" if entries else " {}"))
+            lines += [f"        {scalar(name)}: {scalar(text)}" for name, text in entries.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -25,7 +25,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +34,12 @@ import pandas as pd
 import declaration as decl
 from bundle import ROOT, load_program_module
 from declaration import FILE as DECLARATION_FILE
-from declaration import SPLITS, Dataset, Declaration, DeclarationError
+from declaration import MISSING_TARGET, SPLITS, Dataset, Declaration, DeclarationError
 from file_rules import LARGE_DATA, human
-from tables import TableError, as_text, infer_classes, infer_features, label_text, read_source, shorten_list
+from data_report import DataReport, column_warnings, leakage_suspects
+from splits import RowSets, assign_splits, row_sets
+from tables import (DECIMAL_COMMA, TableError, as_text, infer_classes, infer_features, label_text, mostly_numbers, numbers,
+                    read_source, shorten_list, shown_value)
 
 PHASES = {"dev": ("Development", "dev_test"), "final": ("Final", "final_test")}
 ID_PREFIX = {"train": "tr", "dev_test": "dv", "final_test": "fn"}
@@ -70,10 +73,11 @@ class Split:
     frames: dict[str, pd.DataFrame]  # split -> [id, *features, target]; ids and labels as text
     categories: dict[str, list[str]]  # categorical feature -> its values, sorted
     missing: dict[str, float]  # column -> share of missing values over the used rows
+    report: DataReport
 
 
 def row_place(source: str, position: int) -> str:
-    """Where a row of the source is, for a message: a line of a CSV file, else a row number."""
+    """Where a row of the source is, for a message: a line of a CSV file, else a row number (position: 0-based)."""
     return f"line {position + 2}" if source.lower().endswith((".csv", ".tsv", ".txt")) else f"row {position + 1}"
 
 
@@ -86,28 +90,50 @@ def require_columns(table: pd.DataFrame, dataset: Dataset, where: str) -> None:
                             f"fix the name in {DECLARATION_FILE}" + (" or pass TARGET=<column>" if role == "target" else ""))
 
 
-def first_rows(mask: np.ndarray, dataset: Dataset, count_name: str) -> str:
-    positions = np.flatnonzero(mask)
-    return f"{len(positions)} {count_name} (first: {row_place(dataset.source, int(positions[0]))})"
+def first_rows(mask: np.ndarray, table: pd.DataFrame, dataset: Dataset, count_name: str) -> str:
+    """"N rows (first: line L)": the table's index holds each row's position in the source."""
+    positions = table.index[np.flatnonzero(mask)]
+    return f"{len(positions):,} {count_name} (first: {row_place(dataset.source, int(positions[0]))})"
+
+
+def labelled_rows(table: pd.DataFrame, dataset: Dataset, where: str, report: DataReport) -> pd.DataFrame:
+    """The rows that have a target: the others can never be scored, so they are left out (or refused, if declared so)."""
+    missing = table[dataset.target].isna().to_numpy()
+    if not missing.any():
+        return table
+    if missing.all():
+        raise DataError(f"{where}: the target {dataset.target!r} is empty in every row; choose another TARGET")
+    rows = first_rows(missing, table, dataset, "rows")
+    if dataset.missing_target == "error":
+        raise DataError(f"{where}: the target {dataset.target!r} is missing in {rows}; remove those rows or fill them in "
+                        f"(or set missing_target: leave_out in {DECLARATION_FILE} to leave them out)")
+    count, first = rows.split(" rows (first: ")
+    report.left_out.append(f"{count} rows have no {dataset.target!r}: left out (first: {first}")
+    return table.loc[~missing]
 
 
 def target_labels(table: pd.DataFrame, declaration: Declaration, dataset: Dataset, where: str) -> tuple[pd.Series, list]:
     """The target as written to files (label text, or floats for regression) and the classes in order."""
     target = table[dataset.target]
-    missing = target.isna().to_numpy()
-    if missing.any():
-        raise DataError(f"{where}: the target {dataset.target!r} is missing in {first_rows(missing, dataset, 'rows')}; "
-                        "remove those rows or fill them in")
+    place = lambda row: row_place(dataset.source, int(table.index[row]))  # noqa: E731
     if not declaration.classification:
-        values = pd.to_numeric(target, errors="coerce")
-        bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+        values = numbers(target)
+        bad = values.isna().to_numpy()
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{where}: the target {dataset.target!r} holds text or infinite values ({target.iloc[first]!r} on "
-                            f"{row_place(dataset.source, first)}): this competition is a regression; choose a numeric target, "
+            raise DataError(f"{where}: the target {dataset.target!r} holds text or infinite values ({shown_value(target.iloc[first])} "
+                            f"on {place(first)}): this competition is a regression; choose a numeric target, "
                             "or make a classification competition (task_type=multiclass_classification)")
-        return values.astype("float64"), []
+        return values, []
     inferred = infer_classes(target, declaration, where)
+    if dataset.classes is None and len(inferred) < 2:
+        raise DataError(f"{where}: the target {dataset.target!r} has a single class ({shorten_list(inferred)}); "
+                        "a classification competition needs at least two")
+    if dataset.classes is None:  # a table's classes that do not fit the task type: the table's problem, not data.yaml's
+        try:
+            decl.check_classes(declaration, replace(dataset, classes=inferred), f"the target {dataset.target!r}", file=where)
+        except DeclarationError as exc:
+            raise DataError(f"{exc} ({shorten_list(inferred)})") from None
     classes = dataset.classes if dataset.classes is not None else inferred
     for label in classes:
         if any(ch in str(label) for ch in "\r\n") or not str(label).isprintable():
@@ -116,7 +142,7 @@ def target_labels(table: pd.DataFrame, declaration: Declaration, dataset: Datase
     known = pd.Series(texts).isin([label_text(c) for c in classes]).to_numpy()
     if not known.all():
         first = int(np.flatnonzero(~known)[0])
-        raise DataError(f"{where}: the target value {texts.iloc[first]!r} ({row_place(dataset.source, first)}) is not one of the "
+        raise DataError(f"{where}: the target value {texts.iloc[first]!r} ({place(first)}) is not one of the "
                         f"declared classes [{shorten_list(classes)}]; add it to classes in {DECLARATION_FILE} or remove its rows")
     absent = [c for c in classes if label_text(c) not in set(texts.unique())]
     if absent:
@@ -132,16 +158,19 @@ def target_labels(table: pd.DataFrame, declaration: Declaration, dataset: Datase
 def typed_features(table: pd.DataFrame, dataset: Dataset, where: str) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Numeric features as float64, categorical ones as text (missing stays missing)."""
     columns, categories = {}, {}
+    place = lambda row: row_place(dataset.source, int(row))  # noqa: E731
     for name, kind in dataset.features.items():
         column = table[name]
         if kind == "numeric":
-            values = pd.to_numeric(column, errors="coerce")
-            bad = (values.isna() & column.notna()).to_numpy() | np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+            values = numbers(column)
+            bad = (values.isna() & column.notna()).to_numpy()
             if bad.any():
                 first = int(np.flatnonzero(bad)[0])
-                raise DataError(f"{where}: the numeric column {name!r} holds {column.iloc[first]!r} ({row_place(dataset.source, first)}); "
-                                f"fix the value, or declare {name}: categorical in {DECLARATION_FILE}")
-            columns[name] = values.astype("float64")
+                fix = mostly_numbers(column, name, where, place)
+                raise DataError(fix or f"{where}: the numeric column {name!r} holds {shown_value(column.iloc[first])} "
+                                f"({place(table.index[first])}); fix the value, pass NA_VALUES= with it if it means a missing "
+                                f"value, or declare {name}: categorical in {DECLARATION_FILE}")
+            columns[name] = values
         else:
             text = as_text(column)
             columns[name] = text
@@ -155,97 +184,26 @@ def text_ids(table: pd.DataFrame, dataset: Dataset, where: str) -> pd.Series | N
     ids = as_text(table[dataset.id])
     missing = ids.isna().to_numpy()
     if missing.any():
-        raise DataError(f"{where}: the id column {dataset.id!r} is empty in {first_rows(missing, dataset, 'rows')}; every row needs an id")
+        raise DataError(f"{where}: the id column {dataset.id!r} is empty in {first_rows(missing, table, dataset, 'rows')}; "
+                        "every row needs an id")
     repeated = ids.duplicated(keep=False).to_numpy()
     if repeated.any():
         first = ids[repeated].iloc[0]
-        lines = [row_place(dataset.source, int(i)) for i in np.flatnonzero((ids == first).to_numpy())[:2]]
+        lines = [row_place(dataset.source, int(table.index[i])) for i in np.flatnonzero((ids == first).to_numpy())[:2]]
         raise DataError(f"{where}: the id column {dataset.id!r} has {int(ids.duplicated().sum())} repeated values (first: {first!r} "
                         f"on {' and '.join(lines)}); ids must be unique: fix them, or pass no ID so that ids are generated")
     return ids
 
 
-def split_sizes(declaration: Declaration, rows: int) -> dict[str, int]:
-    if declaration.split_in_rows:
-        sizes = {name: int(declaration.split[name]) for name in SPLITS}
-        if sum(sizes.values()) > rows:
-            raise DataError(f"{DECLARATION_FILE}: the split asks for {sum(sizes.values())} rows but the table has {rows}; "
-                            "lower the numbers or give fractions (like train: 0.6)")
-        return sizes
-    sizes = {name: int(round(declaration.split[name] * rows)) for name in SPLITS}
-    if abs(sum(declaration.split.values()) - 1) < 1e-9:
-        sizes["train"] = rows - sizes["dev_test"] - sizes["final_test"]
-    return sizes
-
-
-def spread(counts: list[int]) -> np.ndarray:
-    """Labels 0..len(counts)-1, label s exactly counts[s] times, each spread evenly along the sequence."""
-    positions = np.concatenate([(np.arange(c) + 0.5) / c for c in counts if c])
-    labels = np.repeat(np.arange(len(counts)), counts)
-    return labels[np.argsort(positions, kind="stable")]
-
-
-def assign_splits(declaration: Declaration, dataset: Dataset, labels: pd.Series, groups: pd.Series | None,
-                  seed: int, where: str) -> np.ndarray:
-    """The split of every row: 0 train, 1 Development test, 2 Final test, 3 left out."""
-    rows = len(labels)
-    sizes = split_sizes(declaration, rows)
-    counts = [sizes["train"], sizes["dev_test"], sizes["final_test"], rows - sum(sizes.values())]
-    rng = np.random.RandomState(seed)
-    assignment = np.empty(rows, dtype=np.int8)
-    if groups is not None:
-        missing = groups.isna().to_numpy()
-        if missing.any():
-            raise DataError(f"{where}: the group column {dataset.group!r} is empty in {first_rows(missing, dataset, 'rows')}; "
-                            "every row needs a group")
-        codes, uniques = pd.factorize(as_text(groups), sort=True)
-        order = rng.permutation(len(uniques))
-        size = np.bincount(codes, minlength=len(uniques))[order]
-        middle = (np.cumsum(size) - size / 2) / rows
-        bounds = np.cumsum(counts)[:-1] / rows
-        group_split = np.empty(len(uniques), dtype=np.int8)
-        group_split[order] = np.searchsorted(bounds, middle, side="right")
-        assignment[:] = group_split[codes]
-        got = np.bincount(assignment, minlength=4)
-        for index, name in enumerate(SPLITS):
-            if counts[index] and not 0.5 * counts[index] <= got[index] <= 1.5 * counts[index]:
-                biggest = int(size.max())
-                raise DataError(f"{where}: with whole groups of {dataset.group!r} (the largest has {biggest} rows) the "
-                                f"{SPLITS[name]} split gets {got[index]} rows instead of about {counts[index]}; groups must never "
-                                "straddle splits, so use a group column with smaller groups, or change the split")
-    else:
-        order = rng.permutation(rows)
-        if declaration.classification and declaration.stratify:
-            codes = pd.factorize(labels, sort=True)[0]
-            order = order[np.argsort(codes[order], kind="stable")]
-        assignment[order] = spread(counts)
-    if declaration.classification:
-        label_codes, classes = pd.factorize(labels, sort=True)
-        table = np.zeros((len(classes), 4), dtype=np.int64)
-        np.add.at(table, (label_codes, assignment), 1)
-        for index, name in enumerate(SPLITS):
-            lacking = [classes[c] for c in np.flatnonzero(table[:, index] == 0)] if counts[index] else []
-            if lacking:
-                label = lacking[0]
-                raise DataError(f"{where}: the class {label!r} has {int(table[list(classes).index(label)].sum())} rows, too few to "
-                                f"put some in each of train, Development test and Final test ({SPLITS[name]} gets none); "
-                                "remove or merge that class, or make the test splits larger")
-    return assignment
-
-
-def check_leakage(features: pd.DataFrame, ids: pd.Series, assignment: np.ndarray, where: str) -> None:
-    """No test row may have exactly the features of a training row: its label would be known."""
-    hashes = pd.util.hash_pandas_object(features, index=False).to_numpy()
-    train = hashes[assignment == 0]
-    for index, name in ((1, "dev_test"), (2, "final_test")):
-        rows = np.flatnonzero(assignment == index)
-        seen = np.isin(hashes[rows], train)
-        if seen.any():
-            first = rows[np.flatnonzero(seen)[0]]
-            twin = np.flatnonzero((hashes == hashes[first]) & (assignment == 0))[0]
-            raise DataError(f"{where}: {int(seen.sum())} rows of the {SPLITS[name]} split have exactly the features of a training row "
-                            f"(e.g. id {ids.iloc[first]!r} and {ids.iloc[twin]!r}), so their answers leak; drop duplicated rows from "
-                            "the table (pandas: drop_duplicates(subset=features)) or give a GROUP column that keeps them together")
+def group_values(table: pd.DataFrame, dataset: Dataset, where: str) -> pd.Series | None:
+    if not dataset.group:
+        return None
+    groups = table[dataset.group]
+    missing = groups.isna().to_numpy()
+    if missing.any():
+        raise DataError(f"{where}: the group column {dataset.group!r} is empty in {first_rows(missing, table, dataset, 'rows')}; "
+                        "every row needs a group")
+    return groups
 
 
 def warn_shared_ids(splits: dict[str, Split]) -> None:
@@ -256,27 +214,56 @@ def warn_shared_ids(splits: dict[str, Split]) -> None:
             for second in names[i + 1:]:
                 shared = pd.Index(splits[first].frames[test].iloc[:, 0]).intersection(splits[second].frames[test].iloc[:, 0])
                 if len(shared):
-                    print(f"WARNING: datasets {first!r} and {second!r} share {len(shared)} ids in the {SPLITS[test]} split "
-                          f"(e.g. {shared[0]!r}): a submission that swaps their prediction files would be scored; "
-                          "give each dataset its own ids (or no ID column: made-up ids differ per dataset)", flush=True)
+                    splits[first].report.warnings.append(
+                        f"datasets {first!r} and {second!r} share {len(shared)} ids in the {SPLITS[test]} split "
+                        f"(e.g. {shared[0]!r}): a submission that swaps their prediction files would be scored; "
+                        "give each dataset its own ids (or no ID column: made-up ids differ per dataset)")
                     return
+
+
+def described(dataset: Dataset, classes: list) -> dict[str, dict[str, str]]:
+    """The descriptions of the columns and classes the dataset has (a new table keeps those that still apply)."""
+    columns = {*dataset.features, dataset.target, *filter(None, (dataset.id, dataset.group))}
+    labels = {label_text(c) for c in classes}
+    kept = {"columns": {name: text for name, text in dataset.descriptions.get("columns", {}).items() if name in columns},
+            "classes": {name: text for name, text in dataset.descriptions.get("classes", {}).items() if name in labels}}
+    return {part: entries for part, entries in kept.items() if entries}
+
+
+def too_large_sets(dataset: Dataset, sets: RowSets) -> str:
+    """The fix when whole sets of rows cannot make the declared split."""
+    fixes = []
+    if dataset.group:
+        fixes.append(f"groups of {dataset.group!r} must never straddle splits, so use a group column with smaller groups")
+    if sets.twins:
+        fixes.append("rows with identical features must share a split (here "
+                     f"{sets.twins:,} rows in {sets.twin_sets:,} sets), so add a column that tells them apart")
+    return "; ".join(fixes) + ", or change the split"
 
 
 def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFrame, seed: int, where: str,
                   dropped: list[str] = ()) -> Split:
+    report = DataReport(dataset.name, rows_read=len(table))
+    if table.attrs.get(DECIMAL_COMMA):
+        report.notes.append(f"read with decimal commas (3,5 as 3.5): {shorten_list(table.attrs[DECIMAL_COMMA])}")
+    table = labelled_rows(table, dataset, where, report)
     if dataset.features is None:
-        dataset = replace(dataset, features=infer_features(table, dataset, list(dropped), where))
+        features, left_out = infer_features(table, dataset, list(dropped), where,
+                                            place=lambda row: row_place(dataset.source, int(row)))
+        dataset = replace(dataset, features=features)
+        report.columns_left_out.update(left_out)
     require_columns(table, dataset, where)
     labels, classes = target_labels(table, declaration, dataset, where)
-    dataset = replace(dataset, classes=classes)
+    dataset = replace(dataset, classes=classes, descriptions=described(dataset, classes))
     features, categories = typed_features(table, dataset, where)
     ids = text_ids(table, dataset, where)
-    groups = table[dataset.group] if dataset.group else None
-    assignment = assign_splits(declaration, dataset, labels, groups, seed, where)
+    groups = group_values(table, dataset, where)
+    sets = row_sets(features, labels, groups)
+    if sets is not None:
+        report.kept_together += sets.reasons(dataset.group, groups.nunique() if groups is not None else 0)
+    assignment = assign_splits(declaration, labels, sets, seed, where, too_large_sets(dataset, sets) if sets else "")
     missing = {name: float(features[name].isna().mean()) for name in features.columns}
     id_name = dataset.id or generated_id_name(table)
-    shown_ids = ids if ids is not None else pd.Series(np.arange(len(table)).astype(str), index=table.index)
-    check_leakage(features, shown_ids, assignment, where)
     frames = {}
     for index, name in enumerate(SPLITS):
         # Rows are shuffled within the split (and generated ids numbered afterwards): the order of a
@@ -291,7 +278,13 @@ def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFram
         frame.insert(0, id_name, split_ids)
         frame[dataset.target] = labels.iloc[rows].reset_index(drop=True)
         frames[name] = frame
-    return Split(dataset, frames, categories, missing)
+    unused = int(np.count_nonzero(assignment == 3))
+    if unused:
+        report.left_out.append(f"{unused:,} labelled rows in no split: the split's shares add up to less than the table")
+    report.rows = {name: len(frame) for name, frame in frames.items()}
+    report.warnings += column_warnings(pd.concat(frames.values()), dataset.features)
+    report.warnings += leakage_suspects(frames["train"], dataset.features, dataset.target, declaration.classification, seed)
+    return Split(dataset, frames, categories, missing, report)
 
 
 def generated_id_name(table: pd.DataFrame) -> str:
@@ -452,6 +445,10 @@ def summary(splits: dict[str, Split]) -> dict:
                           **({"categories": len(split.categories[feature])} if kind == "categorical" else {})}
                          for feature, kind in dataset.features.items()],
             "balance": balance,
+            "descriptions": {"columns": dataset.descriptions.get("columns", {}),
+                             "classes": {label_text(c): dataset.descriptions.get("classes", {}).get(label_text(c))
+                                         for c in dataset.classes if label_text(c) in dataset.descriptions.get("classes", {})}},
+            "report": split.report.as_dict(),
         })
     return {"datasets": result}
 
@@ -459,6 +456,44 @@ def summary(splits: dict[str, Split]) -> dict:
 # -- the baseline: its scores (shown beside a submission's) and the sample result submission -------
 BASELINE_MODEL = "starting_kit/sample_code_submission/model.py"
 BASELINE_SCORES = "baseline.json"  # in each phase's reference data; the scoring program reads it
+# What the baseline's scores are computed from besides the data (which the manifest covers): recorded in
+# baseline.json, checked by `check` (make test, validate and bundle); the Makefile lists the same files.
+BASELINE_INPUTS = {
+    "baseline": ("starting_kit/sample_code_submission",),
+    "metric": ("scoring_program/metrics.py", "scoring_program/predictions.py", "scoring_program/settings.json"),
+}
+
+
+def inputs_digest(root: Path, places: tuple[str, ...]) -> str:
+    """One sha256 over files and folders (names and bytes; Python's caches aside)."""
+    digest = hashlib.sha256()
+    for place in places:
+        found = [root / place] if (root / place).is_file() else sorted((root / place).rglob("*"))
+        for path in found:
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0" + sha256(path).encode("ascii"))
+    return digest.hexdigest()
+
+
+def computed_from(root: Path) -> dict[str, str]:
+    return {name: inputs_digest(root, places) for name, places in BASELINE_INPUTS.items()}
+
+
+def stale_baseline(root: Path, data_dir: Path) -> list[str]:
+    """The baseline's scores computed from another baseline or metric than the bundle's now."""
+    now = computed_from(root)
+    problems = []
+    for phase in PHASES:
+        path = data_dir / phase / "reference_data" / BASELINE_SCORES
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8")).get("computed_from", {})
+        except (OSError, ValueError, AttributeError):
+            continue  # a missing or edited file is the manifest's finding
+        changed = [" and ".join(BASELINE_INPUTS[name]) for name in BASELINE_INPUTS if recorded.get(name) != now[name]]
+        if changed:
+            problems.append(f"data/{phase}/reference_data/{BASELINE_SCORES} holds the baseline's scores computed before "
+                            f"{'; '.join(changed)} changed: run `make data` to compute them again")
+    return problems[:1]
 
 
 def baseline(root: Path, out: Path, splits: dict[str, Split], tasks: dict[str, dict], settings: dict, metrics,
@@ -499,15 +534,19 @@ def baseline(root: Path, out: Path, splits: dict[str, Split], tasks: dict[str, d
             except Exception as exc:  # the scoring program's PredictionError (imported under its own module name)
                 raise DataError(f"the scoring program refuses the predictions of {where} on {phase_name}: {exc}") from None
             for warning in predictions.warnings:
-                print(f"WARNING: the baseline's predictions on {phase_name}: {warning}", file=sys.stderr)
+                split.report.warnings.append(f"the baseline's predictions on {phase_name}: {warning}")
             scores[phase][name] = {m.key: m.compute(reference.target, predictions.view(m.needs), reference.classes)
                                    for m in chosen}
         shown = ", ".join(f"{phase_name} {scores[phase][name][chosen[0].key]:.{chosen[0].precision}f}"
                           for phase, (phase_name, _) in PHASES.items())
         progress(f"  {name}: {chosen[0].title} {shown} ({time.monotonic() - started:.1f} s)")
     for phase in PHASES:
-        record = {"model": BASELINE_MODEL, "datasets": scores[phase]}
-        write_text(out / "data" / phase / "reference_data" / BASELINE_SCORES, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        record = json.dumps({"model": BASELINE_MODEL, "datasets": scores[phase], "computed_from": computed_from(root)},
+                            indent=2, ensure_ascii=False) + "\n"
+        write_text(out / "data" / phase / "reference_data" / BASELINE_SCORES, record)
+        if phase == "dev":  # participants see where a local score stands; the Final phase's scores stay hidden
+            public = {"model": BASELINE_MODEL, "phase": "Development", "datasets": scores[phase]}
+            write_text(out / "data" / phase / "public_data" / BASELINE_SCORES, json.dumps(public, indent=2, ensure_ascii=False) + "\n")
     if settings["submission_mode"] == "code":
         return
     for entry in tasks["dev"]["datasets"]:
@@ -532,27 +571,55 @@ def baseline(root: Path, out: Path, splits: dict[str, Split], tasks: dict[str, d
 
 
 # -- the whole run ----------------------------------------------------------------------------------
-def apply_source(declaration: Declaration, root: Path, source: str, target: str | None, id_column: str | None,
-                 group: str | None, dataset_name: str | None) -> tuple[Declaration, str]:
+@dataclass
+class SourceOptions:
+    """What `make data SOURCE=...` says about a new table (None: not given)."""
+
+    source: str
+    target: str | None = None
+    id: str | None = None
+    group: str | None = None
+    drop: list[str] = field(default_factory=list)
+    na_values: list[str] | None = None
+    missing_target: str | None = None
+    dataset: str | None = None
+
+
+def source_path(root: Path, source: str) -> str:
+    """SOURCE as data.yaml keeps it: relative to the bundle when it can be (so a clone elsewhere finds it), else absolute."""
+    resolved = (Path(source) if Path(source).is_absolute() else Path.cwd() / source).resolve()
+    if resolved.is_relative_to((root / "data").resolve()):
+        raise DataError(f"SOURCE={source} is inside the bundle's data/ folder, which make data replaces with what it "
+                        "writes; keep your table outside data/ (e.g. in private/, which git ignores and no zip holds)")
+    try:
+        return Path(os.path.relpath(resolved, root.resolve())).as_posix()
+    except ValueError:  # another drive
+        return resolved.as_posix()
+
+
+def apply_source(declaration: Declaration, root: Path, given: SourceOptions) -> tuple[Declaration, str]:
     """The declaration with one dataset's entry rewritten for a new table (kinds and classes left to inference)."""
     names = [d.name for d in declaration.datasets]
-    name = dataset_name or names[0]
+    name = given.dataset or names[0]
     if name not in names:
         raise DataError(f"DATASET={name} is not a dataset of {DECLARATION_FILE} ({', '.join(names)})")
     index = names.index(name)
-    path = Path(source)
-    resolved = path if path.is_absolute() else (Path.cwd() / path)
-    try:
-        source = resolved.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        source = str(resolved.resolve())
+    for role, value in (("ID", given.id), ("GROUP", given.group)):
+        if value is not None and value == given.target:
+            raise DataError(f"{role}={value} is also the TARGET; the {role.lower()} column must be another column "
+                            f"(or leave {role} out)")
+    if given.id is not None and given.id == given.group:
+        raise DataError(f"ID and GROUP are both {given.id!r}; a group holds several rows, an id one: give each its own column")
     current = declaration.datasets[index]
-    new = Dataset(name, source, target or current.target, id=id_column, group=group)
+    new = Dataset(name, source_path(root, given.source), given.target or current.target, id=given.id, group=given.group,
+                  na_values=given.na_values if given.na_values is not None else [],
+                  missing_target=given.missing_target or "leave_out", descriptions=current.descriptions)
     datasets = list(declaration.datasets)
     datasets[index] = new
     split = declaration.split
     if declaration.split_in_rows and all(d.source == decl.SYNTHETIC for d in declaration.datasets if d is not current):
-        # The synthetic data's numbers of rows mean nothing for a real table: keep their proportions instead.
+        # The synthetic data's numbers of rows mean nothing for a real table: keep their proportions instead
+        # (synthetic datasets beside it then have tables.SYNTHETIC_ROWS rows, split in the same proportions).
         total = sum(split.values())
         split = {name: round(size / total, 4) for name, size in split.items()}
     return replace(declaration, datasets=datasets, split=split), name
@@ -568,18 +635,15 @@ def auto_id(table: pd.DataFrame, dataset: Dataset) -> Dataset:
     return dataset
 
 
-def prepare(root: Path = ROOT, source: str | None = None, target: str | None = None, id_column: str | None = None,
-            group: str | None = None, drop: list[str] = (), dataset_name: str | None = None,
-            progress=lambda message: None) -> dict:
+def prepare(root: Path = ROOT, given: SourceOptions | None = None, progress=lambda message: None) -> dict:
     """Check everything, write into a temporary folder, then put data/, the samples, data.yaml and the page in place."""
     settings = load_settings(root)
     metrics = load_program_module(root / "scoring_program", "metrics")
     declaration = decl.load(root, settings)
     rewritten = None
-    if source:
-        declaration, rewritten = apply_source(declaration, root, source, target, id_column, group, dataset_name)
-    elif target or id_column or group or drop:
-        raise DataError("TARGET, ID, GROUP and DROP go with SOURCE=path/to/table.csv; without SOURCE, edit data.yaml")
+    if given is not None:
+        declaration, rewritten = apply_source(declaration, root, given)
+    drop = given.drop if given is not None else []
     folders = dataset_folders(settings)
     splits: dict[str, Split] = {}
     for number, dataset in enumerate(declaration.datasets):
@@ -595,7 +659,10 @@ def prepare(root: Path = ROOT, source: str | None = None, target: str | None = N
         progress(f"  {len(table):,} rows x {table.shape[1]} columns ({time.monotonic() - started:.1f} s)")
         if dataset.name == rewritten:
             if dataset.target not in table.columns:
-                raise DataError(f"{where}: TARGET={dataset.target} is not a column of the table (columns: {shorten_list(table.columns, 12)})")
+                said = f"TARGET={dataset.target} is" if given.target else \
+                    f"no TARGET was given, and the current target {dataset.target!r} is"
+                raise DataError(f"{where}: {said} not a column of the table (columns: {shorten_list(table.columns, 12)}); "
+                                "pass TARGET=<column>")
             if not dataset.id:
                 dataset = auto_id(table, dataset)
         try:
@@ -625,7 +692,7 @@ def prepare(root: Path = ROOT, source: str | None = None, target: str | None = N
         write_text(staging / "data" / "manifest.json", json.dumps(manifest, indent=2) + "\n")
         write_text(staging / "data" / SUMMARY, json.dumps(summary(splits), indent=2, ensure_ascii=False) + "\n")
         progress(f"  {len(manifest['files'])} files, with the baseline's scores in each phase's reference data")
-        if completed != declaration or rewritten:  # before data/, so that make sees data/ as the newer
+        if completed != declaration or rewritten:
             write_text(root / DECLARATION_FILE, decl.dump(completed))
             progress(f"wrote {DECLARATION_FILE} (the declaration, completed from the table)")
         install(root, staging, settings)
@@ -633,6 +700,12 @@ def prepare(root: Path = ROOT, source: str | None = None, target: str | None = N
         shutil.rmtree(staging, ignore_errors=True)
     from sync import sync_data_page
     sync_data_page(root)
+    os.utime(root / "data" / "manifest.json")  # last: make compares it with data.yaml and the baseline's inputs
+    progress("")
+    progress("data report (also in data/summary.json):")
+    for split in splits.values():
+        for line in split.report.lines(SPLITS):
+            progress("  " + line)
     return manifest
 
 
@@ -675,12 +748,16 @@ def check(root: Path) -> list[str]:
         return problems + [str(exc)]
     if declared != manifest.get("declaration_sha256"):
         problems.append(f"{DECLARATION_FILE} changed since `make data` wrote data/: run `make data`")
-    return problems
+    return problems + stale_baseline(root, data_dir)
 
 
 def declaration_hash(declaration: Declaration) -> str:
     """What data.yaml says (comments and layout aside), so the manifest tells when data/ is behind it."""
     return hashlib.sha256(json.dumps(asdict(declaration), sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def listed(text: str | None) -> list[str] | None:
+    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -689,7 +766,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", help="with --source: the column to predict")
     parser.add_argument("--id", dest="id_column", help="with --source: the id column (default: a column named id, else generated)")
     parser.add_argument("--group", help="with --source: rows sharing this column's value stay in one split")
-    parser.add_argument("--drop", default="", help="with --source: columns to leave out, comma-separated")
+    parser.add_argument("--drop", help="with --source: columns to leave out, comma-separated")
+    parser.add_argument("--na-values", help="with --source: cell texts that mean a missing value besides an empty cell, "
+                                            "comma-separated (e.g. '?,n/a'); any other text is kept as written")
+    parser.add_argument("--missing-target", choices=MISSING_TARGET,
+                        help="with --source: rows with no target are left out (default) or refused (error)")
     parser.add_argument("--dataset", help="with --source: which dataset of data.yaml (default: the first)")
     parser.add_argument("--check", action="store_true", help="verify data/ against its manifest, write nothing")
     args = parser.parse_args(argv)
@@ -700,11 +781,16 @@ def main(argv: list[str] | None = None) -> int:
         if not problems:
             print("data/ matches data/manifest.json")
         return 1 if problems else 0
+    options = [args.target, args.id_column, args.group, args.drop, args.na_values, args.missing_target, args.dataset]
+    if not args.source and any(value is not None for value in options):
+        print("ERROR: TARGET, ID, GROUP, DROP, NA_VALUES, MISSING_TARGET and DATASET go with SOURCE=path/to/table.csv; "
+              f"without SOURCE, edit {DECLARATION_FILE}", file=sys.stderr)
+        return 1
+    given = SourceOptions(args.source, args.target, args.id_column, args.group, listed(args.drop) or [],
+                          listed(args.na_values), args.missing_target, args.dataset) if args.source else None
     started = time.monotonic()
     try:
-        manifest = prepare(ROOT, args.source, args.target, args.id_column, args.group,
-                           [name.strip() for name in args.drop.split(",") if name.strip()], args.dataset,
-                           progress=lambda message: print(message, flush=True))
+        manifest = prepare(ROOT, given, progress=lambda message: print(message, flush=True))
     except (DataError, DeclarationError, LeakError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1

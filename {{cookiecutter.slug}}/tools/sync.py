@@ -114,22 +114,28 @@ def dataset_tables(entry: dict, stats: dict, mode: str) -> list[str]:
              f"| `train.csv` | {rows['train']:,} | public data of both phases" + ("; given to your model's `fit`" if mode != "result" else "") + " |",
              f"| `test.csv` (Development) | {rows['dev_test']:,} | public data of the Development phase, without the target |",
              f"| `test.csv` (Final) | {rows['final_test']:,} | {final_where} |", ""]
-    lines += ["| Column | Role | Kind | Missing |", "|---|---|---|---|",
-              f"| {code(stats['id'])} | id{' (made up: row numbers in shuffled order)' if stats['id_generated'] else ''} | text | 0% |"]
+    described = stats.get("descriptions", {})
+    columns, classes = described.get("columns", {}), described.get("classes", {})
+    meaning = (lambda name: f" {markdown_text(columns.get(name, ''))} |") if columns else (lambda name: "")
+    lines += ["| Column | Role | Kind | Missing |" + (" Meaning |" if columns else ""), "|---|---|---|---|" + ("---|" if columns else ""),
+              f"| {code(stats['id'])} | id{' (made up: row numbers in shuffled order)' if stats['id_generated'] else ''} | text | 0% |"
+              + meaning(stats["id"])]
     for feature in stats["features"]:
         kind = f"categorical ({feature['categories']} values)" if feature["kind"] == "categorical" else "numeric"
-        lines.append(f"| {code(feature['name'])} | feature | {kind} | {percent(feature['missing'])} |")
+        lines.append(f"| {code(feature['name'])} | feature | {kind} | {percent(feature['missing'])} |" + meaning(feature["name"]))
     target_kind = f"{len(stats['classes'])} classes" if stats["classes"] else "numeric"
-    lines.append(f"| {code(stats['target'])} | target (in `train.csv` only) | {target_kind} | 0% |")
+    lines.append(f"| {code(stats['target'])} | target (in `train.csv` only) | {target_kind} | 0% |" + meaning(stats["target"]))
     if stats["classes"]:
         parts = [("train", "train"), ("dev_test", "Development test"), ("final_test", "Final test")]
-        lines += ["", "| Class | " + " | ".join(name for _, name in parts) + " |", "|---" * (len(parts) + 1) + "|"]
+        lines += ["", "| Class | " + " | ".join(name for _, name in parts) + " |" + (" Meaning |" if classes else ""),
+                  "|---" * (len(parts) + 1 + bool(classes)) + "|"]
         for index, label in enumerate(stats["classes"]):
             cells = []
             for part, _ in parts:
                 count, total = stats["balance"][part][index], max(rows[part], 1)
                 cells.append(f"{count:,} ({percent(count / total)})")
-            lines.append(f"| {code(label)} | " + " | ".join(cells) + " |")
+            said = f" {markdown_text(classes.get(str(label), ''))} |" if classes else ""
+            lines.append(f"| {code(label)} | " + " | ".join(cells) + " |" + said)
     return lines
 
 

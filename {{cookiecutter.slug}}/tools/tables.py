@@ -4,12 +4,23 @@ A source is a .csv file (any of , ; tab | as delimiter, UTF-8 with or without a 
 mark), a .parquet file (needs pyarrow), `sklearn:<name>` (a real dataset scikit-learn ships,
 no download) or `synthetic` (seeded numbers). Anything that cannot be read is a `TableError`
 whose message names the file, the line or column, and the fix.
+
+In a CSV file a cell is missing only when it is empty or one of the dataset's declared
+`na_values`, and the id, target, group and categorical columns are read as text, so labels
+such as `None` or `NA` and ids such as `007` arrive as written (the other columns are parsed as
+numbers where they are numbers, which is as fast as pandas reads; a column pandas would make
+true/false is read again as text).
+A first column with no name (the row index pandas and R write) is set aside, and numbers with
+decimal commas in a `;`- or tab-separated file (a spreadsheet's European export) are read as
+numbers; both are said in the data report.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import os
+import re
 import warnings
 from pathlib import Path
 
@@ -27,6 +38,11 @@ DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
 BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32", codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16"}
 MIN_ROWS = 20
+SYNTHETIC_ROWS = 1600  # synthetic data with a split in fractions (beside a real table in another dataset)
+INDEX_COLUMN = "index_column"  # table.attrs key: the unnamed first column, a row index (left out of the features)
+DECIMAL_COMMA = "decimal_comma"  # table.attrs key: the columns read with decimal commas
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+(,\d+)?([eE][+-]?\d+)?")
+_WHOLE_NUMBER = re.compile(r"0|-?[1-9]\d*")
 
 
 class TableError(Exception):
@@ -50,9 +66,7 @@ def synthetic_table(declaration: Declaration, dataset: Dataset, seed: int) -> pd
     """Seeded numbers with the declared features and classes (rows: the split's numbers of rows)."""
     from sklearn.datasets import make_classification, make_regression
 
-    if not declaration.split_in_rows:
-        raise TableError(f"{dataset.name}: synthetic data needs the split in numbers of rows (like train: 800)")
-    rows = int(sum(declaration.split.values()))
+    rows = int(sum(declaration.split.values())) if declaration.split_in_rows else SYNTHETIC_ROWS
     names = list(dataset.features or {})
     if any(kind != "numeric" for kind in (dataset.features or {}).values()) or not names:
         raise TableError(f"{dataset.name}: synthetic data has numeric features only; declare them as numeric")
@@ -86,6 +100,18 @@ def _check_encoding(path: Path, head: bytes) -> str:
     for bom, name in BOMS.items():
         if head.startswith(bom):
             raise TableError(f"{path}: the file is {name} text; save it as UTF-8 (e.g. `iconv -f {name} -t UTF-8`)")
+    if head.startswith(b"\x1f\x8b"):
+        raise TableError(f"{path}: the file is gzip-compressed, not a CSV text; decompress it first "
+                         f"(`gunzip -c {path.name} > table.csv`) and give that file")
+    if head.startswith(b"PK\x03\x04"):
+        raise TableError(f"{path}: the file is a zip archive (an Excel .xlsx workbook is one), not a CSV text; "
+                         "export the sheet as CSV (UTF-8), or unzip the table out of it")
+    if head.count(b"\x00") > len(head) // 4:
+        raise TableError(f"{path}: the file is UTF-16 text without a byte-order mark (every other byte is 0); "
+                         "save it as UTF-8 (e.g. `iconv -f UTF-16LE -t UTF-8`)")
+    if b"\x00" in head:
+        line = head[:head.index(b"\x00")].count(b"\n") + 1
+        raise TableError(f"{path} line {line}: the file holds a NUL byte, so it is not a text table; export it again as CSV")
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     with path.open("rb") as f:
@@ -114,9 +140,18 @@ def _delimiter(path: Path, head: bytes) -> str:
         return ","
 
 
-def read_csv(path: Path) -> pd.DataFrame:
+def missing_source(path: Path, example: str) -> TableError:
+    if path.is_dir():
+        return TableError(f"{path} is a folder; give the table file in it (SOURCE={example})")
+    return TableError(f"{path} does not exist; give SOURCE={example}, relative to the bundle folder (where data.yaml "
+                      "is) or absolute, or correct the dataset's source in data.yaml")
+
+
+def read_csv(path: Path, na_values: list[str] = (), text_columns: set[str] = frozenset()) -> pd.DataFrame:
+    """The table: a cell is missing when empty or one of `na_values`; `text_columns` and every column that is not
+    all numbers keep their cells' text as written."""
     if not path.is_file():
-        raise TableError(f"{path} does not exist; give SOURCE=path/to/table.csv (relative to the bundle folder)")
+        raise missing_source(path, "path/to/table.csv")
     with path.open("rb") as f:
         head = f.read(SNIFF_BYTES)
     if not head.strip():
@@ -124,11 +159,21 @@ def read_csv(path: Path) -> pd.DataFrame:
     encoding = _check_encoding(path, head)
     delimiter = _delimiter(path, head)
     header = next(csv.reader([head.decode("utf-8", errors="ignore").lstrip("\ufeff").splitlines()[0]], delimiter=delimiter))
-    check_header(path, [name.strip() for name in header])
+    raw = header
+    header = [name.strip() for name in raw]
+    unnamed_index = len(header) > 1 and not header[0]  # pandas' to_csv() and R's write.csv() write the row index so
+    check_header(path, header[1:] if unnamed_index else header, first=2 if unnamed_index else 1)
+    options = dict(sep=delimiter, encoding=encoding, keep_default_na=False, na_values=["", *na_values], skipinitialspace=False)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            table = pd.read_csv(path, sep=delimiter, encoding=encoding, low_memory=False, skipinitialspace=False)
+            table = pd.read_csv(path, dtype={name: str for name in raw if name.strip() in text_columns}, low_memory=False,
+                                **options)
+            flags = [name for name in table.columns if pd.api.types.is_bool_dtype(table[name])]
+            if flags:  # True/true/TRUE would all become True: read those columns again, as written
+                again = pd.read_csv(path, usecols=flags, dtype=str, **options)
+                for name in flags:
+                    table[name] = again[name]
     except pd.errors.ParserError as exc:
         raise TableError(f"{path}: {' '.join(str(exc).split())}; every line needs as many {delimiter!r}-separated "
                          "values as the header (quote values that contain the delimiter)") from None
@@ -136,11 +181,28 @@ def read_csv(path: Path) -> pd.DataFrame:
     if table.shape[1] == 1:
         raise TableError(f"{path}: found a single column {table.columns[0][:60]!r}; the delimiter is not one of "
                          "comma, semicolon, tab or | (or the file has one column); save it as a comma-separated CSV")
+    if unnamed_index:
+        table.attrs[INDEX_COLUMN] = table.columns[0]
+    if delimiter != ",":
+        table.attrs[DECIMAL_COMMA] = read_decimal_commas(table)
     return table
 
 
-def check_header(path: Path, names: list[str]) -> None:
-    for position, name in enumerate(names, start=1):
+def read_decimal_commas(table: pd.DataFrame) -> list[str]:
+    """Columns whose every value is a number written with a decimal comma (3,5) become numbers (3.5), in place."""
+    converted = []
+    for name in table.columns:
+        present = table[name].dropna()
+        if not len(present) or not (present.dtype == object or pd.api.types.is_string_dtype(present.dtype)):
+            continue
+        if present.str.contains(",", regex=False).any() and present.str.fullmatch(_DECIMAL_COMMA).all():
+            table[name] = table[name].str.replace(",", ".", regex=False)
+            converted.append(name)
+    return converted
+
+
+def check_header(path: Path, names: list[str], first: int = 1) -> None:
+    for position, name in enumerate(names, start=first):
         if not name:
             raise TableError(f"{path} line 1: column {position} has no name; name every column in the header")
         if any(ch in name for ch in "\r\n\t") or not name.isprintable():
@@ -150,9 +212,9 @@ def check_header(path: Path, names: list[str]) -> None:
                              "give every column its own name")
 
 
-def read_parquet(path: Path) -> pd.DataFrame:
+def read_parquet(path: Path, na_values: list[str] = ()) -> pd.DataFrame:
     if not path.is_file():
-        raise TableError(f"{path} does not exist; give SOURCE=path/to/table.parquet (relative to the bundle folder)")
+        raise missing_source(path, "path/to/table.parquet")
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -160,9 +222,13 @@ def read_parquet(path: Path) -> pd.DataFrame:
     try:
         table = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise TableError(f"{path} is not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+        raise TableError(f"{path} is not a readable Parquet file ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); "
+                         "write it again (pandas: DataFrame.to_parquet) or save the table as CSV") from None
     check_header(path, [str(c) for c in table.columns])
     table.columns = [str(c) for c in table.columns]
+    for name in table.columns:  # the declared texts mean missing in text columns, as in a CSV file
+        if na_values and not pd.api.types.is_numeric_dtype(table[name]):
+            table[name] = table[name].mask(table[name].isin(na_values))
     return table
 
 
@@ -173,12 +239,14 @@ def read_source(declaration: Declaration, dataset: Dataset, root: Path, seed: in
     if dataset.source.startswith("sklearn:"):
         return sklearn_table(dataset)
     path = Path(dataset.source)
-    path = path if path.is_absolute() else root / path
+    path = Path(os.path.normpath(path if path.is_absolute() else root / path))  # where it is looked for, without ../
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
-        table = read_csv(path)
+        text = {dataset.id, dataset.target, dataset.group} - {None}
+        text |= {name for name, kind in (dataset.features or {}).items() if kind == "categorical"}
+        table = read_csv(path, dataset.na_values, text)
     elif suffix in (".parquet", ".pq"):
-        table = read_parquet(path)
+        table = read_parquet(path, dataset.na_values)
     else:
         raise TableError(f"{path}: {suffix or 'no extension'} is not a table format make data reads; give a .csv or .parquet file")
     if len(table) < MIN_ROWS:
@@ -193,6 +261,23 @@ def max_categories(rows: int) -> int:
     return min(1000, max(20, rows // 20))
 
 
+def numbers(column: pd.Series) -> pd.Series:
+    """A column's values as numbers: NaN where a value is missing or is not a number (nor is 'nan' or 'inf')."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.astype("float64")
+    else:
+        try:  # every value a number: the fast conversion (a third of to_numeric's time)
+            values = column.astype("float64")
+        except (ValueError, TypeError):
+            values = pd.to_numeric(column, errors="coerce").astype("float64")
+    return values.where(np.isfinite(values))
+
+
+def not_numbers(column: pd.Series) -> pd.Series:
+    """The present values of a column that are not finite numbers."""
+    return column[numbers(column).isna() & column.notna()]
+
+
 def infer_kind(column: pd.Series) -> str:
     """numeric, categorical, or text (refused)."""
     if pd.api.types.is_bool_dtype(column):
@@ -200,18 +285,56 @@ def infer_kind(column: pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(column):
         return "numeric"
     present = column.dropna()
-    if len(present) and pd.to_numeric(present, errors="coerce").notna().all():
+    if len(present) and not_numbers(present).empty:
         return "numeric"
     return "categorical" if present.nunique() <= max_categories(len(column)) else "text"
 
 
-def infer_features(table: pd.DataFrame, dataset: Dataset, dropped: list[str], where: str) -> dict[str, str]:
+def mostly_numbers(column: pd.Series, name: str, where: str, place) -> str | None:
+    """The fix for a column of numbers spoilt by a few marker texts ('?', 'n/a') or by decimal commas, if it is one."""
+    present = column.dropna()
+    if pd.api.types.is_numeric_dtype(present) or present.empty:
+        return None
+    others = not_numbers(present)
+    if not others.empty and present.astype(str).str.fullmatch(_DECIMAL_COMMA).all():
+        first = others.index[0]
+        return (f"{where}: the column {name!r} holds numbers with decimal commas ({others.iloc[0]!r} on {place(first)}) in a "
+                "comma-separated file; save the table with decimal points, or with ';' as the delimiter (make data then "
+                "reads decimal commas)")
+    markers = others.unique()
+    if others.empty or len(markers) > 3 or len(others) > 0.1 * len(present):
+        return None
+    counts = others.value_counts()
+    shown = ", ".join(f"{text!r} ({counts[text]} rows, first: {place(others.index[others == text][0])})" for text in markers)
+    return (f"{where}: the column {name!r} holds numbers but also {shown}; if that means a missing value, pass "
+            f"NA_VALUES={','.join(map(str, markers))!r} (kept in data.yaml), otherwise fix those cells or leave the column "
+            f"out with DROP={name!r}")
+
+
+def infer_features(table: pd.DataFrame, dataset: Dataset, dropped: list[str], where: str,
+                   place=lambda row: f"row {row + 1}") -> tuple[dict[str, str], dict[str, str]]:
+    """Each feature column's kind, and the columns left out with the reason (the unnamed row index, constant columns)."""
     roles = {dataset.id, dataset.target, dataset.group} - {None}
     unknown = [name for name in dropped if name not in table.columns]
     if unknown:
         raise TableError(f"{where}: DROP names {', '.join(map(repr, unknown))}, which the table does not have "
                          f"(columns: {shorten_list(table.columns)})")
-    kinds = {name: infer_kind(table[name]) for name in table.columns if name not in roles and name not in dropped}
+    left_out = {name: "left out with DROP" for name in dropped}
+    index = table.attrs.get(INDEX_COLUMN)
+    if index and index not in roles and index not in dropped:
+        left_out[index] = "column 1 has no name: a row index, as pandas and R write it"
+    candidates = [name for name in table.columns if name not in roles and name not in left_out]
+    for name in candidates:
+        present = table[name].dropna()
+        if present.empty or (present == present.iloc[0]).all():
+            left_out[name] = (f"a single value ({shown_value(present.iloc[0])})" if len(present) else "empty in every row") \
+                + ": it tells no row from another"
+    kinds = {name: infer_kind(table[name]) for name in candidates if name not in left_out}
+    for name, kind in kinds.items():
+        if kind != "numeric":
+            fix = mostly_numbers(table[name], name, where, place)
+            if fix:
+                raise TableError(fix)
     text = [name for name, kind in kinds.items() if kind == "text"]
     if text:
         examples = "; ".join(f"{name!r}: {table[name].nunique()} distinct values" for name in text[:5])
@@ -221,8 +344,14 @@ def infer_features(table: pd.DataFrame, dataset: Dataset, dropped: list[str], wh
                          f"into features ({examples}); leave them out with DROP={','.join(text)!r}{as_id} (or clean them "
                          "into categories in your table)")
     if not kinds:
-        raise TableError(f"{where}: no feature column is left besides the id, target and group columns")
-    return kinds
+        raise TableError(f"{where}: no feature column is left besides the id, target and group columns"
+                         + (f" (left out: {shorten_list(left_out)})" if left_out else ""))
+    return kinds, {name: reason for name, reason in left_out.items() if name not in dropped}
+
+
+def shown_value(value) -> str:
+    """A value for a message as the table has it: 3.5, 'text' (numpy scalars as plain Python values)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def infer_classes(target: pd.Series, declaration: Declaration, where: str) -> list:
@@ -231,14 +360,24 @@ def infer_classes(target: pd.Series, declaration: Declaration, where: str) -> li
     if not declaration.classification:
         return []
     numeric = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+    if not numeric and len(present) and not_numbers(present).empty:  # numbers written as text
+        texts = present.astype(str)
+        if texts.str.fullmatch(_WHOLE_NUMBER).all():  # 1, 2, 3 are numbers; 01, 02 and 1.0 stay labels as written
+            return check_class_count(sorted(int(v) for v in texts.unique()), where)
+        if not np.all(np.mod(numbers(present), 1) == 0):
+            numeric = True  # decimals: said to be a regression target below
     if numeric:
-        values = present.to_numpy(dtype=float)
+        values = numbers(present).to_numpy(dtype=float)
         if not np.all(values == np.round(values)):
             raise TableError(f"{where}: the target holds numbers with decimals ({shorten_list(np.unique(values)[:5])}, ...): "
                              "it looks like a regression target; choose a target of classes, or make a regression competition")
         labels = sorted(int(v) for v in np.unique(values))
     else:
         labels = sorted(np.unique(as_text(present).to_numpy(dtype=str)).tolist())
+    return check_class_count(labels, where)
+
+
+def check_class_count(labels: list, where: str) -> list:
     if len(labels) > MAX_CLASSES:
         raise TableError(f"{where}: the target has {len(labels)} different values; classification takes at most "
                          f"{MAX_CLASSES} classes (is it a regression target, or an identifier?)")
