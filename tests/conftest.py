@@ -85,6 +85,7 @@ CODE_MODE_FILES = {
     "scoring_program/report.py",
     "scoring_program/scoring.py",
     "starting_kit/README.md",
+    "starting_kit/requirements.txt",
     "starting_kit/starting_kit.ipynb",
     "starting_kit/failing_submission/expected_error.txt",
     "starting_kit/failing_submission/model.py",

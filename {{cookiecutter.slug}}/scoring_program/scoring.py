@@ -31,7 +31,10 @@ from report import PREDICTION_STEP, Report, ScoreRow, Summary
 
 SCORES_FILE = "scores.json"
 INGESTION_RESULT = "ingestion_result.json"  # written by the ingestion program
-DATASET_INFO = "dataset.json"  # written by tools/prepare_data.py into the reference data
+DATASET_INFO = "dataset.json"  # written by tools/prepare_data.py into the reference data; the starting kit's
+# notebook writes its own for its local run, with `baseline_phase`: the phase whose test set gave the scores of the
+# baseline.json it copies there from the public data (the page then says they come from other rows).
+FINAL_PHASE = "Final"  # the phase in the Final reference data's dataset.json
 SETTINGS = Path(__file__).with_name("settings.json")
 
 # Codabench stores scores as Decimal(max_digits=20, decimal_places=10).
@@ -130,6 +133,17 @@ def check_ingestion(ingestion: dict, report: Report, settings: dict, exit_code: 
     return {}
 
 
+def check_submission_type(ingestion: dict, settings: dict, info: dict) -> None:
+    """Refuse a result submission in the Final phase of a competition that takes both kinds: that phase scores code
+    only, as its test features are not published (a result submission could not predict them)."""
+    if settings.get("submission_mode") == "both" and info.get("phase") == FINAL_PHASE \
+            and ingestion.get("submission_type") == "result":
+        raise PredictionError("The Final phase scores code submissions only, and this is a result submission: "
+                              "the Final test set's features are not published; Codabench runs your model on them.",
+                              fix="Submit a zip with model.py at its root (see the starting kit: "
+                              "sample_code_submission/, or the code_submission.zip its notebook writes).")
+
+
 def finite_score(key: str, value: float) -> float:
     """Refuse values Codabench cannot store: NaN or infinity would leave the submission without scores."""
     if not math.isfinite(value) or abs(value) >= MAX_ABS_SCORE:
@@ -214,6 +228,7 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
         report.advance(PREDICTION_STEP)
     details = check_ingestion(ingestion, report, settings, ingestion_exit_code(args.predictions))
     report.advance("Checking the predictions")
+    check_submission_type(ingestion, settings, info)
     predictions = {}
     shown_as = {d["name"]: f"{d['folder']}/{PREDICTIONS_FILE}" if d["folder"] else PREDICTIONS_FILE for d in datasets}
     for d in datasets:
@@ -247,7 +262,7 @@ def score(args: argparse.Namespace, report: Report, settings: dict, info: dict, 
         report.show_scores(section, [row(m, values[m.key]) for m in metrics.leaderboard_metrics(settings)])
         baseline, problem = read_baseline(args.reference, d["name"])
         standings, notes = where_it_stands(metrics.leaderboard_metrics(settings), reference, prediction, values, baseline,
-                                           len(datasets))
+                                           len(datasets), info.get("baseline_phase", ""))
         report.show_standing(section, standings, notes + ([problem] if problem else []))
         firsts.append(standings[0])
         report.advance("Drawing the figures" + suffix)

@@ -177,9 +177,10 @@ def how_computed(interval: Interval) -> str:
 
 
 def where_it_stands(chosen: list, reference, prediction, values: dict[str, float], baseline: dict[str, float],
-                    datasets: int) -> tuple[list[Standing], list[str]]:
+                    datasets: int, baseline_phase: str = "") -> tuple[list[Standing], list[str]]:
     """Each of the `chosen` metrics (metrics.Metric) on one dataset with its 95 % interval and the baseline's
-    score, and the notes that say how the intervals were computed and where the baseline comes from."""
+    score, and the notes that say how the intervals were computed and where the baseline comes from:
+    `baseline_phase` names the phase whose test set gave the baseline's scores when it is not these rows."""
     intervals = bootstrap([(m, prediction.view(m.needs)) for m in chosen], reference.target, reference.classes,
                           values, datasets)
     standings = []
@@ -191,8 +192,13 @@ def where_it_stands(chosen: list, reference, prediction, values: dict[str, float
     computed = next((s.interval for s in standings if s.interval), None)
     notes = [how_computed(computed)] if computed else []
     notes += [f"{s.title}: {s.no_interval}" for s in standings if s.no_interval]
-    notes.append("Baseline: the starting kit's sample code submission, scored by the organizers on these test rows."
-                 if baseline else "No baseline scores came with the reference data, so there is nothing to compare with.")
+    if not baseline:
+        notes.append("No baseline scores came with the reference data, so there is nothing to compare with.")
+    elif baseline_phase:
+        notes.append("Baseline: the starting kit's sample code submission, scored by the organizers in the "
+                     f"{baseline_phase} phase, on its test set rather than these rows, so the comparison is indicative.")
+    else:
+        notes.append("Baseline: the starting kit's sample code submission, scored by the organizers on these test rows.")
     return standings, notes
 
 

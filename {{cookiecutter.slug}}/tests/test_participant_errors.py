@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, needs_code
+from conftest import CODE, KIT, RESULTS, ROOT, needs_code
+from page import Page
 
 DEV_INPUT = ROOT / "data" / "dev" / "input_data"
 DEV_REFERENCE = ROOT / "data" / "dev" / "reference_data"
+FINAL = ROOT / "data" / "final"
 
 
 def error_lines(text: str) -> list[str]:
@@ -392,3 +394,38 @@ def test_result_zip_is_scored_after_the_workers_unzip(scoring, constant_predicti
     assert run_scoring(scoring, tmp_path / "res", tmp_path / "out") == 0
     assert json.loads((tmp_path / "out" / "scores.json").read_text())
     shutil.rmtree(tmp_path / "made")
+
+
+# -- the Final phase of a competition that takes both kinds scores code only ----------------------
+if CODE and RESULTS:  # elsewhere the Final phase takes what the Development phase takes
+
+    def test_the_final_phase_refuses_a_result_submission_and_scores_code(ingestion, scoring, tmp_path, capsys, no_figures):
+        """The baseline's predictions of the Final test set are scored when its code made them there, and refused,
+        with one line saying how to submit code, when they come as a result submission (the features being hidden,
+        only a leak could have made them)."""
+        def predict(submission: Path, output: Path) -> Path:
+            assert ingestion.main(["--input-data", str(FINAL / "input_data"), "--submission", str(submission),
+                                   "--output", str(output)]) == 0
+            return output
+
+        def score(predictions: Path, out: Path) -> int:
+            return scoring.main(["--reference", str(FINAL / "reference_data"), "--predictions", str(predictions),
+                                 "--output", str(out)])
+
+        by_code = predict(KIT / "sample_code_submission", tmp_path / "by_code")
+        shutil.copytree(by_code, tmp_path / "results", ignore=shutil.ignore_patterns("ingestion_result.json"))
+        as_results = predict(tmp_path / "results", tmp_path / "as_results")
+        assert json.loads((as_results / "ingestion_result.json").read_text())["submission_type"] == "result"
+        capsys.readouterr()
+
+        assert score(by_code, tmp_path / "scored") == 0 and json.loads((tmp_path / "scored" / "scores.json").read_text())
+        assert not error_lines(capsys.readouterr().err)
+
+        assert score(as_results, tmp_path / "refused") == 1
+        (line,) = error_lines(capsys.readouterr().err)
+        assert line.startswith("ERROR: The Final phase scores code submissions only, and this is a result submission")
+        assert "Submit a zip with model.py at its root (see the starting kit" in line
+        assert not (tmp_path / "refused" / "scores.json").exists()
+        page = Page((tmp_path / "refused" / "detailed_results.html").read_text(encoding="utf-8"))
+        problem, fix = page.texts("error")[0], dict(page.definitions)["How to fix it"]
+        assert page.texts("status")[0].startswith("Scoring failed") and line == f"ERROR: {problem} {fix}"
