@@ -136,20 +136,22 @@ class LocalExecutor:
         (home / "tmp").mkdir(parents=True, exist_ok=True)
         environment.update({STEP_MARK: mark, "HOME": str(home), "TMPDIR": str(home / "tmp"),  # no writes to the user's home
                             "MPLCONFIGDIR": str(self.workspace / "matplotlib")})
-        process = subprocess.Popen(
-            command,
-            cwd=root / container.workdir.lstrip("/"),
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # so a time-out stops the whole process group
-        )
-        # the time limit covers the whole step and all it started
-        return _supervise(process, container.name, timeout, self.echo, stop=lambda: _stop_everything(process, mark))
+        with _SigtermWatch() as watch:
+            process = subprocess.Popen(
+                command,
+                cwd=root / container.workdir.lstrip("/"),
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # so a time-out stops the whole process group
+            )
+            # the time limit covers the whole step and all it started
+            return _supervise(process, container.name, timeout, self.echo, lambda: _stop_everything(process, mark), watch)
 
 
-def _supervise(process: subprocess.Popen, name: str, timeout: float, echo: IO[str] | None, stop) -> Completed:
+def _supervise(process: subprocess.Popen, name: str, timeout: float, echo: IO[str] | None, stop,
+               watch: "_SigtermWatch") -> Completed:
     """Echo and collect a started step's output, stop it at the time limit (or on SIGTERM), and wait."""
     started = time.monotonic()
     out: list[str] = []
@@ -161,20 +163,21 @@ def _supervise(process: subprocess.Popen, name: str, timeout: float, echo: IO[st
     for pump in pumps:
         pump.daemon = True  # a process that escaped every kill must not keep the runner alive
         pump.start()
-    timed_out, terminated = False, []
-    restore = _on_sigterm(lambda: (terminated.append(True), stop()))
+    timed_out = False
+    watch.stop = stop
     try:
+        if watch.received:  # before the step was watched
+            stop()
         process.wait(timeout=max(timeout, 0.01))
     except subprocess.TimeoutExpired:
         timed_out = True
     finally:
         stop()
         process.wait()
-        restore()
     for pump in pumps:
         pump.join(PUMP_GRACE)
     stderr = "".join(err)
-    if terminated:
+    if watch.received:
         stderr += ("\nThe local runner received SIGTERM during this step (from the submission, or from outside) "
                    "and stopped the step.\n")
     return Completed(
@@ -186,13 +189,28 @@ def _supervise(process: subprocess.Popen, name: str, timeout: float, echo: IO[st
     )
 
 
-def _on_sigterm(callback):
+class _SigtermWatch:
     """While a step runs, SIGTERM (a submission may signal its parent) stops the step instead of the runner.
-    Returns what restores the previous handler. Signals are handled in the main thread only."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: callback())
-    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    Entered before the step's process starts, so that a signal sent at once is not lost between the start and the
+    supervision (seen on a loaded machine). Signals are handled in the main thread only."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.stop = lambda: None  # set by _supervise once the process exists
+        self._restore = lambda: None
+
+    def __enter__(self) -> "_SigtermWatch":
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, self._handle)
+            self._restore = lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.received = True
+        self.stop()
+
+    def __exit__(self, *exc) -> None:
+        self._restore()
 
 
 # The compute worker's container settings (compute_worker.py; codabench-facts §2.5).
@@ -293,14 +311,15 @@ class ContainerExecutor:
         name = f"codabench-{os.getpid()}-{re.sub(r'[^a-z0-9]+', '-', container.name.lower())}-{time.monotonic_ns()}"
         with self._lock:
             self._running[name] = container
-        process = subprocess.Popen(self.command(container, name), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True, stdin=subprocess.DEVNULL)
+        with _SigtermWatch() as watch:
+            process = subprocess.Popen(self.command(container, name), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True, stdin=subprocess.DEVNULL)
 
-        def stop() -> None:
-            if process.poll() is None:
-                _engine_call(self.engine, "rm", "--force", name)
+            def stop() -> None:
+                if process.poll() is None:
+                    _engine_call(self.engine, "rm", "--force", name)
 
-        completed = _supervise(process, container.name, timeout, self.echo, stop)
+            completed = _supervise(process, container.name, timeout, self.echo, stop, watch)
         with self._lock:
             self._finished.append(self._running.pop(name))
             last, done = not self._running, list(self._finished)
