@@ -100,6 +100,13 @@ def bad_table(path: Path, name: str) -> None:
     elif name == "question-mark-in-numbers":
         frame["Age"] = frame["Age"].astype(object)
         frame.loc[6, "Age"] = "?"
+    elif name == "markers-in-two-columns":  # as the palmerpenguins table writes its missing values
+        frame["Age"] = frame["Age"].astype(object).where(frame["Age"].notna(), "NA")
+        frame["Fare, paid"] = frame["Fare, paid"].astype(object)
+        frame.loc[[11, 12], "Fare, paid"] = "NA"
+    elif name == "na-as-a-label":
+        frame["Survived"] = frame["Survived"].astype(object)
+        frame.loc[[3, 8], "Survived"] = "NA"
     elif name == "infinite-fare":
         frame["Fare, paid"] = frame["Fare, paid"].astype(float)
         frame.loc[4, "Fare, paid"] = np.inf
@@ -145,7 +152,7 @@ BAD = [  # (case, task type, make data variables, the words of the one ERROR lin
     ("one-class", "binary_classification", {"TARGET": "Survived"}, "has a single class ('yes')"),
     ("missing-target", "binary_classification", {"TARGET": "Survived", "MISSING_TARGET": "error"},
      "is missing in 2 rows (first: line 7)"),
-    ("rare-class", "multiclass_classification", {"TARGET": "Survived"}, "the class 'maybe' has 2 rows, too few to put some in each"),
+    ("rare-class", "multiclass_classification", {"TARGET": "Survived"}, "the class 'maybe' has 2 rows: every split (train, Development test, Final test) needs at least one"),
     ("duplicate-ids", "binary_classification", {"TARGET": "Survived", "ID": "ticket"}, "repeated values (first: 'T3' on line 5 and line 9)"),
     ("huge-group", "binary_classification", {"TARGET": "Survived", "GROUP": "family"}, "groups of 'family' must never straddle splits"),
     ("free-text", "binary_classification", {"TARGET": "Survived"}, "DROP='comment'"),
@@ -158,7 +165,12 @@ BAD = [  # (case, task type, make data variables, the words of the one ERROR lin
     ("empty", "binary_classification", {"TARGET": "Survived"}, "is empty"),
     # From a corpus of odd tables: each message names the real problem and its fix.
     ("question-mark-in-numbers", "binary_classification", {"TARGET": "Survived"},
-     "the column 'Age' holds numbers but also '?' (1 rows, first: line 8); if that means a missing value, pass NA_VALUES='?'"),
+     "the column 'Age' holds numbers but also '?' (1 row, first: line 8 of 'Age'); if that means a missing value, pass NA_VALUES='?'"),
+    ("markers-in-two-columns", "binary_classification", {"TARGET": "Survived"},
+     "the columns 'Age', 'Fare, paid' hold numbers but also 'NA' ("),
+    ("na-as-a-label", "binary_classification", {"TARGET": "Survived"},
+     "has 3 classes; binary classification needs exactly 2 (for more, make a multiclass_classification competition) "
+     "('NA', 'no', 'yes'); if 'NA' means a missing target, pass NA_VALUES='NA'"),
     ("decimal-commas", "binary_classification", {"TARGET": "Survived"}, "holds numbers with decimal commas ('"),
     ("gzip", "binary_classification", {"TARGET": "Survived"}, "the file is gzip-compressed"),
     ("xlsx", "binary_classification", {"TARGET": "Survived"}, "is a zip archive (an Excel .xlsx workbook is one)"),

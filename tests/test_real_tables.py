@@ -197,6 +197,9 @@ def test_a_table_saved_with_its_index_and_marker_texts_comes_in(brought):
     bundle, _ = brought("wages")
     entry = declared(bundle)
     assert "Unnamed: 0" not in entry["features"] and entry["na_values"] == ["?"]
+    assert "REPLACE THIS WITH YOUR OWN DATA" not in (bundle / "data.yaml").read_text(encoding="utf-8")
+    train = read_text_table(bundle / "data" / "dev" / "input_data" / "train.csv")
+    assert train["educ"].str.fullmatch(r"\d+").all()  # whole numbers stay whole: 12, not 12.0
     assert report_of(bundle)["columns_left_out"] == {"Unnamed: 0": "column 1 has no name: a row index, as pandas and R write it"}
     summary = json.loads((bundle / "data" / "summary.json").read_text(encoding="utf-8"))["datasets"][0]
     tenure = next(f for f in summary["features"] if f["name"] == "tenure")
@@ -302,3 +305,20 @@ def test_a_bundle_whose_baseline_never_predicts_a_class_passes_its_own_tests(rar
 def test_the_baseline_weighs_classes_as_the_metric_does(bake, metric, balanced):
     model = (bake(task_type="multiclass_classification", metric=metric) / "starting_kit" / "sample_code_submission" / "model.py")
     assert ('class_weight="balanced"' in model.read_text(encoding="utf-8")) == balanced
+
+
+def test_a_class_of_three_rows_gets_one_in_every_split(bake, tmp_path):
+    """Dealt out stratified at 1/2, 1/4, 1/4, three rows could fall train, Development, train: one is moved."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bake(task_type="multiclass_classification"), bundle)
+    frame = clinic().drop(columns=["code"])
+    frame.loc[[5, 50, 500], "outcome"] = "04"
+    frame.to_csv(bundle / "clinic.csv", index=False)
+    done = make_data(bundle, {"SOURCE": "clinic.csv", "TARGET": "outcome"})
+    assert done.returncode == 0, done.stderr
+    tables = split_tables(bundle, "outcome")
+    assert all((frame_["outcome"] == "04").sum() == 1 for frame_ in tables.values())
+    assert {name: len(frame_) for name, frame_ in tables.items()} == report_of(bundle)["rows"] == \
+        {"train": 300, "dev_test": 150, "final_test": 150}  # the split's sizes are kept
+    assert any(w.startswith("the class '04' has few rows (train 1, Development test 1, Final test 1)")
+               for w in report_of(bundle)["warnings"])

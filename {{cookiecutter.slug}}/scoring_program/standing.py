@@ -51,6 +51,7 @@ class Standing:
     baseline: float | None = None
     interval: Interval | None = None
     no_interval: str = ""  # why there is no interval, when there is none
+    baseline_phase: str = ""  # the phase whose test set gave the baseline's score, when it is not these rows
 
     def shown(self, value: float) -> str:
         return f"{value:.{self.precision}f}"
@@ -92,6 +93,8 @@ class Standing:
         if self.ties:
             return f"Your {self.title}, {ours}, equals the baseline's to {self.precision} decimals."
         start = f"Your {self.title}, {ours}, is {abs(self.gap):.{self.precision}f} {self.direction} than the baseline's {theirs}"
+        if self.baseline_phase:  # scored on other rows: no interval of these rows can say whether the gap is noise
+            return f"{start} (its {self.baseline_phase} phase score, on other rows: an indication, not a test)."
         if self.interval is None:
             return f"{start}; {self.no_interval}" if self.no_interval else f"{start}."
         inside = self.interval.low <= self.baseline <= self.interval.high
@@ -129,17 +132,31 @@ def rows_per_resample(rows: int, width: int, datasets: int) -> int:
     return max(1, min(rows, ROWS_PER_RESAMPLE // max(1, width) // max(1, datasets)))
 
 
+def resampler(y_true: np.ndarray, classes: list, drawn: int, rng) -> tuple:
+    """What draws one resample's rows, and how many it draws. With classes, each class's rows are drawn among
+    themselves in the test set's proportions: the test set's classes are fixed by its stratified split, and a
+    resample that lost a rare class would score its class-averaged metrics (macro F1, balanced accuracy) for a
+    class nobody could predict, dragging even a perfect submission's interval down."""
+    rows = len(y_true)
+    if not classes:
+        return (lambda: rng.integers(0, rows, drawn)), drawn
+    codes = np.unique(y_true, return_inverse=True)[1].ravel()
+    members = [np.flatnonzero(codes == code) for code in range(int(codes.max()) + 1)]
+    sizes = [len(m) if drawn == rows else max(1, round(drawn * len(m) / rows)) for m in members]
+    return (lambda: np.concatenate([m[rng.integers(0, len(m), k)] for m, k in zip(members, sizes)])), sum(sizes)
+
+
 def bootstrap(metrics_and_views: list[tuple[object, np.ndarray]], y_true: np.ndarray, classes: list,
               values: dict[str, float], datasets: int = 1) -> dict[str, Interval | str]:
     """A 95 % interval per metric key, or the reason there is none. `metrics_and_views` pairs each metric
     (metrics.Metric) with the predictions as it reads them; `values` holds their values on every row."""
     rows = len(y_true)
     width = max((view.shape[1] if view.ndim == 2 else 1) for _, view in metrics_and_views)
-    drawn = rows_per_resample(rows, width, datasets)
     rng = np.random.default_rng(SEED)
+    draw, drawn = resampler(y_true, classes, rows_per_resample(rows, width, datasets), rng)
     found: dict[str, list[float]] = {metric.key: [] for metric, _ in metrics_and_views}
     for _ in range(RESAMPLES):
-        rows_drawn = rng.integers(0, rows, drawn)
+        rows_drawn = draw()
         truth = y_true[rows_drawn]
         for metric, view in metrics_and_views:
             try:
@@ -188,7 +205,7 @@ def where_it_stands(chosen: list, reference, prediction, values: dict[str, float
         found = intervals[m.key]
         interval, why_not = (found, "") if isinstance(found, Interval) else (None, found)
         standings.append(Standing(m.title, values[m.key], m.precision, m.higher_is_better, baseline.get(m.key),
-                                  interval, why_not))
+                                  interval, why_not, baseline_phase))
     computed = next((s.interval for s in standings if s.interval), None)
     notes = [how_computed(computed)] if computed else []
     notes += [f"{s.title}: {s.no_interval}" for s in standings if s.no_interval]
@@ -211,8 +228,8 @@ def summary(firsts: list[Standing]) -> tuple[str, str]:
         return "", "same"
     first = firsts[0]
     mean = Standing(f"{first.title} (mean)", sum(s.value for s in firsts) / len(firsts), first.precision,
-                    first.higher_is_better, sum(s.baseline for s in firsts) / len(firsts))
+                    first.higher_is_better, sum(s.baseline for s in firsts) / len(firsts), baseline_phase=first.baseline_phase)
     sentence = mean.sentence()
-    if not mean.ties:
+    if not mean.ties and not first.baseline_phase:
         sentence = sentence[:-1] + "; each dataset below says whether its gap is larger than the noise."
     return sentence, mean.direction

@@ -162,3 +162,25 @@ def test_large_test_sets_draw_fewer_rows_per_resample_and_the_interval_keeps_its
     assert narrowed.high - narrowed.low == pytest.approx(width, rel=0.2)
     assert width == pytest.approx(2 * 1.96 * np.sqrt(0.8 * 0.2 / rows), rel=0.2)  # the normal approximation's
     assert "narrowed by" in standing.how_computed(narrowed) and "narrowed" not in standing.how_computed(full)
+
+
+def test_a_rare_class_keeps_a_perfect_submission_perfect_in_every_resample(metrics):
+    """Resamples are drawn within each class, as the test set was split: a resample that lost a class of two
+    rows would score macro F1 for a class nobody could predict, and a perfect submission would look like noise."""
+    standing = load_program_module(ROOT / "scoring_program", "standing")
+    truth = np.array([0] * 60 + [1] * 38 + [2] * 2)
+    macro_f1 = metrics.REGISTRY["macro_f1"]
+    value = {"macro_f1": macro_f1.compute(truth, truth, [0, 1, 2])}
+    interval = standing.bootstrap([(macro_f1, truth)], truth, [0, 1, 2], value)["macro_f1"]
+    assert value["macro_f1"] == 1 and interval.low == interval.high == 1
+
+
+def test_a_baseline_scored_on_other_rows_is_an_indication_not_a_test():
+    """The starting kit's local page compares with the baseline's Development score, computed on other rows."""
+    standing = load_program_module(ROOT / "scoring_program", "standing")
+    interval = standing.Interval(low=1.0, high=1.0, rows=34, drawn=34, resamples=1000)
+    here = standing.Standing("ROC AUC", 1.0, 4, True, 0.9744, interval).sentence()
+    other = standing.Standing("ROC AUC", 1.0, 4, True, 0.9744, interval, baseline_phase="Development").sentence()
+    assert "larger than the noise" in here
+    assert other == ("Your ROC AUC, 1.0000, is 0.0256 better than the baseline's 0.9744 (its Development phase score, "
+                     "on other rows: an indication, not a test).")

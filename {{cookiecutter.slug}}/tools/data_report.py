@@ -18,6 +18,7 @@ import pandas as pd
 LEAK_SCORE = 0.98  # a single feature this good on held-out training rows is suspect
 LEAK_SAMPLE = 20_000  # training rows looked at for leakage (a seeded sample beyond)
 MOSTLY_MISSING = 0.5
+FEW_ROWS = 5  # rows of a class in a split below which its scores are noise
 BINS = 20  # quantile bins of a numeric feature, for the classification lookup
 
 
@@ -40,7 +41,7 @@ class DataReport:
     def lines(self, split_names: dict[str, str]) -> list[str]:
         kept = ", ".join(f"{split_names[name]} {count:,}" for name, count in self.rows.items())
         lines = [f"{self.dataset}: {self.rows_read:,} rows read; kept: {kept}"]
-        lines += [f"  left out: {reason}" for reason in self.left_out]
+        lines += [f"  {reason}" for reason in self.left_out]
         lines += [f"  kept together: {reason}" for reason in self.kept_together]
         lines += [f"  column left out: {name!r}: {reason}" for name, reason in self.columns_left_out.items()]
         lines += [f"  note: {note}" for note in self.notes]
@@ -71,6 +72,20 @@ def column_warnings(frame: pd.DataFrame, features: dict[str, str]) -> list[str]:
             warnings.append(f"the categorical feature {name!r} has {distinct:,} different values for {rows:,} rows, so most "
                             f"values are seen once: it says little as a category; DROP={name!r}, or ID={name!r} if it "
                             "identifies the rows")
+    return warnings
+
+
+def class_warnings(frames: dict[str, pd.DataFrame], target: str, classes: list, split_names: dict[str, str],
+                   label_text) -> list[str]:
+    """Classes with so few rows in a split that their scores are noise and a model can hardly learn them."""
+    warnings = []
+    counts = {name: frame[target].value_counts() for name, frame in frames.items()}
+    for label in classes:
+        per_split = {name: int(counts[name].get(label_text(label), 0)) for name in frames}
+        if min(per_split.values()) < FEW_ROWS:
+            shown = ", ".join(f"{split_names[name]} {count}" for name, count in per_split.items())
+            warnings.append(f"the class {label!r} has few rows ({shown}): its scores are mostly noise, and a model can "
+                            "hardly learn it")
     return warnings
 
 

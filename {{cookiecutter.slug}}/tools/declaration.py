@@ -272,7 +272,7 @@ HEADER = """\
 # phase's input, reference and public data, what the ingestion and scoring programs read about
 # them (task.json, dataset.json), the sample submissions and the table on pages/data.md.
 #
-# ---- REPLACE THIS WITH YOUR OWN DATA ----
+# {replace}
 # make data SOURCE=path/to/table.csv TARGET=column [ID=column] [GROUP=column] [DROP=col1,col2]
 #           [NA_VALUES='?,n/a'] [MISSING_TARGET=error] [DATASET=name]
 # reads your table (.csv, or .parquet with pyarrow installed) as it is, infers each column's kind
@@ -285,7 +285,10 @@ HEADER = """\
 def dump(declaration: Declaration) -> str:
     """data.yaml's text, comments included: what `make data` writes back and the template bakes."""
     split = declaration.split
-    lines = [HEADER, f"task_type: {declaration.task_type}  # fixed when the competition was made: its leaderboard follows it",
+    own = any(d.source != SYNTHETIC and not d.source.startswith("sklearn:") for d in declaration.datasets)
+    header = HEADER.replace("{replace}", "To bring in another table (it replaces the dataset's entry below):" if own
+                            else "---- REPLACE THIS WITH YOUR OWN DATA ----")
+    lines = [header, f"task_type: {declaration.task_type}  # fixed when the competition was made: its leaderboard follows it",
              f"seed: {declaration.seed}  # the same seed and table always give the same files",
              "split:  # " + ("numbers of rows" if declaration.split_in_rows else "fractions of the table's rows (they may add up to less than 1)"),
              f"  train: {split['train']}",

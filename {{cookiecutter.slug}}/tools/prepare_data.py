@@ -36,14 +36,17 @@ from bundle import ROOT, load_program_module
 from declaration import FILE as DECLARATION_FILE
 from declaration import MISSING_TARGET, SPLITS, Dataset, Declaration, DeclarationError
 from file_rules import LARGE_DATA, human
-from data_report import DataReport, column_warnings, leakage_suspects
+from data_report import DataReport, class_warnings, column_warnings, leakage_suspects
 from splits import RowSets, assign_splits, row_sets
-from tables import (DECIMAL_COMMA, TableError, as_text, infer_classes, infer_features, label_text, mostly_numbers, numbers,
-                    read_source, shorten_list, shown_value)
+from tables import (DECIMAL_COMMA, TableError, as_text, infer_classes, infer_features, label_text, numbers,
+                    read_source, shorten_list, shown_value, spoilt_numbers)
 
 PHASES = {"dev": ("Development", "dev_test"), "final": ("Final", "final_test")}
 ID_PREFIX = {"train": "tr", "dev_test": "dv", "final_test": "fn"}
 SUMMARY = "summary.json"
+
+
+MISSING_MARKERS = ("na", "n/a", "nan", "none", "null", "?", "-", "missing")  # labels that often mean "no label"
 
 
 class LeakError(Exception):
@@ -133,7 +136,9 @@ def target_labels(table: pd.DataFrame, declaration: Declaration, dataset: Datase
         try:
             decl.check_classes(declaration, replace(dataset, classes=inferred), f"the target {dataset.target!r}", file=where)
         except DeclarationError as exc:
-            raise DataError(f"{exc} ({shorten_list(inferred)})") from None
+            markers = [str(c) for c in inferred if str(c).strip().lower() in MISSING_MARKERS]
+            hint = f"; if {markers[0]!r} means a missing target, pass NA_VALUES={markers[0]!r}" if markers else ""
+            raise DataError(f"{exc} ({shorten_list(inferred)}){hint}") from None
     classes = dataset.classes if dataset.classes is not None else inferred
     for label in classes:
         if any(ch in str(label) for ch in "\r\n") or not str(label).isprintable():
@@ -166,16 +171,24 @@ def typed_features(table: pd.DataFrame, dataset: Dataset, where: str) -> tuple[p
             bad = (values.isna() & column.notna()).to_numpy()
             if bad.any():
                 first = int(np.flatnonzero(bad)[0])
-                fix = mostly_numbers(column, name, where, place)
+                fix = spoilt_numbers(table, [name], where, place)
                 raise DataError(fix or f"{where}: the numeric column {name!r} holds {shown_value(column.iloc[first])} "
                                 f"({place(table.index[first])}); fix the value, pass NA_VALUES= with it if it means a missing "
                                 f"value, or declare {name}: categorical in {DECLARATION_FILE}")
-            columns[name] = values
+            columns[name] = whole_numbers(values)
         else:
             text = as_text(column)
             columns[name] = text
             categories[name] = sorted(text.dropna().unique().tolist())
     return pd.DataFrame(columns, index=table.index), categories
+
+
+def whole_numbers(values: pd.Series) -> pd.Series:
+    """A numeric column of whole numbers is written as such (2008, not 2008.0); the programs read floats either way."""
+    present = values.dropna()
+    if len(present) and (present % 1 == 0).all() and (present.abs() < 2**53).all():
+        return values.astype("Int64")
+    return values
 
 
 def text_ids(table: pd.DataFrame, dataset: Dataset, where: str) -> pd.Series | None:
@@ -283,6 +296,7 @@ def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFram
         report.left_out.append(f"{unused:,} labelled rows in no split: the split's shares add up to less than the table")
     report.rows = {name: len(frame) for name, frame in frames.items()}
     report.warnings += column_warnings(pd.concat(frames.values()), dataset.features)
+    report.warnings += class_warnings(frames, dataset.target, dataset.classes, SPLITS, label_text)
     report.warnings += leakage_suspects(frames["train"], dataset.features, dataset.target, declaration.classification, seed)
     return Split(dataset, frames, categories, missing, report)
 
@@ -321,6 +335,8 @@ def model_inputs(frame: pd.DataFrame, entry: dict) -> tuple[pd.DataFrame, pd.Ser
     for feature in entry["features"]:
         if feature["kind"] == "categorical":
             X[feature["name"]] = pd.Categorical(X[feature["name"]], categories=feature["categories"])
+        else:
+            X[feature["name"]] = X[feature["name"]].astype("float64")
     if entry["target"] not in frame.columns:
         return X, None
     y = frame[entry["target"]].copy()
@@ -706,6 +722,11 @@ def prepare(root: Path = ROOT, given: SourceOptions | None = None, progress=lamb
     for split in splits.values():
         for line in split.report.lines(SPLITS):
             progress("  " + line)
+    warnings = [w for split in splits.values() for w in split.report.warnings]
+    if warnings:
+        leaks = sum(w.startswith("target leakage suspect") for w in warnings)
+        progress(f"{len(warnings)} warning{'s' * (len(warnings) > 1)} in the report above"
+                 + (f", {leaks} of them target leakage" if leaks else "") + ": read them before you publish")
     return manifest
 
 

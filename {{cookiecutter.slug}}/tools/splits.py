@@ -142,18 +142,39 @@ def assign_splits(declaration: Declaration, labels: pd.Series, sets: RowSets | N
             order = order[np.argsort(label_codes[order], kind="stable")]
         assignment[order] = spread(counts)
     if declaration.classification:
-        check_every_class_in_every_split(labels, assignment, counts, where)
+        movable = np.ones(rows, dtype=bool) if sets is None else np.bincount(sets.codes)[sets.codes] == 1
+        give_every_class_every_split(labels, assignment, counts, movable, where)
     return assignment
 
 
-def check_every_class_in_every_split(labels: pd.Series, assignment: np.ndarray, counts: list[int], where: str) -> None:
-    label_codes, classes = pd.factorize(labels, sort=True)
-    table = np.zeros((len(classes), 4), dtype=np.int64)
+def class_table(label_codes: np.ndarray, assignment: np.ndarray, classes: int) -> np.ndarray:
+    table = np.zeros((classes, 4), dtype=np.int64)
     np.add.at(table, (label_codes, assignment), 1)
-    for index, name in enumerate(SPLITS):
-        lacking = [classes[c] for c in np.flatnonzero(table[:, index] == 0)] if counts[index] else []
-        if lacking:
-            label = lacking[0]
-            raise TableError(f"{where}: the class {label!r} has {int(table[list(classes).index(label)].sum())} rows, too few to "
-                             f"put some in each of train, Development test and Final test ({SPLITS[name]} gets none); "
-                             "remove or merge that class, or make the test splits larger")
+    return table
+
+
+def give_every_class_every_split(labels: pd.Series, assignment: np.ndarray, counts: list[int], movable: np.ndarray,
+                                 where: str) -> None:
+    """Every class needs rows in every split. A rare class that the dealing left out of one (3 rows of a
+    50/25/25 split can fall train, Development, train) gets a row from the split where it has the most, in
+    exchange for a row of that split's largest class: the split sizes stay, every other class keeps a row."""
+    label_codes, classes = pd.factorize(labels, sort=True)
+    wanted = [index for index in range(3) if counts[index]]
+    for _ in range(len(classes) * len(wanted)):
+        table = class_table(label_codes, assignment, len(classes))
+        lacking = [(c, j) for c in range(len(classes)) for j in wanted if table[c, j] == 0]
+        if not lacking:
+            return
+        c, j = lacking[0]
+        donor = max(wanted, key=lambda split: table[c, split])
+        other = max(range(len(classes)), key=lambda k: table[k, j])
+        mine = np.flatnonzero((label_codes == c) & (assignment == donor) & movable)
+        theirs = np.flatnonzero((label_codes == other) & (assignment == j) & movable)
+        if table[c, donor] < 2 or table[other, j] < 2 or not len(mine) or not len(theirs):
+            label = classes[c]
+            raise TableError(f"{where}: the class {label!r} has {int(table[c].sum())} rows"
+                             + (" (some kept together with rows of identical features)" if not movable.all() else "")
+                             + f": every split (train, Development test, Final test) needs at least one, and "
+                             f"{SPLITS[list(SPLITS)[j]]} gets none; merge that class into another or remove its rows "
+                             "in your table")
+        assignment[mine[0]], assignment[theirs[0]] = j, donor

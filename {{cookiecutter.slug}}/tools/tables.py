@@ -38,6 +38,7 @@ DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
 BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32", codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16"}
 MIN_ROWS = 20
+CODES = 20  # a column with at most this many different numbers and a few words among them is a category
 SYNTHETIC_ROWS = 1600  # synthetic data with a split in fractions (beside a real table in another dataset)
 INDEX_COLUMN = "index_column"  # table.attrs key: the unnamed first column, a row index (left out of the features)
 DECIMAL_COMMA = "decimal_comma"  # table.attrs key: the columns read with decimal commas
@@ -290,25 +291,50 @@ def infer_kind(column: pd.Series) -> str:
     return "categorical" if present.nunique() <= max_categories(len(column)) else "text"
 
 
-def mostly_numbers(column: pd.Series, name: str, where: str, place) -> str | None:
-    """The fix for a column of numbers spoilt by a few marker texts ('?', 'n/a') or by decimal commas, if it is one."""
-    present = column.dropna()
-    if pd.api.types.is_numeric_dtype(present) or present.empty:
+def rows_text(count: int) -> str:
+    return f"{count:,} row" + ("" if count == 1 else "s")
+
+
+def spoilt_numbers(table: pd.DataFrame, names: list[str], where: str, place) -> str | None:
+    """One line for the columns among `names` that hold numbers spoilt by a few marker texts ('?', 'NA': at most
+    three, in at most half the rows, among more than CODES different numbers) or by decimal commas, with the fix
+    (NA_VALUES=...); None when there are none."""
+    commas, spoilt, markers = [], [], {}  # markers: text -> [rows, first (column, row)]
+    for name in names:
+        present = table[name].dropna()
+        if pd.api.types.is_numeric_dtype(present) or present.empty:
+            continue
+        others = not_numbers(present)
+        if others.empty:
+            continue
+        if present.astype(str).str.fullmatch(_DECIMAL_COMMA).all():
+            commas.append((name, others.iloc[0], others.index[0]))
+            continue
+        texts = others.unique()
+        if len(texts) > 3 or len(others) > len(present) / 2 or numbers(present).nunique() <= CODES:
+            continue  # text, or codes with a few words among them (a category): not a column of numbers
+        spoilt.append(name)
+        for text in texts:
+            rows = others.index[others == text]
+            entry = markers.setdefault(text, [0, (name, rows[0])])
+            entry[0] += len(rows)
+    if commas:
+        name, text, row = commas[0]
+        columns = ", ".join(repr(c[0]) for c in commas)
+        return (f"{where}: {'the column' if len(commas) == 1 else 'the columns'} {columns} "
+                f"{'holds' if len(commas) == 1 else 'hold'} numbers with decimal commas "
+                f"({text!r} on {place(row)} of {name!r}) in a comma-separated file; save the table with decimal points, or "
+                "with ';' as the delimiter (make data then reads decimal commas)")
+    if not markers:
         return None
-    others = not_numbers(present)
-    if not others.empty and present.astype(str).str.fullmatch(_DECIMAL_COMMA).all():
-        first = others.index[0]
-        return (f"{where}: the column {name!r} holds numbers with decimal commas ({others.iloc[0]!r} on {place(first)}) in a "
-                "comma-separated file; save the table with decimal points, or with ';' as the delimiter (make data then "
-                "reads decimal commas)")
-    markers = others.unique()
-    if others.empty or len(markers) > 3 or len(others) > 0.1 * len(present):
-        return None
-    counts = others.value_counts()
-    shown = ", ".join(f"{text!r} ({counts[text]} rows, first: {place(others.index[others == text][0])})" for text in markers)
-    return (f"{where}: the column {name!r} holds numbers but also {shown}; if that means a missing value, pass "
-            f"NA_VALUES={','.join(map(str, markers))!r} (kept in data.yaml), otherwise fix those cells or leave the column "
-            f"out with DROP={name!r}")
+    columns = spoilt
+    shown = ", ".join(f"{text!r} ({rows_text(rows)}, first: {place(row)} of {column!r})"
+                      for text, (rows, (column, row)) in markers.items())
+    listed = ", ".join(map(repr, columns))
+    return (f"{where}: {'the column' if len(columns) == 1 else 'the columns'} {listed} "
+            f"{'holds' if len(columns) == 1 else 'hold'} numbers but also {shown}; if "
+            f"that means a missing value, pass NA_VALUES={','.join(map(str, markers))!r} (kept in data.yaml), otherwise fix "
+            f"those cells or leave {'it' if len(columns) == 1 else 'them'} out with DROP={','.join(columns)!r}")
 
 
 def infer_features(table: pd.DataFrame, dataset: Dataset, dropped: list[str], where: str,
@@ -330,11 +356,9 @@ def infer_features(table: pd.DataFrame, dataset: Dataset, dropped: list[str], wh
             left_out[name] = (f"a single value ({shown_value(present.iloc[0])})" if len(present) else "empty in every row") \
                 + ": it tells no row from another"
     kinds = {name: infer_kind(table[name]) for name in candidates if name not in left_out}
-    for name, kind in kinds.items():
-        if kind != "numeric":
-            fix = mostly_numbers(table[name], name, where, place)
-            if fix:
-                raise TableError(fix)
+    fix = spoilt_numbers(table, [name for name, kind in kinds.items() if kind != "numeric"], where, place)
+    if fix:
+        raise TableError(fix)
     text = [name for name, kind in kinds.items() if kind == "text"]
     if text:
         examples = "; ".join(f"{name!r}: {table[name].nunique()} distinct values" for name in text[:5])
