@@ -157,7 +157,7 @@ BAD = [  # (case, task type, make data variables, the words of the one ERROR lin
     ("huge-group", "binary_classification", {"TARGET": "Survived", "GROUP": "family"}, "groups of 'family' must never straddle splits"),
     ("free-text", "binary_classification", {"TARGET": "Survived"}, "DROP='comment'"),
     ("labels-in-regression", "regression", {"TARGET": "Survived"}, "this competition is a regression"),
-    ("three-classes-in-binary", "binary_classification", {"TARGET": "Survived"}, "has 3 classes; binary classification needs exactly 2"),
+    ("three-classes-in-binary", "binary_classification", {"TARGET": "Survived"}, "table.csv: the target 'Survived' has 3 classes; binary classification needs exactly 2"),  # the table's, not data.yaml's
     ("latin-1", "binary_classification", {"TARGET": "Survived"}, "line 1: byte 0xe9 is not UTF-8"),
     ("utf-16", "binary_classification", {"TARGET": "Survived"}, "the file is UTF-16 text; save it as UTF-8"),
     ("colon-separated", "binary_classification", {"TARGET": "Survived"}, "found a single column"),

@@ -322,3 +322,21 @@ def test_a_class_of_three_rows_gets_one_in_every_split(bake, tmp_path):
         {"train": 300, "dev_test": 150, "final_test": 150}  # the split's sizes are kept
     assert any(w.startswith("the class '04' has few rows (train 1, Development test 1, Final test 1)")
                for w in report_of(bundle)["warnings"])
+
+
+def test_descriptions_of_columns_and_classes_reach_the_data_page(bake, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bake(task_type="multiclass_classification"), bundle)
+    clinic().drop(columns=["code", "visit"]).to_csv(bundle / "clinic.csv", index=False)
+    assert make_data(bundle, {"SOURCE": "clinic.csv", "TARGET": "outcome"}).returncode == 0
+    text = (bundle / "data.yaml").read_text(encoding="utf-8")
+    described = text.replace("      columns: {}", '      columns:\n        lab_rate: "cells per µl | fasting"')
+    described = described.replace("      classes: {}", '      classes:\n        "02": "mild"')
+    (bundle / "data.yaml").write_text(described, encoding="utf-8")
+    assert make_data(bundle, {}).returncode == 0
+    page = (bundle / "pages" / "data.md").read_text(encoding="utf-8")
+    assert "| <code>lab_rate</code> | feature | numeric |" in page and "cells per µl \\| fasting |" in page
+    assert "| Class | train | Development test | Final test | Meaning |" in page and "| mild |" in page
+    (bundle / "data.yaml").write_text(described.replace("lab_rate: \"cells", "lab_rates: \"cells"), encoding="utf-8")
+    done = make_data(bundle, {})
+    assert "descriptions.columns names 'lab_rates', which is not a column of the dataset" in done.stderr
