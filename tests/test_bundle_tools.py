@@ -638,6 +638,7 @@ def test_make_bundle_builds_a_fresh_bake_and_shows_its_placeholder_warnings(bund
     assert tools.make_bundle.build(root, tmp_path / "dist", run=False) == 0
     out = capsys.readouterr().out
     assert (tmp_path / "dist" / "bundle.zip").is_file() and "WARNING CB130" in out and "edit it before you upload" in out
+    assert out.count("WARNING CB130") == 3  # said once, for the folder: the zip holds the same pages
 
 
 # -- running the solution (--run) ---------------------------------------------------------
