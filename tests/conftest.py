@@ -108,6 +108,7 @@ CODE_MODE_FILES = {
     "tools/run_local.py",
     "tools/run_rules.py",
     "tools/schema_check.py",
+    "tools/split_table.py",
     "tools/splits.py",
     "tools/sync.py",
     "tools/tables.py",

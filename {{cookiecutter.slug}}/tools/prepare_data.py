@@ -2,10 +2,14 @@
 
     make data                                               # follow data.yaml
     make data SOURCE=table.csv TARGET=label [ID=id] [GROUP=patient] [DROP=name,notes] [DATASET=ds2]
+              [NA_VALUES='?,n/a'] [MISSING_TARGET=error]
     python tools/prepare_data.py --check                    # data/ against data/manifest.json
 
 data.yaml declares the data once (see its comments). With SOURCE, the dataset's entry is
 rewritten from the table (columns, kinds and classes inferred) before the files are written.
+Each dataset is read (tools/tables.py), checked and split (tools/split_table.py, tools/splits.py),
+and what was done to it ends in a data report (tools/data_report.py), printed at the end and kept
+in data/summary.json.
 Layout, per phase (paths referenced by competition.yaml); with several datasets each one has
 its own sub-folder `<dataset>/` under input, reference and public data:
     data/<phase>/input_data/      train.csv (with the target), test.csv (without), task.json -> ingestion
@@ -28,7 +32,6 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import declaration as decl
@@ -36,25 +39,15 @@ from bundle import ROOT, load_program_module
 from declaration import FILE as DECLARATION_FILE
 from declaration import MISSING_TARGET, SPLITS, Dataset, Declaration, DeclarationError
 from file_rules import LARGE_DATA, human
-from data_report import DataReport, class_warnings, column_warnings, leakage_suspects
-from splits import RowSets, assign_splits, row_sets
-from tables import (DECIMAL_COMMA, TableError, as_text, infer_classes, infer_features, label_text, numbers,
-                    read_source, shorten_list, shown_value, spoilt_numbers)
+from split_table import DataError, Split, split_dataset
+from tables import TableError, label_text, read_source, shorten_list
 
 PHASES = {"dev": ("Development", "dev_test"), "final": ("Final", "final_test")}
-ID_PREFIX = {"train": "tr", "dev_test": "dv", "final_test": "fn"}
 SUMMARY = "summary.json"
-
-
-MISSING_MARKERS = ("na", "n/a", "nan", "none", "null", "?", "-", "missing")  # labels that often mean "no label"
 
 
 class LeakError(Exception):
     pass
-
-
-class DataError(Exception):
-    """The data cannot be written as declared; one line, with where and how to fix it."""
 
 
 def load_settings(root: Path) -> dict:
@@ -65,158 +58,6 @@ def dataset_folders(settings: dict) -> dict[str, str]:
     """Dataset name -> sub-folder; a single dataset sits at the top of each data folder."""
     names = settings["datasets"]
     return {names[0]: ""} if len(names) == 1 else {name: name for name in names}
-
-
-# -- one dataset: from its source table to checked, split frames ---------------------------------
-@dataclass
-class Split:
-    """One dataset after its checks: the declaration completed, and its rows per split as written to files."""
-
-    dataset: Dataset
-    frames: dict[str, pd.DataFrame]  # split -> [id, *features, target]; ids and labels as text
-    categories: dict[str, list[str]]  # categorical feature -> its values, sorted
-    missing: dict[str, float]  # column -> share of missing values over the used rows
-    report: DataReport
-
-
-def row_place(source: str, position: int) -> str:
-    """Where a row of the source is, for a message: a line of a CSV file, else a row number (position: 0-based)."""
-    return f"line {position + 2}" if source.lower().endswith((".csv", ".tsv", ".txt")) else f"row {position + 1}"
-
-
-def require_columns(table: pd.DataFrame, dataset: Dataset, where: str) -> None:
-    wanted = [("id", dataset.id), ("target", dataset.target), ("group", dataset.group)]
-    wanted += [("feature", name) for name in dataset.features or {}]
-    for role, name in wanted:
-        if name and name not in table.columns:
-            raise DataError(f"{where}: the {role} column {name!r} is not in the table (columns: {shorten_list(table.columns, 12)}); "
-                            f"fix the name in {DECLARATION_FILE}" + (" or pass TARGET=<column>" if role == "target" else ""))
-
-
-def first_rows(mask: np.ndarray, table: pd.DataFrame, dataset: Dataset, count_name: str) -> str:
-    """"N rows (first: line L)": the table's index holds each row's position in the source."""
-    positions = table.index[np.flatnonzero(mask)]
-    return f"{len(positions):,} {count_name} (first: {row_place(dataset.source, int(positions[0]))})"
-
-
-def labelled_rows(table: pd.DataFrame, dataset: Dataset, where: str, report: DataReport) -> pd.DataFrame:
-    """The rows that have a target: the others can never be scored, so they are left out (or refused, if declared so)."""
-    missing = table[dataset.target].isna().to_numpy()
-    if not missing.any():
-        return table
-    if missing.all():
-        raise DataError(f"{where}: the target {dataset.target!r} is empty in every row; choose another TARGET")
-    rows = first_rows(missing, table, dataset, "rows")
-    if dataset.missing_target == "error":
-        raise DataError(f"{where}: the target {dataset.target!r} is missing in {rows}; remove those rows or fill them in "
-                        f"(or set missing_target: leave_out in {DECLARATION_FILE} to leave them out)")
-    count, first = rows.split(" rows (first: ")
-    report.left_out.append(f"{count} rows have no {dataset.target!r}: left out (first: {first}")
-    return table.loc[~missing]
-
-
-def target_labels(table: pd.DataFrame, declaration: Declaration, dataset: Dataset, where: str) -> tuple[pd.Series, list]:
-    """The target as written to files (label text, or floats for regression) and the classes in order."""
-    target = table[dataset.target]
-    place = lambda row: row_place(dataset.source, int(table.index[row]))  # noqa: E731
-    if not declaration.classification:
-        values = numbers(target)
-        bad = values.isna().to_numpy()
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{where}: the target {dataset.target!r} holds text or infinite values ({shown_value(target.iloc[first])} "
-                            f"on {place(first)}): this competition is a regression; choose a numeric target, "
-                            "or make a classification competition (task_type=multiclass_classification)")
-        return values, []
-    inferred = infer_classes(target, declaration, where)
-    if dataset.classes is None and len(inferred) < 2:
-        raise DataError(f"{where}: the target {dataset.target!r} has a single class ({shorten_list(inferred)}); "
-                        "a classification competition needs at least two")
-    if dataset.classes is None:  # a table's classes that do not fit the task type: the table's problem, not data.yaml's
-        try:
-            decl.check_classes(declaration, replace(dataset, classes=inferred), f"the target {dataset.target!r}", file=where)
-        except DeclarationError as exc:
-            markers = [str(c) for c in inferred if str(c).strip().lower() in MISSING_MARKERS]
-            hint = f"; if {markers[0]!r} means a missing target, pass NA_VALUES={markers[0]!r}" if markers else ""
-            raise DataError(f"{exc} ({shorten_list(inferred)}){hint}") from None
-    classes = dataset.classes if dataset.classes is not None else inferred
-    for label in classes:
-        if any(ch in str(label) for ch in "\r\n") or not str(label).isprintable():
-            raise DataError(f"{where}: the class label {label!r} has control characters; rename it in the table")
-    texts = as_text(target)
-    known = pd.Series(texts).isin([label_text(c) for c in classes]).to_numpy()
-    if not known.all():
-        first = int(np.flatnonzero(~known)[0])
-        raise DataError(f"{where}: the target value {texts.iloc[first]!r} ({place(first)}) is not one of the "
-                        f"declared classes [{shorten_list(classes)}]; add it to classes in {DECLARATION_FILE} or remove its rows")
-    absent = [c for c in classes if label_text(c) not in set(texts.unique())]
-    if absent:
-        raise DataError(f"{where}: the declared class(es) {shorten_list(absent)} have no row in the table; "
-                        f"remove them from classes in {DECLARATION_FILE}")
-    if len(classes) < 2:
-        raise DataError(f"{where}: the target {dataset.target!r} has a single class ({shorten_list(classes)}); "
-                        "a classification competition needs at least two")
-    decl.check_classes(declaration, replace(dataset, classes=classes), "the target's classes")
-    return texts, classes
-
-
-def typed_features(table: pd.DataFrame, dataset: Dataset, where: str) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Numeric features as float64, categorical ones as text (missing stays missing)."""
-    columns, categories = {}, {}
-    place = lambda row: row_place(dataset.source, int(row))  # noqa: E731
-    for name, kind in dataset.features.items():
-        column = table[name]
-        if kind == "numeric":
-            values = numbers(column)
-            bad = (values.isna() & column.notna()).to_numpy()
-            if bad.any():
-                first = int(np.flatnonzero(bad)[0])
-                fix = spoilt_numbers(table, [name], where, place)
-                raise DataError(fix or f"{where}: the numeric column {name!r} holds {shown_value(column.iloc[first])} "
-                                f"({place(table.index[first])}); fix the value, pass NA_VALUES= with it if it means a missing "
-                                f"value, or declare {name}: categorical in {DECLARATION_FILE}")
-            columns[name] = whole_numbers(values)
-        else:
-            text = as_text(column)
-            columns[name] = text
-            categories[name] = sorted(text.dropna().unique().tolist())
-    return pd.DataFrame(columns, index=table.index), categories
-
-
-def whole_numbers(values: pd.Series) -> pd.Series:
-    """A numeric column of whole numbers is written as such (2008, not 2008.0); the programs read floats either way."""
-    present = values.dropna()
-    if len(present) and (present % 1 == 0).all() and (present.abs() < 2**53).all():
-        return values.astype("Int64")
-    return values
-
-
-def text_ids(table: pd.DataFrame, dataset: Dataset, where: str) -> pd.Series | None:
-    if not dataset.id:
-        return None
-    ids = as_text(table[dataset.id])
-    missing = ids.isna().to_numpy()
-    if missing.any():
-        raise DataError(f"{where}: the id column {dataset.id!r} is empty in {first_rows(missing, table, dataset, 'rows')}; "
-                        "every row needs an id")
-    repeated = ids.duplicated(keep=False).to_numpy()
-    if repeated.any():
-        first = ids[repeated].iloc[0]
-        lines = [row_place(dataset.source, int(table.index[i])) for i in np.flatnonzero((ids == first).to_numpy())[:2]]
-        raise DataError(f"{where}: the id column {dataset.id!r} has {int(ids.duplicated().sum())} repeated values (first: {first!r} "
-                        f"on {' and '.join(lines)}); ids must be unique: fix them, or pass no ID so that ids are generated")
-    return ids
-
-
-def group_values(table: pd.DataFrame, dataset: Dataset, where: str) -> pd.Series | None:
-    if not dataset.group:
-        return None
-    groups = table[dataset.group]
-    missing = groups.isna().to_numpy()
-    if missing.any():
-        raise DataError(f"{where}: the group column {dataset.group!r} is empty in {first_rows(missing, table, dataset, 'rows')}; "
-                        "every row needs a group")
-    return groups
 
 
 def warn_shared_ids(splits: dict[str, Split]) -> None:
@@ -232,81 +73,6 @@ def warn_shared_ids(splits: dict[str, Split]) -> None:
                         f"(e.g. {shared[0]!r}): a submission that swaps their prediction files would be scored; "
                         "give each dataset its own ids (or no ID column: made-up ids differ per dataset)")
                     return
-
-
-def described(dataset: Dataset, classes: list) -> dict[str, dict[str, str]]:
-    """The descriptions of the columns and classes the dataset has (a new table keeps those that still apply)."""
-    columns = {*dataset.features, dataset.target, *filter(None, (dataset.id, dataset.group))}
-    labels = {label_text(c) for c in classes}
-    kept = {"columns": {name: text for name, text in dataset.descriptions.get("columns", {}).items() if name in columns},
-            "classes": {name: text for name, text in dataset.descriptions.get("classes", {}).items() if name in labels}}
-    return {part: entries for part, entries in kept.items() if entries}
-
-
-def too_large_sets(dataset: Dataset, sets: RowSets) -> str:
-    """The fix when whole sets of rows cannot make the declared split."""
-    fixes = []
-    if dataset.group:
-        fixes.append(f"groups of {dataset.group!r} must never straddle splits, so use a group column with smaller groups")
-    if sets.twins:
-        fixes.append("rows with identical features must share a split (here "
-                     f"{sets.twins:,} rows in {sets.twin_sets:,} sets), so add a column that tells them apart")
-    return "; ".join(fixes) + ", or change the split"
-
-
-def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFrame, seed: int, where: str,
-                  dropped: list[str] = ()) -> Split:
-    report = DataReport(dataset.name, rows_read=len(table))
-    if table.attrs.get(DECIMAL_COMMA):
-        report.notes.append(f"read with decimal commas (3,5 as 3.5): {shorten_list(table.attrs[DECIMAL_COMMA])}")
-    table = labelled_rows(table, dataset, where, report)
-    if dataset.features is None:
-        features, left_out = infer_features(table, dataset, list(dropped), where,
-                                            place=lambda row: row_place(dataset.source, int(row)))
-        dataset = replace(dataset, features=features)
-        report.columns_left_out.update(left_out)
-    require_columns(table, dataset, where)
-    labels, classes = target_labels(table, declaration, dataset, where)
-    dataset = replace(dataset, classes=classes, descriptions=described(dataset, classes))
-    features, categories = typed_features(table, dataset, where)
-    ids = text_ids(table, dataset, where)
-    groups = group_values(table, dataset, where)
-    sets = row_sets(features, labels, groups)
-    if sets is not None:
-        report.kept_together += sets.reasons(dataset.group, groups.nunique() if groups is not None else 0)
-    assignment = assign_splits(declaration, labels, sets, seed, where, too_large_sets(dataset, sets) if sets else "")
-    missing = {name: float(features[name].isna().mean()) for name in features.columns}
-    id_name = dataset.id or generated_id_name(table)
-    frames = {}
-    for index, name in enumerate(SPLITS):
-        # Rows are shuffled within the split (and generated ids numbered afterwards): the order of a
-        # file, like an id, must say nothing about the source's order, which may follow the target.
-        rows = np.random.RandomState(seed + index + 1).permutation(np.flatnonzero(assignment == index))
-        if ids is None:  # made up; with several datasets each has its own, so swapped prediction files are caught
-            prefix = f"{dataset.name}-{ID_PREFIX[name]}" if len(declaration.datasets) > 1 else ID_PREFIX[name]
-            split_ids = pd.Series([f"{prefix}{i:06d}" for i in range(len(rows))], dtype=object)
-        else:
-            split_ids = ids.iloc[rows].reset_index(drop=True)
-        frame = features.iloc[rows].reset_index(drop=True)
-        frame.insert(0, id_name, split_ids)
-        frame[dataset.target] = labels.iloc[rows].reset_index(drop=True)
-        frames[name] = frame
-    unused = int(np.count_nonzero(assignment == 3))
-    if unused:
-        report.left_out.append(f"{unused:,} labelled rows in no split: the split's shares add up to less than the table")
-    report.rows = {name: len(frame) for name, frame in frames.items()}
-    report.warnings += column_warnings(pd.concat(frames.values()), dataset.features)
-    report.warnings += class_warnings(frames, dataset.target, dataset.classes, SPLITS, label_text)
-    report.warnings += leakage_suspects(frames["train"], dataset.features, dataset.target, declaration.classification, seed)
-    return Split(dataset, frames, categories, missing, report)
-
-
-def generated_id_name(table: pd.DataFrame) -> str:
-    name, number = "id", 1
-    while name in table.columns:
-        number += 1
-        name = "row_id" if number == 2 else f"row_id_{number}"
-    return name
 
 
 # -- what the programs read about the data ---------------------------------------------------------
