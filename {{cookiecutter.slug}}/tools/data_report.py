@@ -19,7 +19,8 @@ LEAK_SCORE = 0.98  # a single feature this good on held-out training rows is sus
 LEAK_SAMPLE = 20_000  # training rows looked at for leakage (a seeded sample beyond)
 MOSTLY_MISSING = 0.5
 FEW_ROWS = 5  # rows of a class in a split below which its scores are noise
-BINS = 20  # quantile bins of a numeric feature, for the classification lookup
+BINS = 20  # quantile bins of a numeric feature, for the lookup
+CHUNK_CELLS = 2_000_000  # cells looked at together for leakage (memory: a few times 16 MB)
 
 
 @dataclass
@@ -51,28 +52,43 @@ class DataReport:
 
 def column_warnings(frame: pd.DataFrame, features: dict[str, str]) -> list[str]:
     """Constant, nearly unique and mostly missing feature columns (over every row written)."""
+    rows = max(len(frame), 1)
+    distinct, whole = column_profiles(frame, features)
+    missing = frame[list(features)].isna().mean()
     warnings = []
-    rows = len(frame)
     for name, kind in features.items():
-        column = frame[name]
-        present = column.dropna()
-        distinct = present.nunique()
-        if distinct <= 1:
+        if distinct[name] <= 1:
             warnings.append(f"the feature {name!r} has a single value in every row: it tells no row from another; "
                             f"remove it from features in data.yaml")
             continue
-        missing = 1 - len(present) / max(rows, 1)
-        if missing > MOSTLY_MISSING:
-            warnings.append(f"the feature {name!r} is missing in {100 * missing:.0f}% of the rows")
-        if kind == "numeric" and distinct >= 0.95 * rows and np.all(np.mod(present, 1) == 0):
+        if missing[name] > MOSTLY_MISSING:
+            warnings.append(f"the feature {name!r} is missing in {100 * missing[name]:.0f}% of the rows")
+        if kind == "numeric" and distinct[name] >= 0.95 * rows and whole[name]:
             warnings.append(f"the feature {name!r} has a different whole number in almost every row, like a row number or "
                             f"an identifier (its order can follow the target's): pass ID={name!r} if it identifies the rows, "
                             f"else DROP={name!r}")
-        elif kind == "categorical" and distinct > 0.5 * rows:
-            warnings.append(f"the categorical feature {name!r} has {distinct:,} different values for {rows:,} rows, so most "
-                            f"values are seen once: it says little as a category; DROP={name!r}, or ID={name!r} if it "
+        elif kind == "categorical" and distinct[name] > 0.5 * rows:
+            warnings.append(f"the categorical feature {name!r} has {distinct[name]:,} different values for {rows:,} rows, so "
+                            f"most values are seen once: it says little as a category; DROP={name!r}, or ID={name!r} if it "
                             "identifies the rows")
     return warnings
+
+
+def column_profiles(frame: pd.DataFrame, features: dict[str, str]) -> tuple[dict[str, int], dict[str, bool]]:
+    """Each feature's number of different present values, and whether they are all whole numbers; the numeric
+    columns all at once (sorted side by side), as a table may have thousands."""
+    numeric = [name for name, kind in features.items() if kind == "numeric"]
+    distinct, whole = {}, {}
+    chunk = max(1, CHUNK_CELLS // max(len(frame), 1))
+    for start in range(0, len(numeric), chunk):
+        part = numeric[start:start + chunk]
+        values = np.sort(frame[part].astype("float64").to_numpy(), axis=0)  # missing values sort last
+        present = ~np.isnan(values)
+        counts = present[:1].sum(axis=0) + ((values[1:] != values[:-1]) & present[1:]).sum(axis=0)
+        distinct.update(zip(part, counts.astype(int).tolist()))
+        whole.update(zip(part, (np.mod(np.where(present, values, 0.0), 1) == 0).all(axis=0).tolist()))
+    distinct.update({name: int(frame[name].nunique()) for name, kind in features.items() if kind != "numeric"})
+    return distinct, whole
 
 
 def class_warnings(frames: dict[str, pd.DataFrame], target: str, classes: list, split_names: dict[str, str],
@@ -91,57 +107,107 @@ def class_warnings(frames: dict[str, pd.DataFrame], target: str, classes: list, 
 
 def leakage_suspects(train: pd.DataFrame, features: dict[str, str], target: str, classification: bool,
                      seed: int) -> list[str]:
-    """Features that alone predict the target almost perfectly on held-out training rows, with their score and the fix."""
+    """Features that alone predict the target almost perfectly on the training split, with their score and the fix.
+
+    Classification: a lookup table from the feature (its category, or its numeric value's quantile bin) to the
+    most common class, learnt on one half of the rows and scored on the other (balanced accuracy, the worse of
+    the two ways). Regression: the rank correlation of a numeric feature with the target (a monotone transform
+    of it scores 1), the lookup's R² for a categorical one. Columns are taken in chunks, all at once within a
+    chunk, so that thousands of columns cost seconds."""
     sample = train if len(train) <= LEAK_SAMPLE else train.sample(LEAK_SAMPLE, random_state=seed)
     halves = np.random.RandomState(seed).permutation(len(sample)) % 2
-    y = sample[target].reset_index(drop=True)
-    suspects = []
-    for name, kind in features.items():
-        x = sample[name].reset_index(drop=True)
+    y = sample[target]
+    names = list(features)
+    chunk = max(1, CHUNK_CELLS // max(len(sample), 1))
+    found: dict[str, tuple[float, str]] = {}  # name -> (score, what it says)
+    for start in range(0, len(names), chunk):
+        part = names[start:start + chunk]
         if classification:
-            score = lookup_score(lookup_keys(x, kind), y, halves, classification=True)
-            what = f"alone predicts it with a balanced accuracy of {score:.3f}"
-        elif kind == "numeric":
-            pairs = pd.DataFrame({"x": x, "y": y.astype(float)}).dropna()
-            score = abs(pairs["x"].rank().corr(pairs["y"].rank())) if len(pairs) > 2 and pairs["x"].nunique() > 1 else 0.0
-            score = 0.0 if np.isnan(score) else score
-            what = f"follows it with a rank correlation of {score:.3f} (a monotone transform of the target?)"
-        else:
-            score = lookup_score(lookup_keys(x, kind), y.astype(float), halves, classification=False)
-            what = f"alone explains it with an R² of {score:.3f}"
-        if score >= LEAK_SCORE:
-            suspects.append(f"target leakage suspect: the feature {name!r} {what} on the training split; if it is known "
-                            f"only with the answer, leave it out with DROP={name!r}")
-    return suspects
+            scores = lookup_accuracy(lookup_keys(sample, part, features), pd.factorize(y, sort=True)[0], halves)
+            found.update({name: (score, "alone predicts it with a balanced accuracy of {:.3f}")
+                          for name, score in zip(part, scores)})
+            continue
+        numeric = [name for name in part if features[name] == "numeric"]
+        categorical = [name for name in part if features[name] != "numeric"]
+        found.update({name: (score, "follows it with a rank correlation of {:.3f} (a monotone transform of the target?)")
+                      for name, score in zip(numeric, rank_correlations(sample[numeric], y.astype(float)))})
+        if categorical:
+            scores = lookup_r2(lookup_keys(sample, categorical, features), y.to_numpy(dtype=float), halves)
+            found.update({name: (score, "alone explains it with an R² of {:.3f}") for name, score in zip(categorical, scores)})
+    return [f"target leakage suspect: the feature {name!r} {words.format(score)} on the training split; if it is known "
+            f"only with the answer, leave it out with DROP={name!r}"
+            for name, (score, words) in found.items() if score >= LEAK_SCORE]
 
 
-def lookup_keys(x: pd.Series, kind: str) -> pd.Series:
-    """What a lookup table keys on: the category, or the numeric value's quantile bin; missing is a key of its own."""
-    if kind == "numeric":
-        codes = pd.qcut(x.rank(method="dense"), q=min(BINS, max(x.nunique(), 1)), labels=False, duplicates="drop") \
-            if x.nunique() > 1 else pd.Series(0, index=x.index)
-        return codes.astype("float64").fillna(-1).astype("int64").astype(str)
-    return x.astype(object).where(x.notna(), "\0missing").astype(str)
+def lookup_keys(sample: pd.DataFrame, names: list[str], features: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """What a lookup table keys on, per row and column (the category, or the numeric value's quantile bin; missing is a
+    key of its own), numbered from 0 for each column, and how many keys each column has."""
+    keys = np.empty((len(sample), len(names)), dtype=np.int64)
+    sizes = np.empty(len(names), dtype=np.int64)
+    numeric = [i for i, name in enumerate(names) if features[name] == "numeric"]
+    if numeric:
+        ranks = sample[[names[i] for i in numeric]].astype("float64").rank(pct=True).to_numpy()
+        keys[:, numeric] = np.where(np.isnan(ranks), BINS, np.minimum((np.nan_to_num(ranks) * BINS).astype(np.int64), BINS - 1))
+        sizes[numeric] = BINS + 1
+    for i, name in enumerate(names):
+        if features[name] != "numeric":
+            codes, uniques = pd.factorize(sample[name], sort=True)
+            keys[:, i] = np.where(codes < 0, len(uniques), codes)
+            sizes[i] = len(uniques) + 1
+    return keys, sizes
 
 
-def lookup_score(keys: pd.Series, y: pd.Series, halves: np.ndarray, classification: bool) -> float:
-    """Learn key -> answer on one half, score it on the other, both ways: balanced accuracy, or R²."""
+def lookup_accuracy(found: tuple[np.ndarray, np.ndarray], y: np.ndarray, halves: np.ndarray) -> np.ndarray:
+    """Per column: key -> most common class on one half, balanced accuracy on the other; the worse of both ways."""
+    keys, sizes = found
+    flat = keys + np.concatenate([[0], np.cumsum(sizes)[:-1]])[None, :]  # one number per (column, key)
+    classes = int(y.max()) + 1
     scores = []
     for fit in (0, 1):
         learn, test = halves == fit, halves != fit
         if not learn.any() or not test.any():
-            return 0.0
-        if classification:
-            table = pd.crosstab(keys[learn], y[learn])
-            answer = table.idxmax(axis=1)
-            fallback = y[learn].value_counts().idxmax()
-            predicted = keys[test].map(answer).fillna(fallback).astype(object)
-            truth = y[test].astype(object)
-            recalls = [(predicted[truth == label] == label).mean() for label in truth.unique()]
-            scores.append(float(np.mean(recalls)))
-        else:
-            means = y[learn].groupby(keys[learn]).mean()
-            predicted = keys[test].map(means).fillna(y[learn].mean())
-            spread = ((y[test] - y[test].mean()) ** 2).sum()
-            scores.append(float(1 - ((y[test] - predicted) ** 2).sum() / spread) if spread > 0 else 0.0)
-    return min(scores)
+            return np.zeros(keys.shape[1])
+        counts = np.bincount((flat[learn] * classes + y[learn, None]).ravel(), minlength=int(sizes.sum()) * classes)
+        counts = counts.reshape(-1, classes)
+        answer = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), np.bincount(y[learn], minlength=classes).argmax())
+        predicted, truth = answer[flat[test]], y[test]
+        recalls = [(predicted[truth == c] == c).mean(axis=0) for c in np.unique(truth)]
+        scores.append(np.mean(recalls, axis=0))
+    return np.minimum(*scores)
+
+
+def lookup_r2(found: tuple[np.ndarray, np.ndarray], y: np.ndarray, halves: np.ndarray) -> np.ndarray:
+    """Per column: key -> mean target on one half, R² on the other; the worse of both ways."""
+    keys, sizes = found
+    flat = keys + np.concatenate([[0], np.cumsum(sizes)[:-1]])[None, :]
+    scores = []
+    for fit in (0, 1):
+        learn, test = halves == fit, halves != fit
+        truth = y[test]
+        spread = ((truth - truth.mean()) ** 2).sum()
+        if not learn.any() or spread <= 0:
+            return np.zeros(keys.shape[1])
+        weights = np.broadcast_to(y[learn, None], flat[learn].shape).ravel()
+        sums = np.bincount(flat[learn].ravel(), weights=weights, minlength=int(sizes.sum()))
+        counts = np.bincount(flat[learn].ravel(), minlength=int(sizes.sum()))
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), y[learn].mean())
+        scores.append(1 - ((truth[:, None] - means[flat[test]]) ** 2).sum(axis=0) / spread)
+    return np.minimum(*scores)
+
+
+def rank_correlations(numeric: pd.DataFrame, y: pd.Series) -> list[float]:
+    """|Spearman| of each column with y over the rows where both are present (0 for a constant column)."""
+    if numeric.shape[1] == 0:
+        return []
+    x = numeric.astype("float64").rank().to_numpy()
+    target = y.rank().to_numpy()[:, None]
+    valid = ~np.isnan(x) & ~np.isnan(target)
+    count = valid.sum(axis=0)
+    x, t = np.where(valid, x, 0.0), np.where(valid, target, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_x, mean_t = x.sum(axis=0) / count, t.sum(axis=0) / count
+        covariance = (x * t).sum(axis=0) / count - mean_x * mean_t
+        variance_x = (x * x).sum(axis=0) / count - mean_x ** 2
+        variance_t = (t * t).sum(axis=0) / count - mean_t ** 2
+        correlation = np.abs(covariance / np.sqrt(variance_x * variance_t))
+    return [float(c) if count_ > 2 and np.isfinite(c) else 0.0 for c, count_ in zip(np.minimum(correlation, 1.0), count)]

@@ -97,12 +97,13 @@ def task_description(settings: dict, metrics, entries: list[dict]) -> dict:
 def model_inputs(frame: pd.DataFrame, entry: dict) -> tuple[pd.DataFrame, pd.Series | None]:
     """X and y exactly as the ingestion program hands them to a Model (tests check that they agree)."""
     names = [f["name"] for f in entry["features"]]
-    X = frame[names].copy()
-    for feature in entry["features"]:
-        if feature["kind"] == "categorical":
-            X[feature["name"]] = pd.Categorical(X[feature["name"]], categories=feature["categories"])
-        else:
-            X[feature["name"]] = X[feature["name"]].astype("float64")
+    numeric = [f["name"] for f in entry["features"] if f["kind"] == "numeric"]
+    categorical = {f["name"]: pd.Categorical(frame[f["name"]], categories=f["categories"])
+                   for f in entry["features"] if f["kind"] == "categorical"}
+    # the numeric columns as one block: a table may have thousands
+    X = frame[numeric].astype("float64")
+    if categorical:
+        X = pd.concat([X, pd.DataFrame(categorical, index=frame.index)], axis=1)[names]
     if entry["target"] not in frame.columns:
         return X, None
     y = frame[entry["target"]].copy()

@@ -123,34 +123,48 @@ def target_labels(table: pd.DataFrame, declaration: Declaration, dataset: Datase
 
 
 def typed_features(table: pd.DataFrame, dataset: Dataset, where: str) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Numeric features as float64, categorical ones as text (missing stays missing)."""
+    """Numeric features as float64 (whole numbers as Int64, written whole), categorical ones as text (missing stays
+    missing). Columns the reader already made numbers are converted together: a table may have thousands."""
+    numeric = [name for name, kind in dataset.features.items() if kind == "numeric"]
+    parsed = [name for name in numeric if pd.api.types.is_numeric_dtype(table[name]) and not pd.api.types.is_bool_dtype(table[name])]
+    block = table[parsed].astype("float64")
+    values = block.to_numpy()
+    finite = dict(zip(parsed, (np.isfinite(values) | np.isnan(values)).all(axis=0)))  # inf goes the careful way
+    whole = dict(zip(parsed, whole_columns(values)))
     columns, categories = {}, {}
-    place = lambda row: row_place(dataset.source, int(row))  # noqa: E731
-    for name, kind in dataset.features.items():
-        column = table[name]
-        if kind == "numeric":
-            values = numbers(column)
-            bad = (values.isna() & column.notna()).to_numpy()
-            if bad.any():
-                first = int(np.flatnonzero(bad)[0])
-                fix = spoilt_numbers(table, [name], where, place)
-                raise DataError(fix or f"{where}: the numeric column {name!r} holds {shown_value(column.iloc[first])} "
-                                f"({place(table.index[first])}); fix the value, pass NA_VALUES= with it if it means a missing "
-                                f"value, or declare {name}: categorical in {DECLARATION_FILE}")
-            columns[name] = whole_numbers(values)
+    for name in dataset.features:
+        if finite.get(name):
+            columns[name] = block[name].astype("Int64") if whole[name] else block[name]
+        elif name in numeric:
+            columns[name] = numeric_feature(table, name, dataset, where)
         else:
-            text = as_text(column)
+            text = as_text(table[name])
             columns[name] = text
             categories[name] = sorted(text.dropna().unique().tolist())
     return pd.DataFrame(columns, index=table.index), categories
 
 
-def whole_numbers(values: pd.Series) -> pd.Series:
-    """A numeric column of whole numbers is written as such (2008, not 2008.0); the programs read floats either way."""
-    present = values.dropna()
-    if len(present) and (present % 1 == 0).all() and (present.abs() < 2**53).all():
-        return values.astype("Int64")
-    return values
+def numeric_feature(table: pd.DataFrame, name: str, dataset: Dataset, where: str) -> pd.Series:
+    """One numeric feature from what the reader gave (text, or numbers with inf): numbers, or the error naming the cell."""
+    column = table[name]
+    values = numbers(column)
+    bad = (values.isna() & column.notna()).to_numpy()
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        place = lambda row: row_place(dataset.source, int(row))  # noqa: E731
+        fix = spoilt_numbers(table, [name], where, place)
+        raise DataError(fix or f"{where}: the numeric column {name!r} holds {shown_value(column.iloc[first])} "
+                        f"({place(table.index[first])}); fix the value, pass NA_VALUES= with it if it means a missing "
+                        f"value, or declare {name}: categorical in {DECLARATION_FILE}")
+    return values.astype("Int64") if whole_columns(values.to_numpy()[:, None])[0] else values
+
+
+def whole_columns(values: np.ndarray) -> np.ndarray:
+    """For each column of floats: every present value a whole number (2008, not 2008.5) that Int64 holds exactly."""
+    present = ~np.isnan(values)
+    zeros = np.where(present, values, 0.0)
+    exact = (np.mod(zeros, 1) == 0) & (np.abs(zeros) < 2**53)
+    return present.any(axis=0) & exact.all(axis=0)
 
 
 def text_ids(table: pd.DataFrame, dataset: Dataset, where: str) -> pd.Series | None:
