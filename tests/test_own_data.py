@@ -104,6 +104,8 @@ def bad_table(path: Path, name: str) -> None:
         frame["Age"] = frame["Age"].astype(object).where(frame["Age"].notna(), "NA")
         frame["Fare, paid"] = frame["Fare, paid"].astype(object)
         frame.loc[[11, 12], "Fare, paid"] = "NA"
+    elif name == "few-labelled":
+        frame.loc[10:, "Survived"] = None
     elif name == "na-as-a-label":
         frame["Survived"] = frame["Survived"].astype(object)
         frame.loc[[3, 8], "Survived"] = "NA"
@@ -171,6 +173,10 @@ BAD = [  # (case, task type, make data variables, the words of the one ERROR lin
     ("na-as-a-label", "binary_classification", {"TARGET": "Survived"},
      "has 3 classes; binary classification needs exactly 2 (for more, make a multiclass_classification competition) "
      "('NA', 'no', 'yes'); if 'NA' means a missing target, pass NA_VALUES='NA'"),
+    ("few-labelled", "binary_classification", {"TARGET": "Survived"},
+     "only 10 rows have a 'Survived' (390 have none, first: line 12); a competition needs at least 20 labelled rows"),
+    ("missing-target-bogus", "binary_classification", {"TARGET": "Survived", "MISSING_TARGET": "bogus"},
+     "MISSING_TARGET=bogus is not one of leave_out, error"),
     ("decimal-commas", "binary_classification", {"TARGET": "Survived"}, "holds numbers with decimal commas ('"),
     ("gzip", "binary_classification", {"TARGET": "Survived"}, "the file is gzip-compressed"),
     ("xlsx", "binary_classification", {"TARGET": "Survived"}, "is a zip archive (an Excel .xlsx workbook is one)"),

@@ -340,3 +340,18 @@ def test_descriptions_of_columns_and_classes_reach_the_data_page(bake, tmp_path)
     (bundle / "data.yaml").write_text(described.replace("lab_rate: \"cells", "lab_rates: \"cells"), encoding="utf-8")
     done = make_data(bundle, {})
     assert "descriptions.columns names 'lab_rates', which is not a column of the dataset" in done.stderr
+
+
+def test_true_and_false_stay_as_written(bake, tmp_path):
+    """pandas reads true/TRUE/false as booleans (written back True/False): such a column is read again as text."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bake(), bundle)
+    rng = np.random.RandomState(10)
+    pd.DataFrame({"flag": rng.choice(["true", "false", "TRUE"], 200), "x": rng.normal(size=200).round(3),
+                  "label": rng.choice(["a", "b"], 200)}).to_csv(bundle / "flags.csv", index=False)
+    assert make_data(bundle, {"SOURCE": "flags.csv", "TARGET": "label"}).returncode == 0
+    written = pd.concat(split_tables(bundle, "label").values())
+    assert set(written["flag"]) == {"true", "false", "TRUE"} and declared(bundle)["features"]["flag"] == "categorical"
+    before = (bundle / "data" / "dev" / "input_data" / "train.csv").read_bytes()
+    assert make_data(bundle, {}).returncode == 0  # from data.yaml now: the same bytes
+    assert (bundle / "data" / "dev" / "input_data" / "train.csv").read_bytes() == before

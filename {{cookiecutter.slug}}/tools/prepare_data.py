@@ -557,8 +557,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop", help="with --source: columns to leave out, comma-separated")
     parser.add_argument("--na-values", help="with --source: cell texts that mean a missing value besides an empty cell, "
                                             "comma-separated (e.g. '?,n/a'); any other text is kept as written")
-    parser.add_argument("--missing-target", choices=MISSING_TARGET,
-                        help="with --source: rows with no target are left out (default) or refused (error)")
+    parser.add_argument("--missing-target", help="with --source: rows with no target are left out (leave_out, the "
+                                                 "default) or refused (error)")
     parser.add_argument("--dataset", help="with --source: which dataset of data.yaml (default: the first)")
     parser.add_argument("--check", action="store_true", help="verify data/ against its manifest, write nothing")
     args = parser.parse_args(argv)
@@ -569,6 +569,10 @@ def main(argv: list[str] | None = None) -> int:
         if not problems:
             print("data/ matches data/manifest.json")
         return 1 if problems else 0
+    if args.missing_target is not None and args.missing_target not in MISSING_TARGET:
+        print(f"ERROR: MISSING_TARGET={args.missing_target} is not one of {', '.join(MISSING_TARGET)}: leave_out (the "
+              "default) leaves rows with no target out of every split, error refuses the table", file=sys.stderr)
+        return 1
     options = [args.target, args.id_column, args.group, args.drop, args.na_values, args.missing_target, args.dataset]
     if not args.source and any(value is not None for value in options):
         print("ERROR: TARGET, ID, GROUP, DROP, NA_VALUES, MISSING_TARGET and DATASET go with SOURCE=path/to/table.csv; "

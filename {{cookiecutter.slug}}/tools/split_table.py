@@ -19,7 +19,7 @@ from data_report import DataReport, class_warnings, column_warnings, leakage_sus
 from declaration import FILE as DECLARATION_FILE
 from declaration import SPLITS, Dataset, Declaration, DeclarationError
 from splits import RowSets, assign_splits, row_sets
-from tables import (DECIMAL_COMMA, as_text, infer_classes, infer_features, label_text, numbers, shorten_list, shown_value,
+from tables import (DECIMAL_COMMA, MIN_ROWS, as_text, infer_classes, infer_features, label_text, numbers, shorten_list, shown_value,
                     spoilt_numbers)
 
 ID_PREFIX = {"train": "tr", "dev_test": "dv", "final_test": "fn"}
@@ -73,6 +73,10 @@ def labelled_rows(table: pd.DataFrame, dataset: Dataset, where: str, report: Dat
                         f"remove those rows or fill them in (or set missing_target: leave_out in {DECLARATION_FILE} to "
                         "leave them out)")
     first = row_place(dataset.source, int(table.index[np.flatnonzero(missing)[0]]))
+    if len(table) - missing.sum() < MIN_ROWS:
+        raise DataError(f"{where}: only {len(table) - int(missing.sum())} rows have a {dataset.target!r} ({int(missing.sum())} "
+                        f"have none, first: {first}); a competition needs at least {MIN_ROWS} labelled rows to split into "
+                        "train, Development test and Final test")
     report.left_out.append(f"{int(missing.sum()):,} rows have no {dataset.target!r}: left out (first: {first})")
     return table.loc[~missing]
 
