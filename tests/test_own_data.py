@@ -104,6 +104,13 @@ def bad_table(path: Path, name: str) -> None:
         frame["Age"] = frame["Age"].astype(object).where(frame["Age"].notna(), "NA")
         frame["Fare, paid"] = frame["Fare, paid"].astype(object)
         frame.loc[[11, 12], "Fare, paid"] = "NA"
+    elif name == "long-header-duplicate":  # past the first 64 KiB a header used to be read by pandas alone
+        frame = pd.concat([frame, pd.DataFrame(0, index=frame.index, columns=[f"c{i:05d}_{'x' * 20}" for i in range(3000)])],
+                          axis=1)
+        frame.insert(len(frame.columns) - 1, "dup ", 1)
+        frame.insert(len(frame.columns) - 1, "dup", 2)
+    elif name == "constant-regression-target":
+        frame["Fare, paid"] = 3.5
     elif name == "few-labelled":
         frame.loc[10:, "Survived"] = None
     elif name == "na-as-a-label":
@@ -173,6 +180,11 @@ BAD = [  # (case, task type, make data variables, the words of the one ERROR lin
     ("na-as-a-label", "binary_classification", {"TARGET": "Survived"},
      "has 3 classes; binary classification needs exactly 2 (for more, make a multiclass_classification competition) "
      "('NA', 'no', 'yes'); if 'NA' means a missing target, pass NA_VALUES='NA'"),
+    ("long-header-duplicate", "binary_classification", {"TARGET": "Survived"}, "the column name 'dup' appears 2 times"),
+    ("drop-the-target", "binary_classification", {"TARGET": "Survived", "DROP": "Survived"},
+     "DROP names 'Survived', which is the TARGET; leave it out of DROP"),
+    ("constant-regression-target", "regression", {"TARGET": "Fare, paid"},
+     "the target 'Fare, paid' has a single value (3.5) in every labelled row: there is nothing to predict"),
     ("few-labelled", "binary_classification", {"TARGET": "Survived"},
      "only 10 rows have a 'Survived' (390 have none, first: line 12); a competition needs at least 20 labelled rows"),
     ("missing-target-bogus", "binary_classification", {"TARGET": "Survived", "MISSING_TARGET": "bogus"},

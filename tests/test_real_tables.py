@@ -355,3 +355,80 @@ def test_true_and_false_stay_as_written(bake, tmp_path):
     before = (bundle / "data" / "dev" / "input_data" / "train.csv").read_bytes()
     assert make_data(bundle, {}).returncode == 0  # from data.yaml now: the same bytes
     assert (bundle / "data" / "dev" / "input_data" / "train.csv").read_bytes() == before
+
+
+def test_odd_files_come_in_right(bake, tmp_path):
+    """A delimiter ending every line, true/false/blank in a ;-separated file, a column called id with leading zeros,
+    a no-break space in a name: the columns stay where they are and the text as written, run after run."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bake(task_type="regression"), bundle)
+    rng = np.random.RandomState(11)
+    frame = pd.DataFrame({"id": [f"{i:05d}" for i in range(120)], "price": (rng.randn(120) * 10 + 100).round(2),
+                          "area\u00a0m2": rng.randint(20, 200, 120), "city": rng.choice(list("PLM"), 120),
+                          "flag": rng.choice(["True", "False", ""], 120)})
+    lines = frame.to_csv(index=False, sep=";").splitlines()
+    (bundle / "odd.csv").write_text("\n".join(line + ";" for line in lines) + "\n", encoding="utf-8")
+    done = make_data(bundle, {"SOURCE": "odd.csv", "TARGET": "price"})
+    assert done.returncode == 0, done.stderr
+    written = pd.concat(split_tables(bundle, "price").values()).set_index("id").sort_index()
+    expected = frame.set_index("id").sort_index()
+    assert list(written.index) == list(expected.index)  # 00000 ..., ids as written
+    assert written["price"].astype(float).tolist() == expected["price"].tolist()  # not shifted by the last ';'
+    assert written["city"].tolist() == expected["city"].tolist()
+    assert set(written["flag"]) == {"True", "False", ""}
+    before = (bundle / "data" / "dev" / "input_data" / "train.csv").read_bytes()
+    assert make_data(bundle, {}).returncode == 0 and (bundle / "data" / "dev" / "input_data" / "train.csv").read_bytes() == before
+
+
+def test_a_copied_label_is_a_suspect_even_with_a_rare_class(bake, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bake(task_type="multiclass_classification"), bundle)
+    rng = np.random.RandomState(12)
+    label = rng.choice(["a", "b", "c", "rare"], 1000, p=[0.4, 0.35, 0.245, 0.005])
+    frame = pd.DataFrame({"signal": rng.normal(size=1000).round(3), "code": pd.Series(label).map({"a": 0, "b": 1, "c": 2, "rare": 3}),
+                          "kind": label})
+    frame.loc[np.flatnonzero(label == "rare")[:0], "kind"] = "rare"
+    if (label == "rare").sum() < 3:
+        frame.loc[:2, "kind"], frame.loc[:2, "code"] = "rare", 3
+    frame.to_csv(bundle / "kinds.csv", index=False)
+    done = make_data(bundle, {"SOURCE": "kinds.csv", "TARGET": "kind"})
+    assert done.returncode == 0, done.stderr
+    assert any(w.startswith("target leakage suspect: the feature 'code'") for w in report_of(bundle)["warnings"])
+
+
+def test_a_page_without_its_markers_stops_make_data_before_anything_is_written(bake, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bake(), bundle)
+    assert make_data(bundle, {}).returncode == 0
+    page = bundle / "pages" / "data.md"
+    page.write_text("\n".join(line for line in page.read_text(encoding="utf-8").splitlines() if "END data tables" not in line),
+                    encoding="utf-8")
+    manifest = (bundle / "data" / "manifest.json").read_bytes()
+    clinic().to_csv(bundle / "clinic.csv", index=False)
+    done = make_data(bundle, {"SOURCE": "clinic.csv", "TARGET": "outcome"})
+    (error,) = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+    assert "pages/data.md: expected one '<!-- BEGIN data tables" in error and "restore those marker lines" in error
+    assert (bundle / "data" / "manifest.json").read_bytes() == manifest and "clinic.csv" not in (bundle / "data.yaml").read_text()
+
+
+@pytest.mark.parametrize("edit,words", [
+    ("      x: numeric", "features lists 'label', which is the id, target or group column"),
+    ("      classes: {}", "descriptions.classes names '1', which is not one of its classes"),
+    ("      columns: {}", "to a one-line description (text, at most 300 characters, no line breaks)"),
+])
+def test_a_bad_edit_of_data_yaml_is_one_line(bake, tmp_path, edit, words):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bake(), bundle)
+    rng = np.random.RandomState(13)
+    pd.DataFrame({"x": rng.normal(size=100), "label": rng.choice(["no", "yes"], 100)}).to_csv(bundle / "t.csv", index=False)
+    assert make_data(bundle, {"SOURCE": "t.csv", "TARGET": "label"}).returncode == 0
+    text = (bundle / "data.yaml").read_text(encoding="utf-8")
+    replacement = {"      x: numeric": "      x: numeric\n      label: categorical",
+                   "      classes: {}": "      classes:\n        1: first",
+                   "      columns: {}": '      columns:\n        x: "first\\rsecond"'}[edit]
+    assert edit in text
+    (bundle / "data.yaml").write_text(text.replace(edit, replacement), encoding="utf-8")
+    done = make_data(bundle, {})
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+    assert done.returncode != 0 and len(errors) == 1 and words in errors[0], done.stderr
+    assert "Traceback" not in done.stderr

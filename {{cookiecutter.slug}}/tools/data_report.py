@@ -91,6 +91,26 @@ def column_profiles(frame: pd.DataFrame, features: dict[str, str]) -> tuple[dict
     return distinct, whole
 
 
+def unseen_values(frames: dict[str, pd.DataFrame], features: dict[str, str], split_names: dict[str, str]) -> list[str]:
+    """Categories a test split has and train never shows: identical feature rows kept in one split can do that when a
+    table has few different feature rows."""
+    warnings = []
+    for name, kind in features.items():
+        if kind != "categorical":
+            continue
+        seen = set(frames["train"][name].dropna())
+        for split in ("dev_test", "final_test"):
+            unseen = frames[split][name].dropna()
+            unseen = unseen[~unseen.isin(seen)]
+            if len(unseen):
+                warnings.append(f"the feature {name!r} has the value {unseen.iloc[0]!r} in {len(unseen):,} rows of the "
+                                f"{split_names[split]} split and never in train, so no model learns it (rows with "
+                                "identical features share a split: with few different rows, add features that tell "
+                                "them apart)")
+                break
+    return warnings
+
+
 def class_warnings(frames: dict[str, pd.DataFrame], target: str, classes: list, split_names: dict[str, str],
                    label_text) -> list[str]:
     """Classes with so few rows in a split that their scores are noise and a model can hardly learn them."""
@@ -171,7 +191,8 @@ def lookup_accuracy(found: tuple[np.ndarray, np.ndarray], y: np.ndarray, halves:
         counts = counts.reshape(-1, classes)
         answer = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), np.bincount(y[learn], minlength=classes).argmax())
         predicted, truth = answer[flat[test]], y[test]
-        recalls = [(predicted[truth == c] == c).mean(axis=0) for c in np.unique(truth)]
+        learnt = np.flatnonzero(np.bincount(y[learn], minlength=classes))  # a class of a row or two may miss a half
+        recalls = [(predicted[truth == c] == c).mean(axis=0) for c in np.intersect1d(np.unique(truth), learnt)]
         scores.append(np.mean(recalls, axis=0))
     return np.minimum(*scores)
 

@@ -37,6 +37,7 @@ SPLIT_KEYS = (*SPLITS, "stratify")
 DATASET_KEYS = ("name", "source", "id", "target", "group", "na_values", "missing_target", "classes", "features", "descriptions")
 MISSING_TARGET = ("leave_out", "error")  # rows with no target: left out of every split (counted), or refused
 DESCRIBED = ("columns", "classes")
+MAX_DESCRIPTION = 300  # characters of one description (a line of the data page's table)
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\- ]*$")
 
 
@@ -141,10 +142,11 @@ def _descriptions(value: object, where: str) -> dict[str, dict[str, str]]:
     for part, entries in value.items():
         if entries is None:
             continue
-        if not isinstance(entries, dict) or any(not isinstance(text, str) or "\n" in text.strip() or not text.strip()
+        if not isinstance(entries, dict) or any(not isinstance(text, str) or not text.strip() or len(text) > MAX_DESCRIPTION
+                                                or any(ord(ch) < 32 or ch in "\x7f\u2028\u2029" for ch in text.strip())
                                                 for text in entries.values()):
             raise DeclarationError(f"{FILE}: {where}.{part} must map each {part[:-1] if part == 'columns' else 'class'} "
-                                   "to a one-line description (text)")
+                                   f"to a one-line description (text, at most {MAX_DESCRIPTION} characters, no line breaks)")
         if entries:
             described[part] = {str(name): text.strip() for name, text in entries.items()}
     return described
@@ -197,11 +199,15 @@ def _dataset(raw: object, position: int) -> Dataset:
     for role in roles:
         if roles.count(role) > 1:
             raise DeclarationError(f"{FILE}: {where} uses the column {role!r} for two roles (id, target, group); give each its own column")
+        if dataset.features and role in dataset.features:
+            raise DeclarationError(f"{FILE}: {where}.features lists {role!r}, which is the id, target or group column; remove it from features")
     for name in dataset.descriptions.get("columns", {}):
         if dataset.features is not None and name not in {*dataset.features, *roles}:
             raise DeclarationError(f"{FILE}: {where}.descriptions.columns names {name!r}, which is not a column of the dataset")
-        if dataset.features and role in dataset.features:
-            raise DeclarationError(f"{FILE}: {where}.features lists {role!r}, which is the id, target or group column; remove it from features")
+    for label in dataset.descriptions.get("classes", {}):
+        if dataset.classes is not None and label not in {str(c) for c in dataset.classes}:
+            raise DeclarationError(f"{FILE}: {where}.descriptions.classes names {label!r}, which is not one of its classes "
+                                   f"({', '.join(map(str, dataset.classes))}); quote a label that looks like a number (\"01\")")
     if dataset.source.startswith("sklearn:") and dataset.source[len("sklearn:"):] not in SKLEARN_SOURCES:
         raise DeclarationError(f"{FILE}: {where}.source {dataset.source!r} is not one of "
                                f"{', '.join('sklearn:' + n for n in SKLEARN_SOURCES)}")

@@ -423,6 +423,11 @@ def prepare(root: Path = ROOT, given: SourceOptions | None = None, progress=lamb
     settings = load_settings(root)
     metrics = load_program_module(root / "scoring_program", "metrics")
     declaration = decl.load(root, settings)
+    from sync import check_data_page, sync_data_page
+    try:
+        check_data_page(root)
+    except ValueError as exc:
+        raise DataError(f"{exc}; restore those marker lines (the bundle's template has them), then run make data again") from None
     rewritten = None
     if given is not None:
         declaration, rewritten = apply_source(declaration, root, given)
@@ -481,7 +486,6 @@ def prepare(root: Path = ROOT, given: SourceOptions | None = None, progress=lamb
         install(root, staging, settings)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    from sync import sync_data_page
     sync_data_page(root)
     os.utime(root / "data" / "manifest.json")  # last: make compares it with data.yaml and the baseline's inputs
     progress("")

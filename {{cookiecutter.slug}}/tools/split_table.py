@@ -15,14 +15,15 @@ import numpy as np
 import pandas as pd
 
 import declaration as decl
-from data_report import DataReport, class_warnings, column_warnings, leakage_suspects
+from data_report import DataReport, class_warnings, column_warnings, leakage_suspects, unseen_values
 from declaration import FILE as DECLARATION_FILE
 from declaration import SPLITS, Dataset, Declaration, DeclarationError
 from splits import RowSets, assign_splits, row_sets
-from tables import (DECIMAL_COMMA, MIN_ROWS, as_text, infer_classes, infer_features, label_text, numbers, shorten_list, shown_value,
+from tables import (DECIMAL_COMMA, MIN_ROWS, as_text, has_control, infer_classes, infer_features, label_text, numbers, shorten_list, shown_value,
                     spoilt_numbers)
 
 ID_PREFIX = {"train": "tr", "dev_test": "dv", "final_test": "fn"}
+MAX_TARGET = 1e100  # a regression target beyond this overflows squared errors
 MISSING_MARKERS = ("na", "n/a", "nan", "none", "null", "?", "-", "missing")  # labels that often mean "no label"
 
 
@@ -93,6 +94,14 @@ def target_labels(table: pd.DataFrame, declaration: Declaration, dataset: Datase
             raise DataError(f"{where}: the target {dataset.target!r} holds text or infinite values ({shown_value(target.iloc[first])} "
                             f"on {place(first)}): this competition is a regression; choose a numeric target, "
                             "or make a classification competition (task_type=multiclass_classification)")
+        huge = np.flatnonzero((values.abs() > MAX_TARGET).to_numpy())
+        if len(huge):
+            raise DataError(f"{where}: the target {dataset.target!r} holds {shown_value(target.iloc[huge[0]])} ({place(huge[0])}), "
+                            f"beyond {MAX_TARGET:g}: errors that large overflow the metrics; rescale the target (e.g. "
+                            "thousands instead of units, or its logarithm)")
+        if values.nunique() < 2:
+            raise DataError(f"{where}: the target {dataset.target!r} has a single value ({shown_value(values.iloc[0])}) in "
+                            "every labelled row: there is nothing to predict; choose another TARGET")
         return values, []
     inferred = infer_classes(target, declaration, where)
     if dataset.classes is None and len(inferred) < 2:
@@ -107,7 +116,7 @@ def target_labels(table: pd.DataFrame, declaration: Declaration, dataset: Datase
             raise DataError(f"{exc} ({shorten_list(inferred)}){hint}") from None
     classes = dataset.classes if dataset.classes is not None else inferred
     for label in classes:
-        if any(ch in str(label) for ch in "\r\n") or not str(label).isprintable():
+        if has_control(str(label)):
             raise DataError(f"{where}: the class label {label!r} has control characters; rename it in the table")
     texts = as_text(target)
     known = pd.Series(texts).isin([label_text(c) for c in classes]).to_numpy()
@@ -211,9 +220,12 @@ def described(dataset: Dataset, classes: list) -> dict[str, dict[str, str]]:
 def too_large_sets(dataset: Dataset, sets: RowSets) -> str:
     """The fix when whole sets of rows cannot make the declared split."""
     fixes = []
-    if dataset.group:
+    if dataset.group and sets.merged_groups:
+        fixes.append(f"groups of {dataset.group!r} must never straddle splits, and rows with identical features join "
+                     f"{sets.merged_groups:,} of them to others; add a column that tells such rows apart")
+    elif dataset.group:
         fixes.append(f"groups of {dataset.group!r} must never straddle splits, so use a group column with smaller groups")
-    if sets.twins:
+    if sets.twins and not sets.merged_groups:
         fixes.append("rows with identical features must share a split (here "
                      f"{sets.twins:,} rows in {sets.twin_sets:,} sets), so add a column that tells them apart")
     return "; ".join(fixes) + ", or change the split"
@@ -262,6 +274,13 @@ def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFram
     report.rows = {name: len(frame) for name, frame in frames.items()}
     report.warnings += column_warnings(pd.concat(frames.values()), dataset.features)
     report.warnings += class_warnings(frames, dataset.target, dataset.classes, SPLITS, label_text)
+    if sets is not None and sets.twins:
+        if sets.twins > len(labels) / 2:
+            report.warnings.append(f"most rows ({sets.twins:,} of {len(labels):,}) share their features with others, in "
+                                   f"{sets.twin_sets:,} sets kept each in one split: the test rows' combinations of "
+                                   "features are ones train never shows; if that is not the competition you want, add "
+                                   "features that tell the rows apart")
+        report.warnings += unseen_values(frames, dataset.features, SPLITS)
     report.warnings += leakage_suspects(frames["train"], dataset.features, dataset.target, declaration.classification, seed)
     return Split(dataset, frames, categories, missing, report)
 

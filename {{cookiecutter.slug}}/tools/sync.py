@@ -209,6 +209,17 @@ def sync_data_page(root: Path = ROOT) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def check_data_page(root: Path = ROOT) -> None:
+    """Raise ValueError (naming the markers) when pages/data.md cannot take its generated block: `make data` asks
+    before it writes anything, so that it never stops half-way."""
+    name, begin, end, _ = next(block for block in BLOCKS if block[0] == "pages/data.md")
+    try:
+        text = (root / name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{name} cannot be read ({type(exc).__name__}); restore it from the template") from None
+    replace_block(text, begin, end, lambda indent: [], name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="report drift, write nothing")

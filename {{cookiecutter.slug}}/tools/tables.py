@@ -21,6 +21,7 @@ import codecs
 import csv
 import os
 import re
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -148,9 +149,9 @@ def missing_source(path: Path, example: str) -> TableError:
                       "is) or absolute, or correct the dataset's source in data.yaml")
 
 
-def read_csv(path: Path, na_values: list[str] = (), text_columns: set[str] = frozenset()) -> pd.DataFrame:
-    """The table: a cell is missing when empty or one of `na_values`; `text_columns` and every column that is not
-    all numbers keep their cells' text as written."""
+def read_csv(path: Path, na_values: list[str] = (), text_columns: set[str] = frozenset(), auto_id: bool = False) -> pd.DataFrame:
+    """The table: a cell is missing when empty or one of `na_values`; `text_columns` (and with `auto_id` a column
+    called id, which may become the id) and every column that is not all numbers keep their cells' text as written."""
     if not path.is_file():
         raise missing_source(path, "path/to/table.csv")
     with path.open("rb") as f:
@@ -159,18 +160,22 @@ def read_csv(path: Path, na_values: list[str] = (), text_columns: set[str] = fro
         raise TableError(f"{path} is empty; it needs a header line and one line per row")
     encoding = _check_encoding(path, head)
     delimiter = _delimiter(path, head)
-    header = next(csv.reader([head.decode("utf-8", errors="ignore").lstrip("\ufeff").splitlines()[0]], delimiter=delimiter))
-    raw = header
+    with path.open(encoding=encoding, newline="") as f:  # the whole header, however long, quoted line breaks included
+        raw = next(csv.reader(f, delimiter=delimiter), [])
     header = [name.strip() for name in raw]
     unnamed_index = len(header) > 1 and not header[0]  # pandas' to_csv() and R's write.csv() write the row index so
-    check_header(path, header[1:] if unnamed_index else header, first=2 if unnamed_index else 1)
-    options = dict(sep=delimiter, encoding=encoding, keep_default_na=False, na_values=["", *na_values], skipinitialspace=False)
+    trailing = len(header) > 2 and not header[-1]  # a delimiter that ends every line, the header's too
+    check_header(path, header[1 if unnamed_index else 0:len(header) - trailing], first=2 if unnamed_index else 1)
+    texts = {name for name in raw if name.strip() in text_columns or (auto_id and name.strip().lower() == "id")}
+    # index_col=False: a delimiter ending every line is an empty last column, never a reason to take column 1 as the index
+    options = dict(sep=delimiter, encoding=encoding, keep_default_na=False, na_values=["", *na_values], skipinitialspace=False,
+                   index_col=False)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            table = pd.read_csv(path, dtype={name: str for name in raw if name.strip() in text_columns}, low_memory=False,
-                                **options)
-            flags = [name for name in table.columns if pd.api.types.is_bool_dtype(table[name])]
+            table = pd.read_csv(path, dtype={name: str for name in texts}, low_memory=False, **options)
+            flags = [name for name in table.columns if pd.api.types.is_bool_dtype(table[name])
+                     or pd.api.types.infer_dtype(table[name], skipna=True) == "boolean"]
             if flags:  # True/true/TRUE would all become True: read those columns again, as written
                 again = pd.read_csv(path, usecols=flags, dtype=str, **options)
                 for name in flags:
@@ -178,6 +183,12 @@ def read_csv(path: Path, na_values: list[str] = (), text_columns: set[str] = fro
     except pd.errors.ParserError as exc:
         raise TableError(f"{path}: {' '.join(str(exc).split())}; every line needs as many {delimiter!r}-separated "
                          "values as the header (quote values that contain the delimiter)") from None
+    if trailing:
+        last = table.columns[-1]
+        if table[last].notna().any():
+            raise TableError(f"{path} line 1: column {len(header)} has no name but holds values (first: line "
+                             f"{int(np.flatnonzero(table[last].notna())[0]) + 2}); name every column in the header")
+        table = table.drop(columns=[last])
     table.columns = [str(c).strip() for c in table.columns]
     if table.shape[1] == 1:
         raise TableError(f"{path}: found a single column {table.columns[0][:60]!r}; the delimiter is not one of "
@@ -185,16 +196,17 @@ def read_csv(path: Path, na_values: list[str] = (), text_columns: set[str] = fro
     if unnamed_index:
         table.attrs[INDEX_COLUMN] = table.columns[0]
     if delimiter != ",":
-        table.attrs[DECIMAL_COMMA] = read_decimal_commas(table)
+        table.attrs[DECIMAL_COMMA] = read_decimal_commas(table, {name.strip() for name in texts})
     return table
 
 
-def read_decimal_commas(table: pd.DataFrame) -> list[str]:
-    """Columns whose every value is a number written with a decimal comma (3,5) become numbers (3.5), in place."""
+def read_decimal_commas(table: pd.DataFrame, texts: set[str]) -> list[str]:
+    """Columns whose every value is a number written with a decimal comma (3,5) become numbers (3.5), in place;
+    not the id, target, group or categorical columns (`texts`), which stay as written."""
     converted = []
     for name in table.columns:
         present = table[name].dropna()
-        if not len(present) or not (present.dtype == object or pd.api.types.is_string_dtype(present.dtype)):
+        if name in texts or not len(present) or pd.api.types.infer_dtype(present, skipna=True) != "string":
             continue
         if present.str.contains(",", regex=False).any() and present.str.fullmatch(_DECIMAL_COMMA).all():
             table[name] = table[name].str.replace(",", ".", regex=False)
@@ -202,11 +214,16 @@ def read_decimal_commas(table: pd.DataFrame) -> list[str]:
     return converted
 
 
+def has_control(text: str) -> bool:
+    """A control character (a line break, a tab, ...): a no-break or zero-width space is not one."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
 def check_header(path: Path, names: list[str], first: int = 1) -> None:
     for position, name in enumerate(names, start=first):
         if not name:
             raise TableError(f"{path} line 1: column {position} has no name; name every column in the header")
-        if any(ch in name for ch in "\r\n\t") or not name.isprintable():
+        if has_control(name):
             raise TableError(f"{path} line 1: column {position} name {name!r} has control characters; rename it")
         if names.count(name) > 1:
             raise TableError(f"{path} line 1: the column name {name!r} appears {names.count(name)} times; "
@@ -225,8 +242,15 @@ def read_parquet(path: Path, na_values: list[str] = ()) -> pd.DataFrame:
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise TableError(f"{path} is not a readable Parquet file ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); "
                          "write it again (pandas: DataFrame.to_parquet) or save the table as CSV") from None
+    if not isinstance(table.index, pd.RangeIndex):  # an index pandas stored with the table: its columns, if named
+        table = table.reset_index(drop=all(name is None for name in table.index.names))
     check_header(path, [str(c) for c in table.columns])
     table.columns = [str(c) for c in table.columns]
+    for name in table.columns:
+        column = table[name]  # dates, durations, lists and mappings: their text, as a CSV file would hold them
+        nested = column.dtype == object and column.map(lambda v: isinstance(v, (list, dict, tuple, set, np.ndarray))).any()
+        if nested or pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(column):
+            table[name] = column.map(str, na_action="ignore") if nested else column.astype(str).where(column.notna())
     for name in table.columns:  # the declared texts mean missing in text columns, as in a CSV file
         if na_values and not pd.api.types.is_numeric_dtype(table[name]):
             table[name] = table[name].mask(table[name].isin(na_values))
@@ -245,7 +269,7 @@ def read_source(declaration: Declaration, dataset: Dataset, root: Path, seed: in
     if suffix in (".csv", ".tsv", ".txt"):
         text = {dataset.id, dataset.target, dataset.group} - {None}
         text |= {name for name, kind in (dataset.features or {}).items() if kind == "categorical"}
-        table = read_csv(path, dataset.na_values, text)
+        table = read_csv(path, dataset.na_values, text, auto_id=dataset.id is None)
     elif suffix in (".parquet", ".pq"):
         table = read_parquet(path, dataset.na_values)
     else:
@@ -345,9 +369,13 @@ def infer_features(table: pd.DataFrame, dataset: Dataset, dropped: list[str], wh
     if unknown:
         raise TableError(f"{where}: DROP names {', '.join(map(repr, unknown))}, which the table does not have "
                          f"(columns: {shorten_list(table.columns)})")
+    for name in dropped:
+        if name in roles:
+            role = "TARGET" if name == dataset.target else "ID" if name == dataset.id else "GROUP"
+            raise TableError(f"{where}: DROP names {name!r}, which is the {role}; leave it out of DROP")
     left_out = {name: "left out with DROP" for name in dropped}
-    index = table.attrs.get(INDEX_COLUMN)
-    if index and index not in roles and index not in dropped:
+    index = table.attrs.get(INDEX_COLUMN)  # "" when the header's first cell is blank but for spaces
+    if index is not None and index not in roles and index not in dropped:
         left_out[index] = "column 1 has no name: a row index, as pandas and R write it"
     candidates = [name for name in table.columns if name not in roles and name not in left_out]
     for name in candidates:
