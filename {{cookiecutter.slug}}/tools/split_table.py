@@ -253,7 +253,18 @@ def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFram
         report.kept_together += sets.reasons(dataset.group, groups.nunique() if groups is not None else 0)
     assignment = assign_splits(declaration, labels, sets, seed, where, too_large_sets(dataset, sets) if sets else "")
     missing = {name: float(features[name].isna().mean()) for name in features.columns}
-    id_name = dataset.id or generated_id_name(table)
+    frames = split_frames(declaration, dataset, features, labels, ids, assignment, generated_id_name(table), seed)
+    unused = int(np.count_nonzero(assignment == 3))
+    if unused:
+        report.left_out.append(f"{unused:,} labelled rows in no split: the split's shares add up to less than the table")
+    report.rows = {name: len(frame) for name, frame in frames.items()}
+    report.warnings += warnings_about(frames, dataset, declaration, sets, seed)
+    return Split(dataset, frames, categories, missing, report)
+
+
+def split_frames(declaration: Declaration, dataset: Dataset, features: pd.DataFrame, labels: pd.Series,
+                 ids: pd.Series | None, assignment: np.ndarray, generated_id: str, seed: int) -> dict[str, pd.DataFrame]:
+    """Each split's rows as written: [id, *features, target]."""
     frames = {}
     for index, name in enumerate(SPLITS):
         # Rows are shuffled within the split (and generated ids numbered afterwards): the order of a
@@ -265,24 +276,26 @@ def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFram
         else:
             split_ids = ids.iloc[rows].reset_index(drop=True)
         frame = features.iloc[rows].reset_index(drop=True)
-        frame.insert(0, id_name, split_ids)
+        frame.insert(0, dataset.id or generated_id, split_ids)
         frame[dataset.target] = labels.iloc[rows].reset_index(drop=True)
         frames[name] = frame
-    unused = int(np.count_nonzero(assignment == 3))
-    if unused:
-        report.left_out.append(f"{unused:,} labelled rows in no split: the split's shares add up to less than the table")
-    report.rows = {name: len(frame) for name, frame in frames.items()}
-    report.warnings += column_warnings(pd.concat(frames.values()), dataset.features)
-    report.warnings += class_warnings(frames, dataset.target, dataset.classes, SPLITS, label_text)
+    return frames
+
+
+def warnings_about(frames: dict[str, pd.DataFrame], dataset: Dataset, declaration: Declaration, sets: RowSets | None,
+                   seed: int) -> list[str]:
+    """The report's warnings on the written splits: columns, classes, rows alike, leakage suspects."""
+    warnings = column_warnings(pd.concat(frames.values()), dataset.features)
+    warnings += class_warnings(frames, dataset.target, dataset.classes, SPLITS, label_text)
     if sets is not None and sets.twins:
-        if sets.twins > len(labels) / 2:
-            report.warnings.append(f"most rows ({sets.twins:,} of {len(labels):,}) share their features with others, in "
-                                   f"{sets.twin_sets:,} sets kept each in one split: the test rows' combinations of "
-                                   "features are ones train never shows; if that is not the competition you want, add "
-                                   "features that tell the rows apart")
-        report.warnings += unseen_values(frames, dataset.features, SPLITS)
-    report.warnings += leakage_suspects(frames["train"], dataset.features, dataset.target, declaration.classification, seed)
-    return Split(dataset, frames, categories, missing, report)
+        rows = sum(len(frame) for frame in frames.values())
+        if sets.twins > rows / 2:
+            warnings.append(f"most rows ({sets.twins:,} of {rows:,}) share their features with others, in "
+                            f"{sets.twin_sets:,} sets kept each in one split: the test rows' combinations of features are "
+                            "ones train never shows; if that is not the competition you want, add features that tell the "
+                            "rows apart")
+        warnings += unseen_values(frames, dataset.features, SPLITS)
+    return warnings + leakage_suspects(frames["train"], dataset.features, dataset.target, declaration.classification, seed)
 
 
 def generated_id_name(table: pd.DataFrame) -> str:
