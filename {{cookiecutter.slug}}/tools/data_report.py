@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from declaration import SPLITS
+from tables import label_text
+
 LEAK_SCORE = 0.98  # a single feature this good on held-out training rows is suspect
 LEAK_SAMPLE = 20_000  # training rows looked at for leakage (a seeded sample beyond)
 MOSTLY_MISSING = 0.5
@@ -39,8 +42,8 @@ class DataReport:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def lines(self, split_names: dict[str, str]) -> list[str]:
-        kept = ", ".join(f"{split_names[name]} {count:,}" for name, count in self.rows.items())
+    def lines(self) -> list[str]:
+        kept = ", ".join(f"{SPLITS[name]} {count:,}" for name, count in self.rows.items())
         lines = [f"{self.dataset}: {self.rows_read:,} rows read; kept: {kept}"]
         lines += [f"  {reason}" for reason in self.left_out]
         lines += [f"  kept together: {reason}" for reason in self.kept_together]
@@ -91,7 +94,7 @@ def column_profiles(frame: pd.DataFrame, features: dict[str, str]) -> tuple[dict
     return distinct, whole
 
 
-def unseen_values(frames: dict[str, pd.DataFrame], features: dict[str, str], split_names: dict[str, str]) -> list[str]:
+def unseen_values(frames: dict[str, pd.DataFrame], features: dict[str, str]) -> list[str]:
     """Categories a test split has and train never shows: identical feature rows kept in one split can do that when a
     table has few different feature rows."""
     warnings = []
@@ -104,22 +107,21 @@ def unseen_values(frames: dict[str, pd.DataFrame], features: dict[str, str], spl
             unseen = unseen[~unseen.isin(seen)]
             if len(unseen):
                 warnings.append(f"the feature {name!r} has the value {unseen.iloc[0]!r} in {len(unseen):,} rows of the "
-                                f"{split_names[split]} split and never in train, so no model learns it (rows with "
+                                f"{SPLITS[split]} split and never in train, so no model learns it (rows with "
                                 "identical features share a split: with few different rows, add features that tell "
                                 "them apart)")
                 break
     return warnings
 
 
-def class_warnings(frames: dict[str, pd.DataFrame], target: str, classes: list, split_names: dict[str, str],
-                   label_text) -> list[str]:
+def class_warnings(frames: dict[str, pd.DataFrame], target: str, classes: list) -> list[str]:
     """Classes with so few rows in a split that their scores are noise and a model can hardly learn them."""
     warnings = []
     counts = {name: frame[target].value_counts() for name, frame in frames.items()}
     for label in classes:
         per_split = {name: int(counts[name].get(label_text(label), 0)) for name in frames}
         if min(per_split.values()) < FEW_ROWS:
-            shown = ", ".join(f"{split_names[name]} {count}" for name, count in per_split.items())
+            shown = ", ".join(f"{SPLITS[name]} {count}" for name, count in per_split.items())
             warnings.append(f"the class {label!r} has few rows ({shown}): its scores are mostly noise, and a model can "
                             "hardly learn it")
     return warnings

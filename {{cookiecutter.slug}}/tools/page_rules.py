@@ -14,12 +14,13 @@ from file_rules import MAX_SCANNED, inside_paths
 from findings import Findings
 
 NOTES_TO_THE_ORGANIZER = ("Organizers: edit this page",)
-# local_extensions.DESCRIPTIONS: the description a bake gets without its own (the template's tests keep the two equal)
-GENERIC_DESCRIPTIONS = (
-    "Predict the binary label of each row of a tabular dataset.",
-    "Predict the class of each row of a tabular dataset.",
-    "Predict a numeric target for each row of a tabular dataset.",
-)
+# The description a bake gets without its own, per task type: the template renders it from here (local_extensions)
+DESCRIPTIONS = {
+    "binary_classification": "Predict the binary label of each row of a tabular dataset.",
+    "multiclass_classification": "Predict the class of each row of a tabular dataset.",
+    "regression": "Predict a numeric target for each row of a tabular dataset.",
+}
+GENERIC_DESCRIPTIONS = tuple(DESCRIPTIONS.values())
 EDIT_IT = "edit it before you upload"
 
 

@@ -40,7 +40,7 @@ from declaration import FILE as DECLARATION_FILE
 from declaration import MISSING_TARGET, SPLITS, Dataset, Declaration, DeclarationError
 from file_rules import LARGE_DATA, human
 from split_table import DataError, Split, split_dataset
-from tables import TableError, label_text, read_source, shorten_list
+from tables import TableError, is_id_name, label_text, read_source, shorten_list
 
 PHASES = {"dev": ("Development", "dev_test"), "final": ("Final", "final_test")}
 SUMMARY = "summary.json"
@@ -228,9 +228,7 @@ def summary(splits: dict[str, Split]) -> dict:
                           **({"categories": len(split.categories[feature])} if kind == "categorical" else {})}
                          for feature, kind in dataset.features.items()],
             "balance": balance,
-            "descriptions": {"columns": dataset.descriptions.get("columns", {}),
-                             "classes": {label_text(c): dataset.descriptions.get("classes", {}).get(label_text(c))
-                                         for c in dataset.classes if label_text(c) in dataset.descriptions.get("classes", {})}},
+            "descriptions": dataset.descriptions,  # those of its columns and classes (split_table.described)
             "report": split.report.as_dict(),
         })
     return {"datasets": result}
@@ -263,9 +261,9 @@ def computed_from(root: Path) -> dict[str, str]:
 
 
 def stale_baseline(root: Path, data_dir: Path) -> list[str]:
-    """The baseline's scores computed from another baseline or metric than the bundle's now."""
+    """The baseline's scores computed from another baseline or metric than the bundle's now (the first phase that is:
+    one command mends all)."""
     now = computed_from(root)
-    problems = []
     for phase in PHASES:
         path = data_dir / phase / "reference_data" / BASELINE_SCORES
         try:
@@ -274,9 +272,9 @@ def stale_baseline(root: Path, data_dir: Path) -> list[str]:
             continue  # a missing or edited file is the manifest's finding
         changed = [" and ".join(BASELINE_INPUTS[name]) for name in BASELINE_INPUTS if recorded.get(name) != now[name]]
         if changed:
-            problems.append(f"data/{phase}/reference_data/{BASELINE_SCORES} holds the baseline's scores computed before "
-                            f"{'; '.join(changed)} changed: run `make data` to compute them again")
-    return problems[:1]
+            return [f"data/{phase}/reference_data/{BASELINE_SCORES} holds the baseline's scores computed before "
+                    f"{'; '.join(changed)} changed: run `make data` to compute them again"]
+    return []
 
 
 def baseline(root: Path, out: Path, splits: dict[str, Split], tasks: dict[str, dict], settings: dict, metrics,
@@ -411,7 +409,7 @@ def apply_source(declaration: Declaration, root: Path, given: SourceOptions) -> 
 def auto_id(table: pd.DataFrame, dataset: Dataset) -> Dataset:
     """A column called id (any case) with unique values is taken as the id; said in the output."""
     for column in table.columns:
-        if column.lower() == "id" and column not in (dataset.target, dataset.group) and table[column].notna().all() \
+        if is_id_name(column) and column not in (dataset.target, dataset.group) and table[column].notna().all() \
                 and not table[column].duplicated().any():
             print(f"  using the column {column!r} as the id (pass ID=<column> to choose another)", flush=True)
             return replace(dataset, id=column)
@@ -491,7 +489,7 @@ def prepare(root: Path = ROOT, given: SourceOptions | None = None, progress=lamb
     progress("")
     progress("data report (also in data/summary.json):")
     for split in splits.values():
-        for line in split.report.lines(SPLITS):
+        for line in split.report.lines():
             progress("  " + line)
     warnings = [w for split in splits.values() for w in split.report.warnings]
     if warnings:

@@ -286,7 +286,7 @@ def warnings_about(frames: dict[str, pd.DataFrame], dataset: Dataset, declaratio
                    seed: int) -> list[str]:
     """The report's warnings on the written splits: columns, classes, rows alike, leakage suspects."""
     warnings = column_warnings(pd.concat(frames.values()), dataset.features)
-    warnings += class_warnings(frames, dataset.target, dataset.classes, SPLITS, label_text)
+    warnings += class_warnings(frames, dataset.target, dataset.classes)
     if sets is not None and sets.twins:
         rows = sum(len(frame) for frame in frames.values())
         if sets.twins > rows / 2:
@@ -294,7 +294,7 @@ def warnings_about(frames: dict[str, pd.DataFrame], dataset: Dataset, declaratio
                             f"{sets.twin_sets:,} sets kept each in one split: the test rows' combinations of features are "
                             "ones train never shows; if that is not the competition you want, add features that tell the "
                             "rows apart")
-        warnings += unseen_values(frames, dataset.features, SPLITS)
+        warnings += unseen_values(frames, dataset.features)
     return warnings + leakage_suspects(frames["train"], dataset.features, dataset.target, declaration.classification, seed)
 
 
