@@ -432,3 +432,18 @@ def test_a_bad_edit_of_data_yaml_is_one_line(bake, tmp_path, edit, words):
     errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
     assert done.returncode != 0 and len(errors) == 1 and words in errors[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_count_spread_over_a_wide_range_is_not_taken_for_a_row_number(bake, tmp_path):
+    """Career totals (ISLP's Hitters: CAtBat, 263 rows, 19 to 14,053) differ in almost every row, like a row number,
+    but are not packed like one: no warning; a row number beside them is still named."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bake(task_type="regression"), bundle)
+    rng = np.random.RandomState(14)
+    frame = pd.DataFrame({"career": rng.choice(np.arange(19, 14053), 263, replace=False), "row": np.arange(1, 264),
+                          "salary": rng.gamma(2, 300, 263).round(1)})
+    frame.to_csv(bundle / "hitters.csv", index=False)
+    assert make_data(bundle, {"SOURCE": "hitters.csv", "TARGET": "salary"}).returncode == 0
+    warnings = report_of(bundle)["warnings"]
+    assert not any("'career'" in w for w in warnings)
+    assert any(w.startswith("the feature 'row' has a different whole number in almost every row") for w in warnings)

@@ -66,7 +66,7 @@ def column_warnings(frame: pd.DataFrame, features: dict[str, str]) -> list[str]:
             continue
         if missing[name] > MOSTLY_MISSING:
             warnings.append(f"the feature {name!r} is missing in {100 * missing[name]:.0f}% of the rows")
-        if kind == "numeric" and distinct[name] >= 0.95 * rows and whole[name]:
+        if kind == "numeric" and distinct[name] >= 0.95 * rows and whole[name] and dense(frame[name], distinct[name]):
             warnings.append(f"the feature {name!r} has a different whole number in almost every row, like a row number or "
                             f"an identifier (its order can follow the target's): pass ID={name!r} if it identifies the rows, "
                             f"else DROP={name!r}")
@@ -75,6 +75,11 @@ def column_warnings(frame: pd.DataFrame, features: dict[str, str]) -> list[str]:
                             f"most values are seen once: it says little as a category; DROP={name!r}, or ID={name!r} if it "
                             "identifies the rows")
     return warnings
+
+
+def dense(column: pd.Series, distinct: int) -> bool:
+    """Whole numbers packed like row numbers or ids (1..n, 1000..1999), not counts spread over a wide range."""
+    return float(column.max()) - float(column.min()) + 1 <= 2 * distinct
 
 
 def column_profiles(frame: pd.DataFrame, features: dict[str, str]) -> tuple[dict[str, int], dict[str, bool]]:
