@@ -107,6 +107,27 @@ def constant_predictions(task):
     return write
 
 
+@pytest.fixture(scope="session")
+def perfect(tmp_path_factory, task, data) -> Path:
+    """Development predictions that are the test labels themselves (probability 1 for the true class)."""
+    import numpy as np
+    from predictions import class_indexes, format_predictions
+
+    res = tmp_path_factory.mktemp("perfect")
+    for d in task["datasets"]:
+        labels = pd.read_csv(ROOT / "data" / "dev" / "reference_data" / d["folder"] / "test_labels.csv", dtype=str,
+                             keep_default_na=False)
+        truth = labels[d["target"]].to_numpy()
+        if task["prediction_format"] in ("probability", "probabilities"):
+            values = np.eye(len(d["classes"]))[class_indexes(truth, d["classes"])]
+        else:
+            values = truth.astype(float) if task["prediction_format"] == "value" else truth
+        text = format_predictions(labels[d["id"]], values, task["prediction_format"], d["classes"], d["target"], d["id"])
+        (res / d["folder"]).mkdir(parents=True, exist_ok=True)
+        (res / d["folder"] / "predictions.csv").write_text(text, encoding="utf-8")
+    return res
+
+
 @pytest.fixture(scope="session", autouse=True)
 def data() -> Path:
     """The phases' data; written once if `make data` has not run yet."""

@@ -10,13 +10,11 @@ from html import unescape
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bundle import load_program_module
 from conftest import ROOT
 from page import Page, standing_tables
-from predictions import format_predictions
 
 BASELINE = "baseline.json"
 
@@ -34,25 +32,6 @@ def score(predictions: Path, out: Path, reference: Path = ROOT / "data" / "dev" 
 
 def sentences(html: str) -> list[str]:
     return Page(html).texts("standing")
-
-
-@pytest.fixture(scope="module")
-def perfect(tmp_path_factory, task) -> Path:
-    """Predictions that are the test labels themselves (probability 1 for the true class)."""
-    res = tmp_path_factory.mktemp("perfect")
-    for d in task["datasets"]:
-        labels = pd.read_csv(ROOT / "data" / "dev" / "reference_data" / d["folder"] / "test_labels.csv",
-                             dtype={d["id"]: str})
-        truth = labels[d["target"]]
-        if task["prediction_format"] in ("probability", "probabilities"):
-            from predictions import class_indexes
-            values = np.eye(len(d["classes"]))[class_indexes(truth.astype(str).to_numpy(), d["classes"])]
-        else:
-            values = truth.to_numpy()
-        text = format_predictions(labels[d["id"]], values, task["prediction_format"], d["classes"], d["target"], d["id"])
-        (res / d["folder"]).mkdir(parents=True, exist_ok=True)
-        (res / d["folder"] / "predictions.csv").write_text(text, encoding="utf-8")
-    return res
 
 
 def test_every_phase_has_the_baselines_scores_for_every_leaderboard_metric_of_every_dataset(metrics, settings, task):
