@@ -395,6 +395,7 @@ PAGE_CODES = {"CB130"}  # a fresh bake holds the template's placeholder text: te
 # CB120, CB123, CB125 below; CB121, CB122, CB124 by the bundle's own tests/test_validator.py
 # (test_running_the_solution_compares_scores_json_with_the_columns: its solution against its leaderboard)
 RUN_CODES = {"CB120", "CB121", "CB122", "CB123", "CB124", "CB125"}
+CONTAINER_CODES = {"CB126"}  # tests/test_container_mode.py: an image that only this machine has
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -462,7 +463,7 @@ def test_a_program_file_with_merge_markers_is_named_once_not_twice(bundle, valid
 
 
 def test_the_corpus_breaks_every_rule_once_at_least(rules):
-    covered = {case.code for case in CASES} | ZIP_CODES | PAGE_CODES | RUN_CODES
+    covered = {case.code for case in CASES} | ZIP_CODES | PAGE_CODES | RUN_CODES | CONTAINER_CODES
     assert set(rules) - covered == set()
     assert len(CASES) >= 40
 
@@ -778,6 +779,71 @@ def test_a_step_over_the_time_limit_fails_with_the_workers_message(tools, tmp_pa
     with pytest.raises(tools.worker.StepFailed, match="Execution Time Limit exceeded. Limit was 2 seconds"):
         tools.worker.run_prediction_step(phase.tasks[0], phase, slow, tmp_path / "run",
                                          tools.executors.LocalExecutor(tmp_path / "run", echo=None))
+
+
+ORDER = r"""
+import json, os, pathlib, sys, time
+output, name, seconds = pathlib.Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+started = time.time()
+time.sleep(seconds)
+seen = {k: os.environ.get(k) for k in ("PYTHONUNBUFFERED", "http_proxy", "https_proxy", "CODABENCH_TEST_MARKER")}
+(output / f"{name}.json").write_text(json.dumps({"start": started, "end": time.time(), "env": seen}))
+"""
+
+
+def _step_with_own_program(tools, dev_phase, tmp_path, executor):
+    """A prediction step whose submission has a command (2 s) and whose ingestion records when it started."""
+    def program(folder: Path, command: str) -> Path:
+        folder.mkdir(parents=True)
+        (folder / "metadata.yaml").write_text(f"command: {command}\n")
+        (folder / "order.py").write_text(ORDER)
+        return folder
+
+    task = dataclasses.replace(dev_phase.tasks[0], ingestion_program=program(tmp_path / "ingestion",
+                                                                             "python3 order.py /app/output ingestion 0"))
+    own = program(tmp_path / "submission", "python3 order.py /app/output submission 2")
+    step = tools.worker.run_prediction_step(task, dev_phase, own, tmp_path / "run", executor)
+    return step, {name: json.loads((step.output / f"{name}.json").read_text()) for name in ("submission", "ingestion")}
+
+
+def test_the_submissions_own_program_runs_to_its_end_before_ingestion_starts(tools, dev_phase, tmp_path):
+    """compute_worker.py:1186-1195 gathers both, but the first one's blocking log loop (:734) runs it to its end."""
+    step, seen = _step_with_own_program(tools, dev_phase, tmp_path, tools.executors.LocalExecutor(tmp_path / "x", echo=None))
+    assert seen["ingestion"]["start"] >= seen["submission"]["end"]
+    assert {name: c.exit_code for name, c in step.containers.items()} == {"submission": 0, "ingestion": 0}
+
+
+def test_each_program_gets_the_workers_environment_and_nothing_of_the_callers(tools, dev_phase, tmp_path, monkeypatch):
+    """PYTHONUNBUFFERED=1 and the two proxies, empty unless the worker's admin sets them (compute_worker.py:1044-1048)."""
+    monkeypatch.setenv("CODABENCH_TEST_MARKER", "from the caller")
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    _, seen = _step_with_own_program(tools, dev_phase, tmp_path, tools.executors.LocalExecutor(tmp_path / "x", echo=None))
+    for name in ("submission", "ingestion"):
+        assert seen[name]["env"] == {"PYTHONUNBUFFERED": "1", "http_proxy": "", "https_proxy": "",
+                                     "CODABENCH_TEST_MARKER": None}, name
+
+
+def test_the_workers_metadata_gives_the_ingestion_time_when_the_submission_ran_nothing(tools, dev_phase, bundle, tmp_path):
+    """"elapsedTime": program time or ingestion time (compute_worker.py:1350): never null after an ingestion ran."""
+    code = bundle / "starting_kit" / "sample_code_submission"  # metadata.yaml without a command: not run
+    step = tools.worker.run_prediction_step(dev_phase.tasks[0], dev_phase, code, tmp_path / "run",
+                                            tools.executors.LocalExecutor(tmp_path / "run", echo=None))
+    metadata = yaml.safe_load((step.output / "metadata").read_text())
+    assert metadata["exitCode"] is None and metadata["ingestionExitCode"] == 0
+    assert metadata["elapsedTime"] == metadata["ingestionElapsedTime"] > 0
+    own, _ = _step_with_own_program(tools, dev_phase, tmp_path / "own", tools.executors.LocalExecutor(tmp_path / "x", echo=None))
+    metadata = yaml.safe_load((own.output / "metadata").read_text())
+    assert metadata["elapsedTime"] == own.containers["submission"].elapsed >= 2  # the submission's own, when it ran
+
+
+@pytest.mark.parametrize("settings, says", [
+    ({"network": "off"}, "NETWORK=off needs ENGINE=docker or podman"),
+    ({"network": "none"}, "NETWORK='none' is not one of on, off"),
+    ({"pull": "sometimes"}, "PULL='sometimes' is not one of always, never"),
+])
+def test_network_and_pull_settings_the_local_engine_cannot_honour_are_refused(tools, tmp_path, settings, says):
+    with pytest.raises(tools.executors.EngineError, match=says):
+        tools.executors.make_executor("local", tmp_path, "codalab/codalab-legacy:py312", **settings)
 
 
 def test_a_program_that_writes_metadata_fails_the_step(tools, tmp_path, dev_phase):

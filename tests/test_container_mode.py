@@ -1,10 +1,12 @@
 """Container mode (`ENGINE=docker` or `podman`): every step runs in the competition's image, laid
 out and locked down like Codabench's compute worker (codabench-facts §2.3-2.7).
 
-These tests need a container engine and the bundle's image, codalab/codalab-legacy:py312. CI has
-no Docker Hub: it builds a stand-in for that image from Debian packages (.ci/standin-image) and
-runs these tests with docker and with podman. Where no engine or image is here, they skip and say
-why; with CI set, that is a failure instead. CODABENCH_TEST_ENGINES=docker limits them to one.
+These tests need a container engine and the bundle's image, codalab/codalab-legacy:py312, that the
+engine can pull (the worker pulls it before every step). CI has no Docker Hub: it builds a stand-in
+for that image from Debian packages (.ci/standin-image), serves it from a local registry (Debian's
+docker-registry) that docker and podman use as their Docker Hub mirror, and runs these tests with
+both. Where no engine or image is here, they skip and say why; with CI set, that is a failure
+instead. CODABENCH_TEST_ENGINES=docker limits them to one.
 
 Each restriction is shown twice where it can be: the same submission is run locally (where it
 gets through: that is the gap the container closes) and in the container (where it fails).
@@ -48,6 +50,10 @@ def _engine_problem(engine: str) -> str | None:
         return f"`{engine} info` failed: {(info.stderr.strip().splitlines() or ['?'])[-1]}"
     if subprocess.run([engine, "image", "inspect", IMAGE], capture_output=True).returncode != 0:
         return f"{engine} has no {IMAGE}: build the stand-in with `.ci/standin-image {engine}`"
+    pulled = subprocess.run([engine, "pull", "--quiet", IMAGE], capture_output=True, text=True, timeout=600)
+    if pulled.returncode != 0:
+        return (f"{engine} cannot pull {IMAGE}, and the worker pulls before every step: serve it from a registry "
+                f"mirror as .ci/run does ({(pulled.stderr.strip().splitlines() or ['?'])[-1]})")
     return None
 
 
@@ -134,6 +140,7 @@ def test_the_result_submission_is_copied_to_the_output_and_scored(engine, tools,
         assert (task_run.prediction_output / path.relative_to(result)).read_bytes() == path.read_bytes()
     metadata = yaml.safe_load((task_run.prediction_output / "metadata").read_text())  # the worker's, after the step
     assert metadata["exitCode"] is None and metadata["ingestionExitCode"] == 0
+    assert metadata["elapsedTime"] == metadata["ingestionElapsedTime"] > 0  # compute_worker.py:1350
 
 
 def test_the_failing_submission_fails_with_its_message(engine, bundle):
@@ -155,7 +162,8 @@ def test_the_prediction_step_cannot_read_the_reference_data(engine, tools, bundl
     assert "No such file or directory" in said(contained) and "test_labels.csv" in said(contained)
 
 
-def test_the_submission_has_no_network(engine, tools, bundle, phase, columns, tmp_path):
+def test_the_network_is_on_as_on_the_worker_and_off_with_network_off(engine, tools, bundle, phase, columns, tmp_path):
+    """compute_worker.py:1017-1019, :1049: network_disabled only when the worker sets COMPETITION_CONTAINER_NETWORK_DISABLED."""
     server = socket.create_server(("0.0.0.0", 0))
     server.settimeout(30)
     connections = []
@@ -165,14 +173,20 @@ def test_the_submission_has_no_network(engine, tools, bundle, phase, columns, tm
         host = probe.getsockname()[0]
     caller = submission_that(bundle, tmp_path / "caller",
                              f"__import__('socket').create_connection(({host!r}, {server.getsockname()[1]}), timeout=10).close()")
-    with_network = run_in(tools, engine, phase, columns, caller, tmp_path / "networked", network=True)
-    assert with_network.status == "Finished", said(with_network)  # the test can see a call that gets through
+    as_the_worker = run_in(tools, engine, phase, columns, caller, tmp_path / "default")
+    assert as_the_worker.status == "Finished", said(as_the_worker)  # it reached this machine, as on the worker
     assert len(connections) == 1
-    contained = run_in(tools, engine, phase, columns, caller, tmp_path / "contained")
+    cut = run_in(tools, engine, phase, columns, caller, tmp_path / "off", network=False)
     server.close()
-    assert contained.status == "Failed"
-    assert "Network is unreachable" in said(contained)
+    assert cut.status == "Failed"
+    assert "Network is unreachable" in said(cut)
     assert len(connections) == 1
+
+
+def test_network_off_reaches_the_container_from_make_run(engine, bundle):
+    done = run(["make", "run", f"ENGINE={engine}", "NETWORK=off", f"PYTHON={PYTHON}", "ARGS=--quiet"], cwd=bundle)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"in {IMAGE} ({engine}); no network (NETWORK=off)" in done.stdout
 
 
 def test_the_submission_cannot_write_outside_its_run(engine, tools, bundle, phase, columns, tmp_path):
@@ -202,6 +216,7 @@ def listing(path):
 print(json.dumps({
     "cwd": os.getcwd(), "argv": sys.argv[1:], "app": listing("/app"), "input": listing("/app/input"),
     "uid": os.getuid(), "capabilities": int(status["CapEff"].strip(), 16), "no_new_privs": status["NoNewPrivs"].strip(),
+    "environment": sorted(os.environ), "proxies": [os.environ.get("http_proxy"), os.environ.get("https_proxy")],
     "unbuffered": os.environ.get("PYTHONUNBUFFERED"), "marker": os.environ.get("CODABENCH_TEST_MARKER"),
     "interfaces": sorted(name for _, name in socket.if_nameindex()),
 }))
@@ -231,39 +246,40 @@ def test_each_container_sees_the_worker_layout_and_nothing_more(engine, tools, p
     assert views["scoring"]["input"] == ["ref", "res"]
     assert views["ingestion"]["argv"] == ["/app/input_data", "/app/output", "/app/input/ref"]  # the worker's `$` words
     assert views["scoring"]["argv"] == ["/app/input", "/app/output", "/app/input/ref"]
+    image_environment = json.loads(subprocess.run([engine, "image", "inspect", "-f", "{{json .Config.Env}}", IMAGE],
+                                                  capture_output=True, text=True).stdout)
+    expected_environment = {line.split("=", 1)[0] for line in image_environment} | {
+        "PYTHONUNBUFFERED", "http_proxy", "https_proxy", "HOSTNAME", "HOME"}  # the worker's (:1044-1048), the engine's
     for name, seen in views.items():
         assert seen["cwd"] == "/app/program", name
-        assert seen["unbuffered"] == "1" and seen["marker"] is None, name  # only what the worker passes
+        assert seen["unbuffered"] == "1" and seen["proxies"] == ["", ""] and seen["marker"] is None, name
+        assert set(seen["environment"]) <= expected_environment | {"container", "TERM"}, name  # podman adds these two
         assert seen["uid"] == 0, name  # the image's user, as on the worker
         assert seen["capabilities"] & sum(1 << bit for bit in DROPPED.values()) == 0, name
         assert seen["no_new_privs"] == "1", name
-        assert seen["interfaces"] == ["lo"], name  # --network none
+        assert seen["interfaces"] != ["lo"], name  # a network, as on the worker by default
 
 
-WAITS_FOR = r"""
-import pathlib, sys, time
-output, me, other = sys.argv[1:]
-mine, theirs = pathlib.Path(output) / me, pathlib.Path(output) / other
-mine.write_text("here")
-for _ in range(200):
-    if theirs.exists():
-        sys.exit(0)
-    time.sleep(0.1)
-sys.exit(f"{theirs.name} never came: the containers did not run together")
+ORDER = r"""
+import json, pathlib, sys, time
+output, name, seconds = pathlib.Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+started = time.time()
+time.sleep(seconds)
+(output / f"{name}.json").write_text(json.dumps({"start": started, "end": time.time()}))
 """
 
 
-@pytest.mark.parametrize("runner", ["local", "container"])
-def test_the_submission_and_ingestion_containers_start_together(runner, engine, tools, phase, tmp_path):
-    """Each waits for the other's file: one after the other, the first would wait in vain."""
-    executor = (tools.executors.LocalExecutor(tmp_path / "x", echo=None) if runner == "local" else
-                tools.executors.ContainerExecutor(engine, IMAGE, tmp_path / "x", echo=None))
-    task = replace(phase.tasks[0], ingestion_program=program(tmp_path / "ingestion", "python3 waits.py /app/output ingestion submission",
-                                                             waits_py=WAITS_FOR))
-    submission = program(tmp_path / "submission", "python3 waits.py /app/output submission ingestion", waits_py=WAITS_FOR)
+def test_the_submissions_program_runs_to_its_end_before_the_ingestion_container_starts(engine, tools, phase, tmp_path):
+    """As on the worker (compute_worker.py:1186-1195, serialised by the log loop at :734): the files each writes
+    say when it started and ended. The host's clock and the containers' are one."""
+    executor = tools.executors.ContainerExecutor(engine, IMAGE, tmp_path / "x", echo=None)
+    task = replace(phase.tasks[0], ingestion_program=program(tmp_path / "ingestion", "python3 order.py /app/output ingestion 0",
+                                                             order_py=ORDER))
+    submission = program(tmp_path / "submission", "python3 order.py /app/output submission 3", order_py=ORDER)
     step = tools.worker.run_prediction_step(task, phase, submission, tmp_path / "run", executor)
-    assert {name: c.exit_code for name, c in step.containers.items()} == {"submission": 0, "ingestion": 0}, \
-        [c.stderr for c in step.containers.values()]
+    assert {name: c.exit_code for name, c in step.containers.items()} == {"submission": 0, "ingestion": 0}
+    seen = {name: json.loads((step.output / f"{name}.json").read_text()) for name in ("submission", "ingestion")}
+    assert seen["ingestion"]["start"] >= seen["submission"]["end"] >= seen["submission"]["start"] + 3
 
 
 def test_the_time_limit_stops_the_step_and_removes_its_containers(engine, tools, phase, tmp_path):
@@ -338,9 +354,113 @@ def test_the_bundle_suite_passes_with_make_test_engine(engine, bundle):
     assert " passed" in done.stdout.splitlines()[-1]
 
 
-def test_an_image_that_cannot_be_pulled_is_named(engine, tools, tmp_path):
-    executor = tools.executors.ContainerExecutor(engine, "localhost:1/codabench-template-none:1", tmp_path, echo=None)
-    with pytest.raises(tools.executors.EngineError, match=r"cannot pull localhost:1/codabench-template-none:1 \(.+\): check"):
+class Logged:
+    """The engine's command, with every call it gets logged: the order of pulls and runs."""
+
+    def __init__(self, engine: str, folder: Path):
+        folder.mkdir()
+        self.log = folder / "calls"
+        wrapper = folder / engine
+        wrapper.write_text(f'#!/bin/sh\necho "$1" >>{self.log}\nexec {shutil.which(engine)} "$@"\n')
+        wrapper.chmod(0o755)
+
+    def calls(self) -> list[str]:
+        return [c for c in self.log.read_text().split() if c in ("pull", "run")]
+
+
+def test_the_image_is_pulled_before_each_step_as_the_worker_does(engine, tools, phase, columns, bundle, tmp_path, monkeypatch):
+    logged = Logged(engine, tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    code = bundle / "starting_kit" / "sample_code_submission"
+    assert run_in(tools, engine, phase, columns, code, tmp_path / "always").status == "Finished"
+    assert logged.calls() == ["pull", "run", "pull", "run"]  # compute_worker.py:1180, in each step's prepare()
+    logged.log.unlink()
+    assert run_in(tools, engine, phase, columns, code, tmp_path / "never", pull="never").status == "Finished"
+    assert logged.calls() == ["run", "run"]
+
+
+def test_a_registry_out_of_reach_fails_the_step_after_the_workers_three_tries(engine, tools, phase, columns, bundle, tmp_path):
+    """compute_worker.py:544-576: three tries 5 s apart, then "Pull for ... failed!", even with the image here."""
+    unreachable = "localhost:1/codabench-template/only-here:1"
+    subprocess.run([engine, "tag", IMAGE, unreachable], check=True, capture_output=True)
+    try:
+        executor = tools.executors.ContainerExecutor(engine, unreachable, tmp_path / "x", echo=None)
+        started = time.monotonic()
+        with pytest.raises(tools.worker.StepFailed) as failure:
+            tools.worker.run_prediction_step(phase.tasks[0], phase, bundle / "starting_kit" / "sample_code_submission",
+                                             tmp_path / "run", executor)
+        assert 10 <= time.monotonic() - started < 60
+        assert str(failure.value) == f"Pull for {unreachable} failed! Check the logs for more information"
+        assert f"{engine} could not reach the registry of {unreachable}" in failure.value.cause
+        assert "PULL=never" in failure.value.cause
+        started = time.monotonic()  # the run's later steps fail at once: the worker would fail the same way
+        with pytest.raises(tools.worker.StepFailed):
+            tools.worker.run_scoring_step(phase.tasks[0], phase, tmp_path, tmp_path / "run2", executor)
+        assert time.monotonic() - started < 5
+    finally:
+        subprocess.run([engine, "rmi", unreachable], capture_output=True)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """A registry of our own (Debian's docker-registry) on a free port: it answers, and has none of our images."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have docker-registry (Debian package docker-registry)", pytrace=False)
+        pytest.skip("no docker-registry (Debian package docker-registry)")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    (tmp_path / "registry.yml").write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                                           f"    rootdirectory: {tmp_path / 'blobs'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    server = subprocess.Popen([binary, "serve", str(tmp_path / "registry.yml")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def test_an_image_only_this_machine_has_is_reported_as_such(registry, bundle, tmp_path):
+    """Docker only: it trusts a plain-HTTP registry on 127.0.0.1 by default. `make run` fails as every submission
+    would on Codabench, says why; PULL=never runs with the image here; `make validate` warns (CB126) and still runs."""
+    if PROBLEMS.get("docker"):
+        pytest.skip(f"docker: {PROBLEMS['docker']}")
+    only_here = f"{registry}/only-here:1"
+    subprocess.run(["docker", "tag", IMAGE, only_here], check=True, capture_output=True)
+    try:
+        root = tmp_path / bundle.name
+        shutil.copytree(bundle, root, ignore=shutil.ignore_patterns("runs", "dist", "__pycache__"))
+        yaml_path = root / "competition.yaml"
+        yaml_path.write_text(yaml_path.read_text(encoding="utf-8").replace(IMAGE, only_here), encoding="utf-8")
+        failed = run([PYTHON, "tools/run_local.py", "--quiet", "--engine", "docker"], cwd=root)
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert f"Pull for {only_here} failed! Check the logs for more information" in failed.stdout
+        assert f"the registry does not give out {only_here}" in failed.stdout
+        assert "it exists only on this machine (or is private), so every submission would fail on Codabench" in failed.stdout
+        offline = run(["make", "run", "ENGINE=docker", "PULL=never", f"PYTHON={PYTHON}", "ARGS=--quiet"], cwd=root)
+        assert offline.returncode == 0, offline.stdout + offline.stderr
+        assert "the image here, not pulled (PULL=never)" in offline.stdout
+        warned = run([PYTHON, "tools/validate_bundle.py", "--run", "--engine", "docker"], cwd=root)
+        assert warned.returncode == 0, warned.stdout + warned.stderr  # a warning: the organizer may publish it later
+        (line,) = [line for line in warned.stdout.splitlines() if "CB126" in line]
+        assert "exists only on this machine" in line and "push it to a public registry" in warned.stdout
+        assert "CB120" not in warned.stdout  # the solution still ran, with the image here
+    finally:
+        subprocess.run(["docker", "rmi", only_here], capture_output=True)
+
+
+def test_pull_never_without_the_image_says_so(engine, tools, tmp_path):
+    executor = tools.executors.ContainerExecutor(engine, "localhost:1/codabench-template-none:1", tmp_path, echo=None,
+                                                 pull="never")
+    with pytest.raises(tools.executors.EngineError, match=r"PULL=never, and .+ has no localhost:1/codabench-template-none:1 here"):
         executor.prepare()
 
 

@@ -20,7 +20,7 @@ sys.path.insert(1, str(ROOT / "scoring_program"))
 import declaration as declaration_module  # noqa: E402
 import prepare_data  # noqa: E402
 from bundle import find_phase, leaderboard_columns, load_competition, load_program_module  # noqa: E402
-from executors import EngineError, default_engine, make_executor  # noqa: E402
+from executors import EngineError, PullFailed, default_engine, make_executor  # noqa: E402
 from run_local import run_phase  # noqa: E402
 
 KIT = ROOT / "starting_kit"
@@ -137,13 +137,21 @@ def data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def executor_for(competition):
-    """executor_for(workspace): how the steps run; `make test ENGINE=docker` runs them in docker_image."""
-    engine = default_engine()
+def executor_for(competition, tmp_path_factory):
+    """executor_for(workspace): how the steps run; `make test ENGINE=docker` runs them in docker_image.
+    The image is pulled once for the session (the worker pulls before each step, and fails alike), not before
+    each of the suite's many steps; PULL=never skips it."""
+    engine, image = default_engine(), competition.get("docker_image")
+    try:
+        make_executor(engine, tmp_path_factory.mktemp("pull"), image, echo=None).pull()
+    except PullFailed as failed:
+        pytest.exit(f"ERROR: {failed}: {failed.cause}", returncode=2)
+    except EngineError as exc:  # every run would fail the same way: say it once
+        pytest.exit(f"ERROR: {exc}", returncode=2)
 
     def _make(workspace: Path):
         try:
-            return make_executor(engine, workspace, competition.get("docker_image"), echo=None)
+            return make_executor(engine, workspace, image, echo=None, pull="never")
         except EngineError as exc:  # every run would fail the same way: say it once
             pytest.exit(f"ERROR: {exc}", returncode=2)
 

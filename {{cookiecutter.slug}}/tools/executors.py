@@ -9,11 +9,15 @@ the one piece to swap to run the steps elsewhere.
   so the programs see the same layout and the same paths as on Codabench. Quick, but the
   programs run with your permissions, your packages and your network.
 - `ContainerExecutor` runs it in the competition's `docker_image` with docker or podman, mounted,
-  started and locked down as the worker does it (codabench-facts §2.3-2.5): only the step's /app
-  folders, `-w /app/program`, `PYTHONUNBUFFERED=1`, the worker's dropped capabilities,
-  `no-new-privileges`, and no network.
+  started and locked down as the worker does it (codabench-facts §2.3-2.5; compute_worker.py at
+  Codabench c7dbc756): only the step's /app folders, `-w /app/program` (:1043), the worker's
+  environment (:1044-1048), its dropped capabilities (:963-978) and `no-new-privileges` (:980-983).
+  The network is on, as on the worker unless its admin sets COMPETITION_CONTAINER_NETWORK_DISABLED
+  (:1017-1019, :1049); `network=False` (NETWORK=off) is that worker. The image is pulled before
+  every step, as the worker does (:1180, three tries 5 s apart, :544-573); `pull="never"`
+  (PULL=never) skips it, for an organizer who knows the image is published but has no registry here.
 
-`make_executor` picks one from `ENGINE` (local, docker or podman).
+`make_executor` picks one from `ENGINE` (local, docker or podman), `NETWORK` and `PULL`.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-# Only what the worker passes into its containers (plus what a local process needs to start).
-WORKER_ENVIRONMENT = {"PYTHONUNBUFFERED": "1"}
+# Only what the worker passes into its containers (plus what a local process needs to start): compute_worker.py:1044-1048,
+# with the proxies its admin may set (COMPETITION_CONTAINER_HTTP(S)_PROXY, :1022-1034), empty by default.
+WORKER_ENVIRONMENT = {"PYTHONUNBUFFERED": "1", "http_proxy": "", "https_proxy": ""}
 KEPT_FROM_HOST = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")  # HOME and TMPDIR point inside the run instead
 STEP_MARK = "CODABENCH_LOCAL_STEP"  # in every process of a step, children included: how leftovers are found
 PUMP_GRACE = 5.0  # seconds to wait for the output of a step whose processes are all stopped
@@ -59,6 +64,8 @@ class Completed:
 
 
 class Executor(Protocol):
+    def pull(self) -> None: ...  # before each step, outside its time limit; PullFailed when the worker's pull would fail
+
     def run(self, container: Container, timeout: float) -> Completed: ...
 
 
@@ -109,6 +116,9 @@ class LocalExecutor:
         self.workspace = workspace
         self.python = python
         self.echo = echo
+
+    def pull(self) -> None:
+        """Nothing to pull: the programs run with this machine's Python."""
 
     def _app_root(self, container: Container) -> Path:
         root = self.workspace / f"{container.name}-root"
@@ -219,6 +229,8 @@ DROPPED_CAPABILITIES = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETI
 RELABELLED = ("/app/program", "/app/output")  # the worker mounts these two with SELinux's "z"
 ENGINES = ("local", "docker", "podman")
 ENGINE_VARIABLE = "CODABENCH_ENGINE"  # what `make ... ENGINE=docker` sets for the tools and the tests
+NETWORK_VARIABLE, NETWORKS = "CODABENCH_NETWORK", ("on", "off")  # `make ... NETWORK=off`
+PULL_VARIABLE, PULLS = "CODABENCH_PULL", ("always", "never")  # `make ... PULL=never`
 # `docker run` / `podman run` exit with 125-127 when the container could not start, and say why in their own words;
 # the image lacking the command is the bundle's fault (the worker fails the same way), anything else is the engine's.
 ENGINE_EXITS = (125, 126, 127)
@@ -226,10 +238,30 @@ ENGINE_SAYS = re.compile(r"^(docker: Error|Error: )", re.M)
 COMMAND_MISSING = re.compile(r"executable file not found|no such file or directory", re.I)
 ENGINE_TIMEOUT = 60.0  # seconds for `info`, `inspect` and `rm`; a pull has PULL_TIMEOUT
 PULL_TIMEOUT = 3600.0
+# The worker's pull: three tries, 5 s apart (compute_worker.py:546, :576), then the submission fails with this (:572).
+PULL_TRIES, PULL_PAUSE = 3, 5.0
+PULL_FAILED = "Pull for {image} failed! Check the logs for more information"
+# What an engine says when it never reached a registry, as opposed to a registry that answered "no such image".
+UNREACHABLE = re.compile(r"dial tcp|no such host|i/o timeout|connection refused|network is unreachable|"
+                         r"TLS handshake|server misbehaving|temporary failure|timed? ?out", re.I)
 
 
 class EngineError(Exception):
     """The container engine cannot run the steps (missing, not started, no image): nothing ran."""
+
+
+class PullFailed(Exception):
+    """The image could not be pulled before a step: the worker fails the submission with `str(self)`;
+    `reason` says why and `fix` what to do, in this template's words."""
+
+    def __init__(self, image: str, reason: str, fix: str, here: bool):
+        super().__init__(PULL_FAILED.format(image=image))
+        self.reason, self.fix = reason, fix
+        self.here = here  # the image is on this machine all the same
+
+    @property
+    def cause(self) -> str:
+        return f"{self.reason}; {self.fix}"
 
 
 def _engine_call(engine: str, *args: str, timeout: float = ENGINE_TIMEOUT) -> subprocess.CompletedProcess:
@@ -244,28 +276,63 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no message"
 
 
+def _why_not_pulled(engine: str, image: str, said: str, here: bool) -> tuple[str, str]:
+    """What a failed pull means for the competition, from what the engine said: (reason, fix)."""
+    if UNREACHABLE.search(said):
+        return (f"{engine} could not reach the registry of {image} ({said}), and Codabench's worker pulls the image "
+                "before every step and fails the submission when it cannot",
+                "connect this machine and run again, or, if you know the image is published, run with PULL=never"
+                + ("" if here else " once it is here"))
+    where = "it exists only on this machine (or is private)" if here else "it is not on this machine either"
+    return (f"the registry does not give out {image} ({said}): {where}, so every submission would fail on Codabench "
+            f"with \"{PULL_FAILED.format(image=image)}\"",
+            f"push it to a public registry (`{engine} push {image}`) or use a published image such as "
+            "codalab/codalab-legacy:py312")
+
+
+def pull_image(engine: str, image: str, echo: IO[str] | None = None) -> None:
+    """Pull as the worker does before each step: up to three tries, PULL_PAUSE seconds apart; PullFailed after the last."""
+    pause = PULL_PAUSE
+    if echo is not None:
+        print(f"Pulling {image} (before the step's time limit starts, as the worker does)", file=echo, flush=True)
+    said = ""
+    for attempt in range(1, PULL_TRIES + 1):
+        pulled = _engine_call(engine, "pull", "--quiet", image, timeout=PULL_TIMEOUT)
+        if pulled.returncode == 0:
+            return
+        said = _last_line(pulled.stderr)
+        if attempt < PULL_TRIES:
+            if echo is not None:
+                print(f"  the pull failed ({said}); try {attempt + 1} of {PULL_TRIES} in {pause:g} s, as the worker does",
+                      file=echo, flush=True)
+            time.sleep(pause)
+    here = _engine_call(engine, "image", "inspect", image).returncode == 0
+    raise PullFailed(image, *_why_not_pulled(engine, image, said, here), here=here)
+
+
 class ContainerExecutor:
     """Run each container in the competition's image, as the worker does, with docker or podman.
 
-    Differences with the worker, all on the safe side: the network is off (the worker's is on unless
-    its admin sets COMPETITION_CONTAINER_NETWORK_DISABLED; don't rely on it either way), and the
-    image is never pulled during a step (`prepare` pulls it first, outside the time limit, as the
-    worker does).
+    `network`: True as on a worker that leaves COMPETITION_CONTAINER_NETWORK_DISABLED unset (compute_worker.py:1017-1019,
+    :1049), False as on one that sets it. `pull`: "always" pulls before every step, as the worker does (:1180); "never"
+    uses the image already here. After a failed pull, the later steps of the run fail at once with the same
+    report: the worker would try again and fail the same way, and ten more seconds a step tell nothing more.
     """
 
     def __init__(self, engine: str, image: str, workspace: Path, echo: IO[str] | None = sys.stdout,
-                 network: bool = False):
+                 network: bool = True, pull: str = "always"):
+        if pull not in PULLS:
+            raise EngineError(f"PULL={pull!r} is not one of {', '.join(PULLS)}")
         self.engine = engine
         self.image = image
         self.workspace = workspace
         self.echo = echo
-        self.network = network  # True only to show, in tests, what --network none prevents
-        self._running: dict[str, Container] = {}  # the step's containers still running (two in a prediction step)
-        self._finished: list[Container] = []
-        self._lock = threading.Lock()
+        self.network = network
+        self.pull_policy = pull
+        self._failed_pull: PullFailed | None = None
 
     def prepare(self) -> None:
-        """Check the engine and have the image, before any step's timer starts; EngineError says what is missing."""
+        """Check the engine (and, with PULL=never, that the image is here) before any step; EngineError says what is missing."""
         if shutil.which(self.engine) is None:
             other = "podman" if self.engine == "docker" else "docker"
             raise EngineError(f"ENGINE={self.engine}: there is no `{self.engine}` command on this machine; install it "
@@ -274,14 +341,21 @@ class ContainerExecutor:
         if info.returncode != 0:
             raise EngineError(f"`{self.engine} info` failed ({_last_line(info.stderr)}): start the engine "
                               "(e.g. `sudo systemctl start docker`) and check that your user may use it")
-        if _engine_call(self.engine, "image", "inspect", self.image).returncode == 0:
+        if self.pull_policy == "never" and _engine_call(self.engine, "image", "inspect", self.image).returncode != 0:
+            raise EngineError(f"PULL=never, and {self.engine} has no {self.image} here: build or load it, "
+                              "or leave PULL out to pull it before each step as the worker does")
+
+    def pull(self) -> None:
+        """Before each step, outside its time limit: the worker's pull (PullFailed when it fails), unless PULL=never."""
+        if self.pull_policy == "never":
             return
-        if self.echo is not None:
-            print(f"Pulling {self.image} (once; outside the time limit, as the worker does)", file=self.echo, flush=True)
-        pulled = _engine_call(self.engine, "pull", self.image, timeout=PULL_TIMEOUT)
-        if pulled.returncode != 0:
-            raise EngineError(f"{self.engine} cannot pull {self.image} ({_last_line(pulled.stderr)}): check "
-                              "competition.yaml's docker_image and your network, or build or load that image here")
+        if self._failed_pull is None:
+            try:
+                pull_image(self.engine, self.image, self.echo)
+                return
+            except PullFailed as failed:
+                self._failed_pull = failed
+        raise self._failed_pull
 
     def _mount_options(self, container: Container) -> list[str]:
         empty_data = self.workspace / "worker-data"  # the worker host's data folder: nothing here, read-only
@@ -300,7 +374,7 @@ class ContainerExecutor:
             security += ["--security-opt", "label=disable"]
         arguments = [self.engine, "run", "--rm", "--name", name, "--pull", "never", "--userns", "host", *security]
         arguments += [f"--cap-drop={capability}" for capability in DROPPED_CAPABILITIES]
-        if not self.network:
+        if not self.network:  # the worker's network_disabled=True (compute_worker.py:1049)
             arguments += ["--network", "none"]
         for variable, value in container.environment.items():
             arguments += ["-e", f"{variable}={value}"]
@@ -309,8 +383,6 @@ class ContainerExecutor:
 
     def run(self, container: Container, timeout: float) -> Completed:
         name = f"codabench-{os.getpid()}-{re.sub(r'[^a-z0-9]+', '-', container.name.lower())}-{time.monotonic_ns()}"
-        with self._lock:
-            self._running[name] = container
         with _SigtermWatch() as watch:
             process = subprocess.Popen(self.command(container, name), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        text=True, stdin=subprocess.DEVNULL)
@@ -320,13 +392,7 @@ class ContainerExecutor:
                     _engine_call(self.engine, "rm", "--force", name)
 
             completed = _supervise(process, container.name, timeout, self.echo, stop, watch)
-        with self._lock:
-            self._finished.append(self._running.pop(name))
-            last, done = not self._running, list(self._finished)
-            if last:
-                self._finished.clear()
-        if last:  # not while the other container of the step still writes
-            self._hand_back({folder for c in done for folder in c.mounts.values()})
+        self._hand_back(set(container.mounts.values()))
         if (completed.exit_code in ENGINE_EXITS and ENGINE_SAYS.search(completed.stderr)
                 and not COMMAND_MISSING.search(completed.stderr)):
             raise EngineError(f"{self.engine} could not start the {container.name} container: {_last_line(completed.stderr)}")
@@ -371,10 +437,27 @@ def default_engine() -> str:
     return os.environ.get(ENGINE_VARIABLE) or "local"
 
 
+def default_network() -> str:
+    return os.environ.get(NETWORK_VARIABLE) or "on"
+
+
+def default_pull() -> str:
+    return os.environ.get(PULL_VARIABLE) or "always"
+
+
 def make_executor(engine: str, workspace: Path, image: str | None, python: str = sys.executable,
-                  echo: IO[str] | None = sys.stdout) -> Executor:
-    """The executor for ENGINE: `local` (this machine's Python), `docker` or `podman` (the competition's image)."""
-    if engine == "local":
+                  echo: IO[str] | None = sys.stdout, network: str | None = None, pull: str | None = None) -> Executor:
+    """The executor for ENGINE: `local` (this machine's Python), `docker` or `podman` (the competition's image).
+    NETWORK (on, off) and PULL (always, never) default to $CODABENCH_NETWORK and $CODABENCH_PULL, else on and always."""
+    network, pull = network or default_network(), pull or default_pull()
+    if network not in NETWORKS:
+        raise EngineError(f"NETWORK={network!r} is not one of {', '.join(NETWORKS)}")
+    if pull not in PULLS:
+        raise EngineError(f"PULL={pull!r} is not one of {', '.join(PULLS)}")
+    if engine == "local":  # nothing to pull: PULL has no effect
+        if network == "off":
+            raise EngineError("NETWORK=off needs ENGINE=docker or podman: the local engine runs the programs with "
+                              "this machine's network")
         return LocalExecutor(workspace, python=python, echo=echo)
     if engine not in ENGINES:
         raise EngineError(f"ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
@@ -382,6 +465,6 @@ def make_executor(engine: str, workspace: Path, image: str | None, python: str =
         raise EngineError(f"--python has no effect with ENGINE={engine}: the image's python3 runs the programs")
     if not image:
         raise EngineError("competition.yaml has no docker_image: name the image the steps run in")
-    executor = ContainerExecutor(engine, image, workspace, echo=echo)
+    executor = ContainerExecutor(engine, image, workspace, echo=echo, network=network == "on", pull=pull)
     executor.prepare()
     return executor

@@ -127,6 +127,7 @@ RULES: dict[str, tuple[str, str]] = {
     "CB123": (ERROR, "a score is not a finite number below 1e10"),
     "CB124": (WARNING, "scores.json writes a computed column"),
     "CB125": (WARNING, "no solution to run: scores.json keys not checked"),
+    "CB126": (WARNING, "docker_image cannot be pulled from its registry: the worker pulls it before every step"),
 }
 
 

@@ -4,13 +4,16 @@
     python tools/run_local.py --phase final --submission path/to/submission.zip
     python tools/run_local.py --python /path/to/python3.12      # the programs' interpreter
     python tools/run_local.py --engine docker                   # in docker_image, locked down like the worker
+    python tools/run_local.py --engine docker --network off     # as a worker without network
+    python tools/run_local.py --engine docker --pull never      # with the image here, no registry asked
 
 It runs the prediction step (ingestion) then the scoring step of every task of the phase,
 in a worker-like folder layout under runs/, prints the scores as the leaderboard would show
 them and where the detailed results page is, and exits 1 if Codabench would show no score.
 With --engine docker (or podman; `make run ENGINE=docker`) every program runs in the
-competition's docker_image, with only the step's folders, without network, and with the
-worker's dropped capabilities: what passes there passes on Codabench's default queue.
+competition's docker_image, pulled before each step and started as Codabench's worker starts
+it: only the step's folders, the worker's dropped capabilities and environment, and a network
+unless --network off (`NETWORK=off`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from bundle import ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition, load_program_module
-from executors import ENGINES, EngineError, Executor, default_engine, make_executor
+from executors import ENGINES, NETWORKS, PULLS, EngineError, Executor, default_engine, default_network, default_pull, make_executor
 from file_rules import human
 from worker import StepFailed, read_scores, run_prediction_step, run_scoring_step
 
@@ -51,6 +54,7 @@ class TaskRun:
     task: str
     status: str  # "Finished" or "Failed", as Codabench would show it
     message: str = ""
+    cause: str = ""  # why, when the runner knows better than the programs' own output
     scores: dict = field(default_factory=dict)
     ingestion_stderr: str = ""
     scoring_stderr: str = ""
@@ -120,7 +124,7 @@ def run_phase(
                 raise StepFailed("; ".join(message for _, message in problems))
             run.status = "Finished"
         except StepFailed as exc:
-            run.message = str(exc)
+            run.message, run.cause = str(exc), exc.cause
         except OSError as exc:  # a file of the submission it cannot read, a full disk
             run.message = f"the local run could not copy or write a file: {exc}"
         runs.append(run)
@@ -209,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="Python that runs the programs (local engine)")
     parser.add_argument("--engine", choices=ENGINES, default=default_engine(),
                         help="local: this machine's Python; docker or podman: the competition's docker_image, like the worker")
+    parser.add_argument("--network", choices=NETWORKS, default=default_network(),
+                        help="with docker or podman: on, as Codabench's worker by default; off, as a worker that sets "
+                             "COMPETITION_CONTAINER_NETWORK_DISABLED")
+    parser.add_argument("--pull", choices=PULLS, default=default_pull(),
+                        help="with docker or podman: always pull the image before each step, as the worker does; never: "
+                             "use the image here (when you know it is published)")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where run folders are kept")
     parser.add_argument("--quiet", action="store_true", help="do not echo the programs' output")
     args = parser.parse_args(argv)
@@ -237,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     if workspace.exists():
         shutil.rmtree(workspace)
     image = competition.get("docker_image")
-    where = "" if args.engine == "local" else f" in {image} ({args.engine})"
+    where = "" if args.engine == "local" else f" in {image} ({args.engine})" + (
+        "; no network (NETWORK=off)" if args.network == "off" else "") + (
+        "; the image here, not pulled (PULL=never)" if args.pull == "never" else "")
     print(f"Running {args.submission} on phase {phase.name!r}{where}; the run is kept in {workspace}")
     # The steps run in a folder outside the bundle, on copies of what the worker mounts: a submission
     # finds no path to the bundle's reference data from where it runs (only a container hides it
@@ -245,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="codabench-run-"))
     columns = leaderboard_columns(competition)
     try:
-        executor = make_executor(args.engine, scratch, image, python=args.python, echo=None if args.quiet else sys.stdout)
+        executor = make_executor(args.engine, scratch, image, python=args.python, echo=None if args.quiet else sys.stdout,
+                                 network=args.network, pull=args.pull)
         runs = run_phase(phase, args.submission, scratch, executor, columns, progress=lambda m: print(m, flush=True))
     except EngineError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
@@ -265,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             print(format_scores(run.scores, columns))
         else:
             print(f"  {run.message}")
-            cause = last_error_line(run.scoring_stderr) or last_error_line(run.ingestion_stderr)
+            cause = run.cause or last_error_line(run.scoring_stderr) or last_error_line(run.ingestion_stderr)
             if cause:
                 print(f"  {cause}")
         if run.detailed_results:

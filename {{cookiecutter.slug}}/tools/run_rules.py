@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bundle import BundleError, leaderboard_columns, mappings, phases
-from executors import default_engine, make_executor
+from executors import PullFailed, default_engine, make_executor
 from findings import Findings
 from run_local import check_scores, run_phase
 
@@ -40,6 +40,13 @@ def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str
     print(f"Running solution {solution['path']} on phase {phase.name!r}{where} to read the scores it gets...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="validate_run_") as scratch:
         executor = make_executor(engine, Path(scratch), c.get("docker_image"), python=python, echo=None)
+        try:
+            executor.pull()  # the worker pulls before every step (compute_worker.py:1180)
+        except PullFailed as failed:
+            findings.add("CB126", "docker_image", failed.reason, failed.fix)
+            if not failed.here:
+                return
+            executor.pull_policy = "never"  # still compare the scores, with the image here
         for run in run_phase(phase, root / str(solution["path"]), Path(scratch), executor, columns):
             problems = check_scores(run.scores, columns) if run.scores else []
             for code, message in problems:

@@ -1,17 +1,27 @@
 """Run one submission through a phase the way Codabench's compute worker does.
 
-What is reproduced (from the worker's source, see the bundle README):
-- each step downloads its pieces into a fresh folder; folders are zipped and extracted, so
-  permission bits are lost as on the worker;
-- a program's command comes from `metadata.yaml` (else `metadata`) at the root of its folder,
-  gets the legacy `$` placeholders replaced, is split with shlex and run without a shell,
-  from /app/program;
-- in the prediction step, a submission without metadata is copied into the output (that is
-  how result submissions reach scoring) and the ingestion program runs on it; a submission
-  with a command runs at the same time as the ingestion program, each in its own container;
-- one time limit covers a whole step; on expiry the step fails with the worker's message;
-- after each step the worker writes `output/metadata` and fails if a program wrote it;
-- the scores are read from `scores.json` (else `scores.txt`) at the top of the scoring output.
+What is reproduced, from the worker's source at the commit codabench-facts names
+(compute_worker.py at Codabench c7dbc756; the line numbers below are that file's):
+- each step downloads its pieces into a fresh folder (:1129-1172); folders are zipped and
+  extracted, so permission bits are lost as on the worker (:662-663);
+- the image is pulled before each step, outside its time limit (:1178-1180); a failed pull
+  fails the step with the worker's message (:572), see executors.pull_image;
+- a program's command comes from `metadata.yaml` (else `metadata`) at the root of its folder
+  (:847-850), gets the legacy `$` placeholders replaced (:264-286), is split with shlex and run
+  without a shell, from /app/program (:1043);
+- in the prediction step, a submission without metadata is copied into the output (:853-860:
+  that is how result submissions reach scoring) and the ingestion program runs on it; a
+  submission with a command runs first, to its end, and the ingestion program after it. The
+  worker puts both in one asyncio.gather (:1190-1195), but the first one's log loop (:734)
+  never yields, so they run one after the other; its log says "Running scoring program, and
+  then ingestion program" (:1186);
+- one time limit covers a whole step (:1197-1198); on expiry the step fails with the worker's
+  message (:1204). Stricter than the worker here: at that commit its alarm is raised inside the
+  log loop, whose `except Exception` (:755) swallows it, so a slow step runs to its end and is
+  scored; the worker means to stop it, and so does this runner;
+- after each step the worker writes `output/metadata` (:1344-1369) and fails if a program wrote
+  it; its `elapsedTime` is the ingestion's when the submission ran nothing of its own (:1350);
+- the scores are read from `scores.json` (else `scores.txt`) at the top of the scoring output (:1313-1331).
 How each container runs (a local process, or the competition's image) is the executor's business.
 """
 
@@ -20,7 +30,6 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +37,7 @@ from pathlib import Path
 import yaml
 
 from bundle import Phase, Task
-from executors import Completed, Container, Executor
+from executors import Completed, Container, Executor, PullFailed
 from zips import extract
 
 METADATA_EXISTS = (
@@ -38,7 +47,19 @@ METADATA_EXISTS = (
 
 
 class StepFailed(Exception):
-    """The step ended as Failed on Codabench; the message is what the worker reports."""
+    """The step ended as Failed on Codabench; the message is what the worker reports, `cause` why, when known."""
+
+    def __init__(self, message: str, cause: str = ""):
+        super().__init__(message)
+        self.cause = cause
+
+
+def _pull(executor: Executor) -> None:
+    """The worker's pull before the step (compute_worker.py:1180): a failure fails the step, as there."""
+    try:
+        executor.pull()
+    except PullFailed as failed:
+        raise StepFailed(str(failed), failed.cause) from None
 
 
 @dataclass
@@ -109,42 +130,22 @@ def _write_worker_metadata(output: Path, program: Completed | None, ingestion: C
         raise StepFailed(METADATA_EXISTS)
     status = {
         "exitCode": program.exit_code if program else None,
-        "elapsedTime": program.elapsed if program else None,
+        # "for v1.5 compat", the ingestion's time when the program has none (compute_worker.py:1349-1350)
+        "elapsedTime": (program.elapsed if program else None) or (ingestion.elapsed if ingestion else None),
         "ingestionExitCode": ingestion.exit_code if ingestion else None,
         "ingestionElapsedTime": ingestion.elapsed if ingestion else None,
     }
     path.write_text(yaml.dump(status, default_flow_style=False), encoding="utf-8")
 
 
-def _run_together(executor: Executor, containers: list[Container], deadline: float, limit: int) -> dict[str, Completed]:
-    """Start the step's containers together, as the worker does (one asyncio.gather), under one time limit.
-    The last one runs in this thread, where the executor may handle signals."""
+def _run_in_order(executor: Executor, containers: list[Container], deadline: float, limit: int) -> dict[str, Completed]:
+    """Run the step's containers one after the other, as the worker's blocking log loop makes them run (the
+    submission's own program, then ingestion), under one time limit for the whole step."""
     done: dict[str, Completed] = {}
-
-    def run(container: Container) -> None:
+    for container in containers:
         done[container.name] = executor.run(container, timeout=deadline - time.monotonic())
-
-    failures: list[BaseException] = []
-
-    def run_aside(container: Container) -> None:
-        try:
-            run(container)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the step's thread below
-            failures.append(exc)
-
-    aside = [threading.Thread(target=run_aside, args=(c,), name=c.name) for c in containers[:-1]]
-    for thread in aside:
-        thread.start()
-    try:
-        if containers:
-            run(containers[-1])
-    finally:
-        for thread in aside:
-            thread.join()
-    if failures:
-        raise failures[0]
-    if any(completed.timed_out for completed in done.values()):
-        raise StepFailed(f"Execution Time Limit exceeded. Limit was {limit} seconds")
+        if done[container.name].timed_out:
+            raise StepFailed(f"Execution Time Limit exceeded. Limit was {limit} seconds")
     return done
 
 
@@ -175,13 +176,16 @@ def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: P
     if task.input_data:
         extract(task.input_data, step / "input_data")
         mounts["/app/input_data"] = step / "input_data"
+    if task.ingestion_program:
+        extract(task.ingestion_program, step / "ingestion_program")
     result = StepResult("prediction", output)
+    _pull(executor)  # after the downloads, before the timer (compute_worker.py:1178-1180)
     deadline = time.monotonic() + phase.execution_time_limit
 
+    # the submission's own program first, then ingestion (compute_worker.py:1186-1195)
     containers = [c for c in [_program_container("submission", program, mounts, False, result)] if c]
     if task.ingestion_program:
         ingestion_dir = step / "ingestion_program"
-        extract(task.ingestion_program, ingestion_dir)
         ingestion_metadata = read_metadata(ingestion_dir, "ingestion program")
         if ingestion_metadata is None:
             raise StepFailed("Program directory missing 'metadata.yaml/metadata'")
@@ -190,7 +194,7 @@ def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: P
         command = substitute(str(ingestion_metadata["command"]), "ingestion", is_scoring=False)
         ingestion_mounts = {**mounts, "/app/program": ingestion_dir, "/app/ingested_program": program}
         containers.append(Container("ingestion", command, ingestion_mounts))
-    result.containers.update(_run_together(executor, containers, deadline, phase.execution_time_limit))
+    result.containers.update(_run_in_order(executor, containers, deadline, phase.execution_time_limit))
     _write_worker_metadata(output, result.containers.get("submission"), result.containers.get("ingestion"))
     return result
 
@@ -222,9 +226,10 @@ def run_scoring_step(task: Task, phase: Phase, predictions: Path, workspace: Pat
     shared.mkdir(parents=True)
     result = StepResult("scoring", output)
     mounts = {"/app/program": program, "/app/output": output, "/app/input": step / "input", "/app/shared": shared}
+    _pull(executor)
     deadline = time.monotonic() + phase.execution_time_limit
     scoring = _program_container("scoring", program, mounts, True, result)
-    result.containers.update(_run_together(executor, [scoring] if scoring else [], deadline, phase.execution_time_limit))
+    result.containers.update(_run_in_order(executor, [scoring] if scoring else [], deadline, phase.execution_time_limit))
     completed = result.containers.get("scoring")
     if completed and completed.exit_code != 0:
         result.failure = f"scoring program exited with code {completed.exit_code}: Failed, no scores are uploaded"
