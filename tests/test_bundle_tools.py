@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -231,6 +232,11 @@ CASES = [
          "Could not find leaderboards in the competition yaml"),
     Case("docker-image-missing", lambda c, r: pop(c, "docker_image"), "CB004", "codalab-legacy:py37"),
     Case("docker-image-latest", lambda c, r: c.update(docker_image="codalab/codalab-legacy:latest"), "CB005", "not pinned"),
+    Case("docker-image-on-this-machine", lambda c, r: c.update(docker_image="127.0.0.1:5000/codalab/codalab-legacy:py312"),
+         "CB024", "in a registry on this machine (127.0.0.1:5000)"),
+    Case("docker-image-on-localhost", lambda c, r: c.update(docker_image="localhost:5000/mine:1"), "CB024", "(localhost:5000)"),
+    Case("docker-image-misspelt", lambda c, r: c.update(docker_image="codalab/codalab-legcy:py312"), "CB025",
+         "write `docker_image: codalab/codalab-legacy:py312`"),
     Case("detailed-results-off", lambda c, r: c.update(enable_detailed_results=False), "CB006", "enable_detailed_results: True"),
     Case("v15-key", lambda c, r: c.update(has_registration=True), "CB007", "v1.5 key"),
     Case("queue-by-name", lambda c, r: c.update(queue="my-gpu-queue"), "CB008", "The specified Queue does not exist!"),
@@ -395,7 +401,7 @@ PAGE_CODES = {"CB130"}  # a fresh bake holds the template's placeholder text: te
 # CB120, CB123, CB125 below; CB121, CB122, CB124 by the bundle's own tests/test_validator.py
 # (test_running_the_solution_compares_scores_json_with_the_columns: its solution against its leaderboard)
 RUN_CODES = {"CB120", "CB121", "CB122", "CB123", "CB124", "CB125"}
-CONTAINER_CODES = {"CB126"}  # tests/test_container_mode.py: an image that only this machine has
+CONTAINER_CODES = {"CB126", "CB127"}  # tests/test_container_mode.py: images no registry gives out, or none could say
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -460,6 +466,14 @@ def test_a_program_file_with_merge_markers_is_named_once_not_twice(bundle, valid
     root = copy_bundle(bundle, tmp_path)
     (root / "scoring_program" / "figures.py").write_text("import os\n\n<<<<<<< ours\nA = 1\n=======\nA = 2\n>>>>>>> theirs\n")
     assert [f.code for f in validate(root) if f.code in ("CB038", "CB095")] == ["CB095"]
+
+
+@pytest.mark.parametrize("image", ["codalab/codalab-legacy:py312", "codalab/codalab-legacy:gpu310", "ghcr.io/me/model:1.0",
+                                   "registry.example.org:5000/team/image:2", "myorg/mine:1"])
+def test_an_image_name_that_workers_can_pull_is_not_reported(image, bundle, validate, tmp_path):
+    root = copy_bundle(bundle, tmp_path)
+    edit_text(root, r"codalab/codalab-legacy:py312", image)
+    assert [str(f) for f in validate(root) if f.code in ("CB024", "CB025")] == []
 
 
 def test_the_corpus_breaks_every_rule_once_at_least(rules):
@@ -840,10 +854,46 @@ def test_the_workers_metadata_gives_the_ingestion_time_when_the_submission_ran_n
     ({"network": "off"}, "NETWORK=off needs ENGINE=docker or podman"),
     ({"network": "none"}, "NETWORK='none' is not one of on, off"),
     ({"pull": "sometimes"}, "PULL='sometimes' is not one of always, never"),
+    ({"pull": "never"}, "PULL=never needs ENGINE=docker or podman"),
 ])
 def test_network_and_pull_settings_the_local_engine_cannot_honour_are_refused(tools, tmp_path, settings, says):
     with pytest.raises(tools.executors.EngineError, match=says):
         tools.executors.make_executor("local", tmp_path, "codalab/codalab-legacy:py312", **settings)
+
+
+def test_a_command_the_machine_lacks_exits_127_as_in_the_container(tools, tmp_path):
+    """Not an error of the runner's: the worker records the exit code and goes on (docker run exits 127)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    executor = tools.executors.LocalExecutor(tmp_path / "run", echo=None)
+    completed = executor.run(tools.executors.Container("t", ["no-such-program-here", "--x"], {"/app/program": out}), 10)
+    assert completed.exit_code == 127 and "could not start 'no-such-program-here'" in completed.stderr
+
+
+@pytest.mark.parametrize("engine, image, pulled", [
+    ("docker", "codalab/codalab-legacy:py312", "codalab/codalab-legacy:py312"),
+    ("podman", "codalab/codalab-legacy:py312", "docker.io/codalab/codalab-legacy:py312"),  # as docker-py asks podman
+    ("podman", "python:3.12", "docker.io/library/python:3.12"),
+    ("podman", "ghcr.io/me/model:1", "ghcr.io/me/model:1"),
+    ("podman", "localhost:5000/mine:1", "localhost:5000/mine:1"),
+])
+def test_podman_pulls_a_short_name_from_docker_hub_as_the_workers_docker_client_does(tools, engine, image, pulled):
+    assert tools.executors.registry_reference(engine, image) == pulled
+
+
+def test_two_runs_started_in_the_same_second_keep_their_own_folders(tools, tmp_path):
+    first = tools.run_local.new_run_folder(tmp_path / "runs", "development-x")
+    second = tools.run_local.new_run_folder(tmp_path / "runs", "development-x")
+    assert first != second and first.is_dir() and second.is_dir()
+
+
+@pytest.mark.parametrize("variable, value", [("CODABENCH_ENGINE", "bogus"), ("CODABENCH_NETWORK", "nope"),
+                                             ("CODABENCH_PULL", "$(shell echo hi)")])
+def test_a_bad_engine_setting_stops_validate_even_without_a_run(variable, value, bundle, tmp_path):
+    done = subprocess.run([PYTHON, "tools/validate_bundle.py", "dist/nothing.zip"], cwd=bundle, capture_output=True,
+                          text=True, env={**os.environ, variable: value}, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"ERROR: {variable.removeprefix('CODABENCH_')}={value!r} is not one of")
 
 
 def test_a_program_that_writes_metadata_fails_the_step(tools, tmp_path, dev_phase):

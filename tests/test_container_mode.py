@@ -14,6 +14,7 @@ gets through: that is the gap the container closes) and in the container (where 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -428,9 +429,10 @@ def registry(tmp_path):
         server.wait()
 
 
-def test_an_image_only_this_machine_has_is_reported_as_such(registry, bundle, tmp_path):
+def test_an_image_only_this_machine_has_is_reported_as_such(registry, tools, bundle, tmp_path):
     """Docker only: it trusts a plain-HTTP registry on 127.0.0.1 by default. `make run` fails as every submission
-    would on Codabench, says why; PULL=never runs with the image here; `make validate` warns (CB126) and still runs."""
+    would on Codabench, says why; PULL=never runs with the image here; `make validate` refuses it (CB126) and still
+    runs the solution."""
     if PROBLEMS.get("docker"):
         pytest.skip(f"docker: {PROBLEMS['docker']}")
     only_here = f"{registry}/only-here:1"
@@ -448,13 +450,56 @@ def test_an_image_only_this_machine_has_is_reported_as_such(registry, bundle, tm
         offline = run(["make", "run", "ENGINE=docker", "PULL=never", f"PYTHON={PYTHON}", "ARGS=--quiet"], cwd=root)
         assert offline.returncode == 0, offline.stdout + offline.stderr
         assert "the image here, not pulled (PULL=never)" in offline.stdout
-        warned = run([PYTHON, "tools/validate_bundle.py", "--run", "--engine", "docker"], cwd=root)
-        assert warned.returncode == 0, warned.stdout + warned.stderr  # a warning: the organizer may publish it later
-        (line,) = [line for line in warned.stdout.splitlines() if "CB126" in line]
-        assert "exists only on this machine" in line and "push it to a public registry" in warned.stdout
-        assert "CB120" not in warned.stdout  # the solution still ran, with the image here
+        named = run([PYTHON, "tools/validate_bundle.py", "--run", "--engine", "docker"], cwd=root)
+        assert named.returncode == 1 and "CB024" in named.stdout  # the name alone says it: a registry here
+        findings = tools.findings.Findings()  # the pull check itself, which any registry's refusal reaches
+        importlib.import_module("run_rules").check_scores_by_running(
+            tools.bundle.load_competition(root), root, findings, engine="docker")
+        (refused,) = [f for f in findings if f.code == "CB126"]
+        assert refused.severity == "error" and "exists only on this machine" in refused.message
+        assert "push it to a public registry" in refused.fix
+        assert [f.code for f in findings if f.code != "CB126"] == []  # the solution ran, with the image here
     finally:
         subprocess.run(["docker", "rmi", only_here], capture_output=True)
+
+
+def test_an_image_whose_registry_is_out_of_reach_is_a_warning_and_the_solution_still_runs(engine, bundle, tmp_path):
+    """No registry answered: nothing is known of the image on Codabench (CB127, a warning). The image is here, so the
+    solution runs; a typo'd image that is not here either is not run, and the finding says so."""
+    unreachable = "registry.invalid/codabench-template/here-only:1"  # .invalid never resolves (RFC 2606)
+    subprocess.run([engine, "tag", IMAGE, unreachable], check=True, capture_output=True)
+    try:
+        root = tmp_path / bundle.name
+        shutil.copytree(bundle, root, ignore=shutil.ignore_patterns("runs", "dist", "__pycache__"))
+        yaml_path = root / "competition.yaml"
+        original = yaml_path.read_text(encoding="utf-8")
+        yaml_path.write_text(original.replace(IMAGE, unreachable), encoding="utf-8")
+        warned = run([PYTHON, "tools/validate_bundle.py", "--run", "--engine", engine], cwd=root)
+        assert warned.returncode == 0, warned.stdout + warned.stderr
+        (line,) = [line for line in warned.stdout.splitlines() if "CB127" in line]
+        assert line.startswith("WARNING") and f"{engine} could not reach the registry of {unreachable}" in line
+        assert "CB120" not in warned.stdout and "CB126" not in warned.stdout
+        missing = unreachable.replace("here-only", "nowhere")
+        yaml_path.write_text(original.replace(IMAGE, missing), encoding="utf-8")
+        unchecked = run([PYTHON, "tools/validate_bundle.py", "--run", "--engine", engine], cwd=root)
+        (line,) = [line for line in unchecked.stdout.splitlines() if "CB127" in line]
+        assert "the solution was not run, so its scores were not compared either" in line
+    finally:
+        subprocess.run([engine, "rmi", unreachable], capture_output=True)
+
+
+def test_a_failing_solution_is_reported_with_the_command_that_shows_it(engine, bundle, tmp_path):
+    root = tmp_path / bundle.name
+    shutil.copytree(bundle, root, ignore=shutil.ignore_patterns("runs", "dist", "__pycache__"))
+    caller = submission_that(bundle, root / "starting_kit" / "calls_out",
+                             "__import__('socket').create_connection(('10.255.255.1', 9), timeout=3)")
+    yaml_path = root / "competition.yaml"
+    yaml_path.write_text(yaml_path.read_text(encoding="utf-8").replace(
+        "path: starting_kit/sample_code_submission", f"path: starting_kit/{caller.name}"), encoding="utf-8")
+    done = run([PYTHON, "tools/validate_bundle.py", "--run", "--engine", engine, "--network", "off"], cwd=root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "CB120" in done.stdout and "Network is unreachable" in done.stdout
+    assert f"tools/run_local.py --submission starting_kit/calls_out --engine {engine} --network off" in done.stdout
 
 
 def test_pull_never_without_the_image_says_so(engine, tools, tmp_path):

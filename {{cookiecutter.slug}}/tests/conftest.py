@@ -20,7 +20,7 @@ sys.path.insert(1, str(ROOT / "scoring_program"))
 import declaration as declaration_module  # noqa: E402
 import prepare_data  # noqa: E402
 from bundle import find_phase, leaderboard_columns, load_competition, load_program_module  # noqa: E402
-from executors import EngineError, PullFailed, default_engine, make_executor  # noqa: E402
+from executors import EngineError, PullFailed, default_engine, default_network, default_pull, make_executor  # noqa: E402
 from run_local import run_phase  # noqa: E402
 
 KIT = ROOT / "starting_kit"
@@ -136,6 +136,14 @@ def data() -> Path:
     return ROOT / "data"
 
 
+def pytest_report_header(config) -> str:
+    engine = default_engine()
+    if engine == "local":
+        return "programs run with: this machine's Python (ENGINE=docker or podman: in the competition's image)"
+    pulled = "the image pulled once for the session" if default_pull() == "always" else "the image here, not pulled"
+    return f"programs run with: {engine} in the competition's image, network {default_network()}, {pulled}"
+
+
 @pytest.fixture(scope="session")
 def executor_for(competition, tmp_path_factory):
     """executor_for(workspace): how the steps run; `make test ENGINE=docker` runs them in docker_image.
@@ -151,7 +159,7 @@ def executor_for(competition, tmp_path_factory):
 
     def _make(workspace: Path):
         try:
-            return make_executor(engine, workspace, image, echo=None, pull="never")
+            return make_executor(engine, workspace, image, echo=None, pull=None if engine == "local" else "never")
         except EngineError as exc:  # every run would fail the same way: say it once
             pytest.exit(f"ERROR: {exc}", returncode=2)
 

@@ -147,15 +147,19 @@ class LocalExecutor:
         environment.update({STEP_MARK: mark, "HOME": str(home), "TMPDIR": str(home / "tmp"),  # no writes to the user's home
                             "MPLCONFIGDIR": str(self.workspace / "matplotlib")})
         with _SigtermWatch() as watch:
-            process = subprocess.Popen(
-                command,
-                cwd=root / container.workdir.lstrip("/"),
-                env=environment,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,  # so a time-out stops the whole process group
-            )
+            try:
+                process = subprocess.Popen(
+                    command,
+                    cwd=root / container.workdir.lstrip("/"),
+                    env=environment,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,  # so a time-out stops the whole process group
+                )
+            except (FileNotFoundError, PermissionError) as exc:  # the container exits 127 (126) the same way
+                return Completed(exit_code=127 if isinstance(exc, FileNotFoundError) else 126, elapsed=0.0, stdout="",
+                                 stderr=f"could not start {command[0]!r}: {exc.strerror}\n")
             # the time limit covers the whole step and all it started
             return _supervise(process, container.name, timeout, self.echo, lambda: _stop_everything(process, mark), watch)
 
@@ -252,12 +256,14 @@ class EngineError(Exception):
 
 class PullFailed(Exception):
     """The image could not be pulled before a step: the worker fails the submission with `str(self)`;
-    `reason` says why and `fix` what to do, in this template's words."""
+    `reason` says why and `fix` what to do, in this template's words. `refused`: a registry answered that it does
+    not give the image out (every submission would fail); otherwise none could be reached from here."""
 
-    def __init__(self, image: str, reason: str, fix: str, here: bool):
+    def __init__(self, image: str, reason: str, fix: str, here: bool, refused: bool):
         super().__init__(PULL_FAILED.format(image=image))
         self.reason, self.fix = reason, fix
         self.here = here  # the image is on this machine all the same
+        self.refused = refused
 
     @property
     def cause(self) -> str:
@@ -286,8 +292,19 @@ def _why_not_pulled(engine: str, image: str, said: str, here: bool) -> tuple[str
     where = "it exists only on this machine (or is private)" if here else "it is not on this machine either"
     return (f"the registry does not give out {image} ({said}): {where}, so every submission would fail on Codabench "
             f"with \"{PULL_FAILED.format(image=image)}\"",
-            f"push it to a public registry (`{engine} push {image}`) or use a published image such as "
-            "codalab/codalab-legacy:py312")
+            "push it to a public registry (Docker Hub: `docker tag IMAGE you/name:tag && docker push you/name:tag`) "
+            "and name that in competition.yaml, or use a published image such as codalab/codalab-legacy:py312")
+
+
+def registry_reference(engine: str, image: str) -> str:
+    """The name to pull: as given, except that podman is given Docker Hub's full name for a short one, which the
+    worker's docker client gets from podman's Docker API without asking (podman's own CLI would ask which registry)."""
+    if engine != "podman":
+        return image
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return image  # it names its registry
+    return f"docker.io/{image}" if rest else f"docker.io/library/{image}"
 
 
 def pull_image(engine: str, image: str, echo: IO[str] | None = None) -> None:
@@ -297,7 +314,7 @@ def pull_image(engine: str, image: str, echo: IO[str] | None = None) -> None:
         print(f"Pulling {image} (before the step's time limit starts, as the worker does)", file=echo, flush=True)
     said = ""
     for attempt in range(1, PULL_TRIES + 1):
-        pulled = _engine_call(engine, "pull", "--quiet", image, timeout=PULL_TIMEOUT)
+        pulled = _engine_call(engine, "pull", "--quiet", registry_reference(engine, image), timeout=PULL_TIMEOUT)
         if pulled.returncode == 0:
             return
         said = _last_line(pulled.stderr)
@@ -307,7 +324,7 @@ def pull_image(engine: str, image: str, echo: IO[str] | None = None) -> None:
                       file=echo, flush=True)
             time.sleep(pause)
     here = _engine_call(engine, "image", "inspect", image).returncode == 0
-    raise PullFailed(image, *_why_not_pulled(engine, image, said, here), here=here)
+    raise PullFailed(image, *_why_not_pulled(engine, image, said, here), here=here, refused=not UNREACHABLE.search(said))
 
 
 class ContainerExecutor:
@@ -342,7 +359,8 @@ class ContainerExecutor:
             raise EngineError(f"`{self.engine} info` failed ({_last_line(info.stderr)}): start the engine "
                               "(e.g. `sudo systemctl start docker`) and check that your user may use it")
         if self.pull_policy == "never" and _engine_call(self.engine, "image", "inspect", self.image).returncode != 0:
-            raise EngineError(f"PULL=never, and {self.engine} has no {self.image} here: build or load it, "
+            load = " (from docker: `docker save IMAGE | podman load`)" if self.engine == "podman" else ""
+            raise EngineError(f"PULL=never, and {self.engine} has no {self.image} here: build or load it{load}, "
                               "or leave PULL out to pull it before each step as the worker does")
 
     def pull(self) -> None:
@@ -445,22 +463,26 @@ def default_pull() -> str:
     return os.environ.get(PULL_VARIABLE) or "always"
 
 
+def check_settings(engine: str, network: str, pull: str) -> None:
+    """EngineError for a value of ENGINE, NETWORK or PULL that is none of the known ones (make passes them as typed)."""
+    for name, value, known in (("ENGINE", engine, ENGINES), ("NETWORK", network, NETWORKS), ("PULL", pull, PULLS)):
+        if value not in known:
+            raise EngineError(f"{name}={value!r} is not one of {', '.join(known)}")
+
+
 def make_executor(engine: str, workspace: Path, image: str | None, python: str = sys.executable,
                   echo: IO[str] | None = sys.stdout, network: str | None = None, pull: str | None = None) -> Executor:
     """The executor for ENGINE: `local` (this machine's Python), `docker` or `podman` (the competition's image).
     NETWORK (on, off) and PULL (always, never) default to $CODABENCH_NETWORK and $CODABENCH_PULL, else on and always."""
     network, pull = network or default_network(), pull or default_pull()
-    if network not in NETWORKS:
-        raise EngineError(f"NETWORK={network!r} is not one of {', '.join(NETWORKS)}")
-    if pull not in PULLS:
-        raise EngineError(f"PULL={pull!r} is not one of {', '.join(PULLS)}")
-    if engine == "local":  # nothing to pull: PULL has no effect
+    check_settings(engine, network, pull)
+    if engine == "local":
         if network == "off":
             raise EngineError("NETWORK=off needs ENGINE=docker or podman: the local engine runs the programs with "
                               "this machine's network")
+        if pull == "never":
+            raise EngineError("PULL=never needs ENGINE=docker or podman: the local engine pulls no image")
         return LocalExecutor(workspace, python=python, echo=echo)
-    if engine not in ENGINES:
-        raise EngineError(f"ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
     if python != sys.executable:
         raise EngineError(f"--python has no effect with ENGINE={engine}: the image's python3 runs the programs")
     if not image:

@@ -47,6 +47,8 @@ RULES: dict[str, tuple[str, str]] = {
     "CB021": (ERROR, "two tasks share an index"),
     "CB022": (WARNING, "docker_image on a task is ignored"),
     "CB023": (ERROR, "a task has no scoring program"),
+    "CB024": (ERROR, "docker_image is in a registry on this machine (localhost, 127.0.0.1): no worker reaches it"),
+    "CB025": (WARNING, "docker_image is close to a codalab image's name, but not one"),
     "CB026": (ERROR, "a solution has no index"),
     "CB027": (ERROR, "a solution lists no tasks"),
     "CB028": (ERROR, "a solution has no path"),
@@ -127,7 +129,8 @@ RULES: dict[str, tuple[str, str]] = {
     "CB123": (ERROR, "a score is not a finite number below 1e10"),
     "CB124": (WARNING, "scores.json writes a computed column"),
     "CB125": (WARNING, "no solution to run: scores.json keys not checked"),
-    "CB126": (WARNING, "docker_image cannot be pulled from its registry: the worker pulls it before every step"),
+    "CB126": (ERROR, "docker_image is not given out by its registry: the worker pulls it before every step"),
+    "CB127": (WARNING, "docker_image could not be checked: its registry is out of reach from here"),
 }
 
 

@@ -69,6 +69,11 @@ IMAGES = {
 }
 
 
+# Every tag of codalab/codalab-legacy that Docker Hub serves (codalab-dockers' Dockerfiles; codabench-facts §4),
+# described above or not: a docker_image close to one of these, and not one, is probably misspelt.
+PUBLISHED = tuple(f"codalab/codalab-legacy:{tag}" for tag in ("py3", "py37", "py39", "py312", "gpu", "gpu310"))
+
+
 def requirements(image: str) -> str:
     """The image's pins, one line for pip (the template's CI builds its stand-in image with them)."""
     return " ".join(IMAGES[image].requirements)

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from bundle import COMPETITION_YAML, ROOT, load_competition, referenced_paths
-from executors import ENGINES, EngineError, default_engine
+from executors import ENGINES, NETWORKS, PULLS, EngineError, default_engine, default_network, default_pull
 from file_rules import human
 from validate_bundle import validate
 from zips import add_file, files_under, zip_folder
@@ -68,11 +68,12 @@ def shipped_by_folder(names: list[str]) -> str:
     return ", ".join(top if not top.endswith("/") else f"{top} ({count} file{'s' * (count > 1)})" for top, count in counts.items())
 
 
-def build(root: Path, dist: Path, run: bool = True, engine: str | None = None) -> int:
+def build(root: Path, dist: Path, run: bool = True, engine: str | None = None, network: str | None = None,
+          pull: str | None = None) -> int:
     """Validate the folder (running its solution with `engine`), write the zips, validate the bundle zip; 0 when all
     went well."""
     try:
-        findings = validate(root, run=run, engine=engine)
+        findings = validate(root, run=run, engine=engine, network=network, pull=pull)
     except EngineError as exc:
         print(f"ERROR: {exc}; nothing was written", file=sys.stderr)
         return 2
@@ -107,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
     parser.add_argument("--engine", choices=ENGINES, default=default_engine(),
                         help="run the solution on this machine's Python (local) or in docker_image (docker, podman)")
+    parser.add_argument("--network", choices=NETWORKS, default=default_network(),
+                        help="with docker or podman: on (the worker's default) or off")
+    parser.add_argument("--pull", choices=PULLS, default=default_pull(),
+                        help="with docker or podman: pull the image first, as the worker does, or never")
     args = parser.parse_args(argv)
-    return build(ROOT, args.dist, engine=args.engine)
+    return build(ROOT, args.dist, engine=args.engine, network=args.network, pull=args.pull)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,20 @@ class TaskRun:
         return page if page and page.is_file() else None
 
 
+def new_run_folder(runs: Path, name: str) -> Path:
+    """runs/<name>-<UTC time>, made here and now: a second run started in the same second gets -2, never the first's."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    runs.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        folder = runs / (f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise OSError(f"{runs}: a thousand runs named {name}-{stamp} already; clear runs/ (make clean)")
+
+
 def check_scores(scores: dict, columns: list[dict]) -> list[tuple[str, str]]:
     """What Codabench would silently drop or show as an empty cell, as (validator code, message)."""
     problems = []
@@ -242,30 +256,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: {missing[0]} does not exist; run `make data` (python tools/prepare_data.py) first", file=sys.stderr)
         return 2
 
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    workspace = args.runs / f"{phase.name.lower()}-{args.submission.stem}-{stamp}"
-    if workspace.exists():
-        shutil.rmtree(workspace)
     image = competition.get("docker_image")
-    where = "" if args.engine == "local" else f" in {image} ({args.engine})" + (
-        "; no network (NETWORK=off)" if args.network == "off" else "") + (
-        "; the image here, not pulled (PULL=never)" if args.pull == "never" else "")
-    print(f"Running {args.submission} on phase {phase.name!r}{where}; the run is kept in {workspace}")
     # The steps run in a folder outside the bundle, on copies of what the worker mounts: a submission
     # finds no path to the bundle's reference data from where it runs (only a container hides it
     # completely: see README, "How the local runner mimics Codabench"). The run is kept in runs/.
     scratch = Path(tempfile.mkdtemp(prefix="codabench-run-"))
-    columns = leaderboard_columns(competition)
     try:
         executor = make_executor(args.engine, scratch, image, python=args.python, echo=None if args.quiet else sys.stdout,
                                  network=args.network, pull=args.pull)
+    except EngineError as exc:  # nothing ran: nothing to keep
+        shutil.rmtree(scratch, ignore_errors=True)
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
+    workspace = new_run_folder(args.runs, f"{phase.name.lower()}-{args.submission.stem}")
+    where = "" if args.engine == "local" else f" in {image} ({args.engine})" + (
+        "; no network (NETWORK=off)" if args.network == "off" else "") + (
+        "; the image here, not pulled (PULL=never)" if args.pull == "never" else "")
+    print(f"Running {args.submission} on phase {phase.name!r}{where}; the run is kept in {workspace}")
+    columns = leaderboard_columns(competition)
+    try:
         runs = run_phase(phase, args.submission, scratch, executor, columns, progress=lambda m: print(m, flush=True))
     except EngineError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nInterrupted; what the run wrote so far is kept in {workspace}", file=sys.stderr)
+        return 130
     finally:
-        workspace.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(scratch), workspace)
+        for child in scratch.iterdir():
+            shutil.move(str(child), workspace / child.name)
+        scratch.rmdir()
 
     def kept(path: Path | None) -> Path | None:  # where a step's folder is now, in runs/
         return workspace / path.relative_to(scratch) if path else None

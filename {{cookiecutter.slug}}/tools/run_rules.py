@@ -13,14 +13,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from bundle import BundleError, leaderboard_columns, mappings, phases
-from executors import PullFailed, default_engine, make_executor
+from executors import PullFailed, default_engine, default_network, default_pull, make_executor
 from findings import Findings
 from run_local import check_scores, run_phase
 
 
 def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str = sys.executable,
-                            engine: str | None = None) -> None:
-    """`engine`: local (default, or $CODABENCH_ENGINE), docker or podman; EngineError when it cannot run."""
+                            engine: str | None = None, network: str | None = None, pull: str | None = None) -> None:
+    """`engine`: local (default, or $CODABENCH_ENGINE), docker or podman; `network` and `pull` as for run_local
+    (default $CODABENCH_NETWORK, $CODABENCH_PULL); EngineError when it cannot run."""
     solutions = [(j, s) for j, s in mappings(c.get("solutions")) if s.get("path") and (root / str(s["path"])).exists()]
     if not solutions:
         findings.add("CB125", "solutions", "no solution to run, so the keys the scoring program writes were not compared with the leaderboard",
@@ -35,15 +36,19 @@ def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str
         return
     columns = leaderboard_columns(c)
     phase = replace(phase, tasks=tuple(t for t in phase.tasks if t.index in solution["tasks"]))
-    engine = engine or default_engine()
-    where = "" if engine == "local" else f" in {c.get('docker_image')} ({engine})"
+    engine, network, pull = engine or default_engine(), network or default_network(), pull or default_pull()
+    options = "" if engine == "local" else f" --engine {engine}" + (" --network off" if network == "off" else "") + (
+        " --pull never" if pull == "never" else "")
+    where = "" if engine == "local" else f" in {c.get('docker_image')} ({options.strip()})"
     print(f"Running solution {solution['path']} on phase {phase.name!r}{where} to read the scores it gets...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="validate_run_") as scratch:
-        executor = make_executor(engine, Path(scratch), c.get("docker_image"), python=python, echo=None)
+        executor = make_executor(engine, Path(scratch), c.get("docker_image"), python=python, echo=None,
+                                 network=network, pull=pull)
         try:
             executor.pull()  # the worker pulls before every step (compute_worker.py:1180)
         except PullFailed as failed:
-            findings.add("CB126", "docker_image", failed.reason, failed.fix)
+            not_run = "" if failed.here else "; the solution was not run, so its scores were not compared either"
+            findings.add("CB126" if failed.refused else "CB127", "docker_image", failed.reason + not_run, failed.fix)
             if not failed.here:
                 return
             executor.pull_policy = "never"  # still compare the scores, with the image here
@@ -56,4 +61,4 @@ def check_scores_by_running(c: dict, root: Path, findings: Findings, python: str
                 detail = (run.scoring_stderr or run.ingestion_stderr).strip().splitlines()[-1:] or [""]
                 said = f"; it said: {detail[0]}" if detail[0] else ""
                 findings.add("CB120", f"solutions[{j}].path", f"{run.task}: {run.message}{said}",
-                             "run `python tools/run_local.py --submission <solution>` and fix what it reports")
+                             f"run `python tools/run_local.py --submission {solution['path']}{options}` and fix what it reports")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bundle import ROOT, BundleError, load_competition
 from bundle_source import opened_bundle
-from executors import ENGINES, EngineError, default_engine
+from executors import ENGINES, NETWORKS, PULLS, EngineError, check_settings, default_engine, default_network, default_pull
 from file_rules import check_files
 from findings import Findings
 from page_rules import check_pages
@@ -63,7 +63,8 @@ def is_own_bundle(root: Path) -> bool:
     return (root / "tools" / "sync.py").is_file() and (root / "scoring_program" / "metrics.py").is_file()
 
 
-def check_competition(competition: dict, root: Path, findings: Findings, run: bool = False, engine: str | None = None) -> None:
+def check_competition(competition: dict, root: Path, findings: Findings, run: bool = False, engine: str | None = None,
+                      network: str | None = None, pull: str | None = None) -> None:
     """Every rule, on a loaded competition.yaml whose paths are relative to `root`."""
     own_bundle = is_own_bundle(root)
     precise = Findings()
@@ -79,12 +80,14 @@ def check_competition(competition: dict, root: Path, findings: Findings, run: bo
         check_own_contracts(root, findings)
     if run and not findings.errors:
         from run_rules import check_scores_by_running
-        check_scores_by_running(competition, root, findings, engine=engine)
+        check_scores_by_running(competition, root, findings, engine=engine, network=network, pull=pull)
 
 
-def validate(target: Path = ROOT, run: bool = False, engine: str | None = None) -> Findings:
+def validate(target: Path = ROOT, run: bool = False, engine: str | None = None, network: str | None = None,
+             pull: str | None = None) -> Findings:
     """All findings for a bundle folder or zip. `run` also runs the solution (a few seconds), with `engine`
-    (local, docker or podman; default $CODABENCH_ENGINE, else local); EngineError when that engine cannot run."""
+    (local, docker or podman; default $CODABENCH_ENGINE, else local), `network` (on, off) and `pull` (always,
+    never); EngineError when that engine cannot run."""
     findings = Findings()
     with opened_bundle(target, findings) as root:
         if root is None:
@@ -98,7 +101,7 @@ def validate(target: Path = ROOT, run: bool = False, engine: str | None = None) 
         for where, key in duplicates:
             findings.add("CB105", where, f"the key {key!r} is written twice here; YAML keeps the last one, silently",
                          "keep one of them")
-        check_competition(competition, root, findings, run, engine)
+        check_competition(competition, root, findings, run, engine, network, pull)
     return findings
 
 
@@ -107,11 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", type=Path, default=ROOT, help="bundle folder or zip (default: this bundle)")
     parser.add_argument("--run", action="store_true", help="run the solution and compare its scores.json with the leaderboard")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("--network", choices=NETWORKS, default=default_network(),
+                        help="with --run and docker or podman: on (the worker's default) or off")
+    parser.add_argument("--pull", choices=PULLS, default=default_pull(),
+                        help="with --run and docker or podman: pull the image first, as the worker does, or never")
     parser.add_argument("--engine", choices=ENGINES, default=default_engine(),
                         help="with --run: run on this machine's Python (local) or in docker_image with docker or podman")
     args = parser.parse_args(argv)
     try:
-        findings = validate(args.target, run=args.run, engine=args.engine)
+        check_settings(args.engine, args.network, args.pull)
+        if not args.run and (args.engine, args.network, args.pull) != ("local", "on", "always"):
+            print(f"note: {args.target}'s solution is not run without --run (ENGINE, NETWORK and PULL apply to a run; "
+                  "`make validate` runs this bundle's own)", file=sys.stderr)
+        findings = validate(args.target, run=args.run, engine=args.engine, network=args.network, pull=args.pull)
     except EngineError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2

@@ -6,11 +6,14 @@ is right (tools/competition.schema.json reports that), so a wrong type never cra
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import re
 from datetime import date, datetime
 
 from bundle import mappings
 from findings import Findings
+from images import PUBLISHED
 
 MAX_KEY_LENGTH = 36
 DEFAULT_QUEUE_LIMIT = 600  # seconds; Codabench's default queue caps execution_time_limit here
@@ -51,6 +54,34 @@ REQUIRED = {
 }
 
 
+def _on_this_machine(host: str) -> bool:
+    """A registry host that is this machine to whoever resolves it: a worker would look on itself."""
+    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    if name.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def check_image_name(image: str, findings: Findings) -> None:
+    """What the name alone says: a registry on this machine (no worker reaches it), or a codalab image misspelt."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first.lower() == "localhost") and _on_this_machine(first):
+        findings.add("CB024", "docker_image", f"docker_image {image!r} is in a registry on this machine ({first}): Codabench's "
+                     "worker pulls the image before every step and would look for that registry on itself, so every "
+                     "submission would fail with \"Pull for ... failed!\"",
+                     "push the image to a public registry (Docker Hub: `docker tag IMAGE you/name:tag && docker push "
+                     "you/name:tag`) and name that here")
+    elif image not in PUBLISHED:
+        close = difflib.get_close_matches(image, PUBLISHED, n=1, cutoff=0.85)
+        if close:
+            findings.add("CB025", "docker_image", f"docker_image {image!r} is not an image Codabench's workers can pull, but "
+                         f"close to {close[0]!r}", f"write `docker_image: {close[0]}` if that is what you meant")
+
+
 def check_top_level(c: dict, findings: Findings) -> None:
     version = c.get("version")
     if isinstance(version, bool) or str(version) != "2":
@@ -73,6 +104,8 @@ def check_top_level(c: dict, findings: Findings) -> None:
     elif ":" not in str(image).rsplit("/", 1)[-1] or str(image).endswith(":latest"):
         findings.add("CB005", "docker_image", f"docker_image {image!r} is not pinned to a tag: results can change when the image does",
                      "use an explicit tag such as codalab/codalab-legacy:py312")
+    if image:
+        check_image_name(str(image), findings)
     if c.get("enable_detailed_results") is not True:
         findings.add("CB006", "enable_detailed_results", "detailed results are off: participants will not see detailed_results.html",
                      "set `enable_detailed_results: True`")
