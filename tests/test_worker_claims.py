@@ -27,6 +27,7 @@ CITED = {
     572: 'f"Pull for {image_name} failed! Check the logs for more information"',
     576: "time.sleep(5)",
     662: 'with ZipFile(bundle_file, "r") as z:',
+    697: "websocket = await asyncio.wait_for(",
     734: "for log in container_LogsDemux:",
     755: "except Exception as e:",
     765: "logs_Unified = client.attach(container, logs=True, demux=True)",

@@ -12,9 +12,12 @@ What is reproduced, from the worker's source at the commit codabench-facts names
 - in the prediction step, a submission without metadata is copied into the output (:853-860:
   that is how result submissions reach scoring) and the ingestion program runs on it; a
   submission with a command runs first, to its end, and the ingestion program after it. The
-  worker puts both in one asyncio.gather (:1190-1195), but the first one's log loop (:734)
-  never yields, so they run one after the other; its log says "Running scoring program, and
-  then ingestion program" (:1186);
+  worker puts both in one asyncio.gather (:1190-1195), but the log loop (:734) of the one that
+  starts first never yields, so they run one after the other; its log says "Running scoring
+  program, and then ingestion program" (:1186). Which starts first is a race between their two
+  websocket handshakes (:697): the submission's program on a quiet worker (8 of 8 runs here),
+  ingestion at times on a loaded one (3 of 10 with the CPU busy). This runner keeps the usual
+  order; neither program should rely on the other having run;
 - one time limit covers a whole step (:1197-1198); on expiry the step fails with the worker's
   message (:1204). Stricter than the worker here: at that commit its alarm is raised inside the
   log loop, whose `except Exception` (:755) swallows it, so a slow step runs to its end and is
@@ -184,6 +187,9 @@ def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: P
 
     # the submission's own program first, then ingestion (compute_worker.py:1186-1195)
     containers = [c for c in [_program_container("submission", program, mounts, False, result)] if c]
+    if containers and task.ingestion_program:
+        result.notes.append("the submission's own command runs to its end, then the ingestion program; on a loaded "
+                            "worker, ingestion may run first (a race in the worker): neither may rely on the other")
     if task.ingestion_program:
         ingestion_dir = step / "ingestion_program"
         ingestion_metadata = read_metadata(ingestion_dir, "ingestion program")
