@@ -62,6 +62,7 @@ CITING = {
     BUNDLE / "tools" / "run_rules.py": re.compile(r"compute_worker\.py:(\d{3,4})"),
     REPO / "docs" / "codabench-checks.md": re.compile(r"compute_worker\.py:(\d{3,4})|\(:(\d{3,4})\)"),
     REPO / "docs" / "design-decisions.md": re.compile(r"compute_worker\.py:(\d{3,4})"),
+    REPO / "docs" / "troubleshooting.md": re.compile(r"compute_worker\.py:(\d{3,4})"),
 }
 # Said once of the worker, and wrong (issue 22): they must not come back.
 WRONG = {
