@@ -106,3 +106,47 @@ def test_every_citation_of_the_worker_is_one_that_is_checked(path):
 def test_what_was_said_wrongly_of_the_worker_is_gone(path):
     text = " ".join(path.read_text(encoding="utf-8").split())
     assert [f"{said!r}: {truth}" for said, truth in WRONG.items() if said in text] == []
+
+
+# -- the bundle README's "Going live": each setting it names is one Codabench's code reads --------------------------
+READ_BY = {  # setting -> the file of the snapshot that reads it from the bundle
+    "registration_auto_approve": "src/apps/competitions/unpackers/v2.py",
+    "make_programs_available": "src/apps/competitions/unpackers/v2.py",
+    "make_input_data_available": "src/apps/competitions/unpackers/v2.py",
+    "max_submissions_per_day": "src/apps/competitions/unpackers/v2.py",
+    "max_submissions": "src/apps/competitions/unpackers/v2.py",
+    "auto_migrate_to_this_phase": "src/apps/competitions/unpackers/v2.py",
+    "submission_rule": "src/apps/leaderboards/models.py",  # the leaderboard list goes to its serializer verbatim
+}
+NOT_READ = {"published": "src/apps/competitions/unpackers/v2.py"}  # the guide says a bundle cannot set it
+
+
+def _snapshot_file(path: str) -> str:
+    if not TARBALL.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must check the guide's settings: no snapshot at {TARBALL}", pytrace=False)
+        pytest.skip(f"no Codabench snapshot at {TARBALL}")
+    with tarfile.open(TARBALL) as tar:
+        return tar.extractfile(f"codabench/{path}").read().decode("utf-8")
+
+
+def _going_live() -> str:
+    text = (BUNDLE / "README.md").read_text(encoding="utf-8")
+    return text[text.index("## Going live"):]
+
+
+def test_every_setting_the_going_live_guide_names_is_read_by_codabench():
+    named = set(re.findall(r"`([a-z_]+)(?::[^`]*)?`", _going_live())) & (set(READ_BY) | set(NOT_READ) | {
+        name for name in re.findall(r"`([a-z_]+):", _going_live())})
+    assert named - set(READ_BY) - set(NOT_READ) == set(), "a setting the guide names is not checked here: add it"
+    for name in named & set(READ_BY):
+        assert re.search(rf"['\"]{name}['\"]|\b{name}\s*=", _snapshot_file(READ_BY[name])), name
+    for name in named & set(NOT_READ):
+        assert not re.search(rf"['\"]{name}['\"]", _snapshot_file(NOT_READ[name])), name
+
+
+def test_the_guides_account_of_phase_migration_is_codabenchs():
+    lines = _snapshot_file("src/apps/competitions/models.py").splitlines()
+    assert "src/apps/competitions/models.py:142-149" in _going_live()
+    assert "submissions = Submission.objects.filter(" in lines[142]  # line 143
+    assert "leaderboard__isnull=False" in lines[146] and "status=Submission.FINISHED" in lines[147]
