@@ -64,8 +64,10 @@ def test_competition_yaml_has_the_configured_values(default_bundle):
     assert "leaderboard" not in competition and len(competition["leaderboards"]) == 1
 
 
-def test_phases_are_quoted_utc_datetimes_that_follow_each_other(default_bundle):
-    text = (default_bundle / "competition.yaml").read_text(encoding="utf-8")
+def test_phases_are_quoted_utc_datetimes_that_follow_each_other(bake):
+    default = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))["start_date"]
+    assert default == "2027-01-04"
+    text = (bake(start_date=default) / "competition.yaml").read_text(encoding="utf-8")
     phases = yaml.safe_load(text)["phases"]
     assert [(p["name"], p["start"], p["end"]) for p in phases] == [
         ("Development", "2027-01-04 00:00:00", "2027-03-04 23:59:59"),

@@ -235,6 +235,8 @@ CASES = [
     Case("docker-image-on-this-machine", lambda c, r: c.update(docker_image="127.0.0.1:5000/codalab/codalab-legacy:py312"),
          "CB024", "in a registry on this machine (127.0.0.1:5000)"),
     Case("docker-image-on-localhost", lambda c, r: c.update(docker_image="localhost:5000/mine:1"), "CB024", "(localhost:5000)"),
+    Case("phase-already-ended", lambda c, r: c["phases"][0].update(start="2020-01-06 00:00:00", end="2020-03-01 23:59:59"),
+         "CB057", "phase 'Development' ended on 2020-03-01 23:59 UTC"),
     Case("docker-image-misspelt", lambda c, r: c.update(docker_image="codalab/codalab-legcy:py312"), "CB025",
          "write `docker_image: codalab/codalab-legacy:py312`"),
     Case("detailed-results-off", lambda c, r: c.update(enable_detailed_results=False), "CB006", "enable_detailed_results: True"),

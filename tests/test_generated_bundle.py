@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import zipfile
 
@@ -46,7 +47,9 @@ def test_make_validate_rejects_an_unquoted_datetime(default_bundle, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(default_bundle, broken, ignore=shutil.ignore_patterns("runs", "dist", ".venv"))
     yaml_path = broken / "competition.yaml"
-    yaml_path.write_text(yaml_path.read_text().replace("start: '2027-01-04 00:00:00'", "start: 2027-01-04 12:30:00"))
+    text = yaml_path.read_text()
+    day = re.search(r"start: '(\d{4}-\d\d-\d\d) 00:00:00'", text).group(1)
+    yaml_path.write_text(text.replace(f"start: '{day} 00:00:00'", f"start: {day} 12:30:00", 1))
     done = run(["make", "validate", f"PYTHON={PYTHON}"], cwd=broken)
     assert done.returncode != 0
-    assert "CB040" in done.stdout and "Codabench keeps only the day and stores 2027-01-04 00:00 UTC" in done.stdout
+    assert "CB040" in done.stdout and f"Codabench keeps only the day and stores {day} 00:00 UTC" in done.stdout

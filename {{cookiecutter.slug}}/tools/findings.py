@@ -81,6 +81,7 @@ RULES: dict[str, tuple[str, str]] = {
     "CB054": (WARNING, "execution_time_limit above the default queue's 600 s cap"),
     "CB055": (WARNING, "a phase key that Codabench ignores"),
     "CB056": (WARNING, "a date not written as 'YYYY-MM-DD HH:MM:SS'"),
+    "CB057": (WARNING, "a phase has already ended"),
     # the leaderboard
     "CB060": (ERROR, "leaderboards is not a non-empty list"),
     "CB061": (WARNING, "more than one leaderboard: only the first is used"),

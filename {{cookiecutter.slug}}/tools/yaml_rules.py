@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from bundle import mappings
 from findings import Findings
@@ -202,6 +202,11 @@ def check_phases(c: dict, findings: Findings) -> None:
                          "add `end:` before the next phase's start")
         if start and end and end <= start:
             findings.add("CB049", f"{where}.end", f"phase {name!r} ends ({end}) before it starts ({start})", "move `end` after `start`")
+        now = datetime.now(timezone.utc).replace(tzinfo=None)  # phase dates are UTC, read without a zone
+        if end and end < now:
+            findings.add("CB057", f"{where}.end", f"phase {name!r} ended on {end:%Y-%m-%d %H:%M} UTC, before now "
+                         f"({now:%Y-%m-%d %H:%M} UTC): nobody can submit to it",
+                         "move the phases' dates forward in competition.yaml")
         if previous and start and previous[1]:
             previous_name, previous_end = previous
             if start == previous_end:
