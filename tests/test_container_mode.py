@@ -51,7 +51,8 @@ def _engine_problem(engine: str) -> str | None:
         return f"`{engine} info` failed: {(info.stderr.strip().splitlines() or ['?'])[-1]}"
     if subprocess.run([engine, "image", "inspect", IMAGE], capture_output=True).returncode != 0:
         return f"{engine} has no {IMAGE}: build the stand-in with `.ci/standin-image {engine}`"
-    pulled = subprocess.run([engine, "pull", "--quiet", IMAGE], capture_output=True, text=True, timeout=600)
+    reference = f"docker.io/{IMAGE}" if engine == "podman" else IMAGE  # as the worker's docker client asks podman
+    pulled = subprocess.run([engine, "pull", "--quiet", reference], capture_output=True, text=True, timeout=600)
     if pulled.returncode != 0:
         return (f"{engine} cannot pull {IMAGE}, and the worker pulls before every step: serve it from a registry "
                 f"mirror as .ci/run does ({(pulled.stderr.strip().splitlines() or ['?'])[-1]})")
