@@ -14,7 +14,7 @@ the one piece to swap to run the steps elsewhere.
   environment (:1044-1048), its dropped capabilities (:963-978) and `no-new-privileges` (:980-983).
   The network is on, as on the worker unless its admin sets COMPETITION_CONTAINER_NETWORK_DISABLED
   (:1017-1019, :1049); `network=False` (NETWORK=off) is that worker. The image is pulled before
-  every step, as the worker does (:1180, three tries 5 s apart, :544-573); `pull="never"`
+  every step, as the worker does (:1180, three tries 5 s apart, :544-576); `pull="never"`
   (PULL=never) skips it, for an organizer who knows the image is published but has no registry here.
 
 `make_executor` picks one from `ENGINE` (local, docker or podman), `NETWORK` and `PULL`.
@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
+
+from images import PUBLISH_FIX, registry_of
 
 # Only what the worker passes into its containers (plus what a local process needs to start): compute_worker.py:1044-1048,
 # with the proxies its admin may set (COMPETITION_CONTAINER_HTTP(S)_PROXY, :1022-1034), empty by default.
@@ -291,20 +293,15 @@ def _why_not_pulled(engine: str, image: str, said: str, here: bool) -> tuple[str
                 + ("" if here else " once it is here"))
     where = "it exists only on this machine (or is private)" if here else "it is not on this machine either"
     return (f"the registry does not give out {image} ({said}): {where}, so every submission would fail on Codabench "
-            f"with \"{PULL_FAILED.format(image=image)}\"",
-            "push it to a public registry (Docker Hub: `docker tag IMAGE you/name:tag && docker push you/name:tag`) "
-            "and name that in competition.yaml, or use a published image such as codalab/codalab-legacy:py312")
+            f"with \"{PULL_FAILED.format(image=image)}\"", PUBLISH_FIX)
 
 
 def registry_reference(engine: str, image: str) -> str:
     """The name to pull: as given, except that podman is given Docker Hub's full name for a short one, which the
     worker's docker client gets from podman's Docker API without asking (podman's own CLI would ask which registry)."""
-    if engine != "podman":
+    if engine != "podman" or registry_of(image):
         return image
-    first, _, rest = image.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return image  # it names its registry
-    return f"docker.io/{image}" if rest else f"docker.io/library/{image}"
+    return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
 
 
 def pull_image(engine: str, image: str, echo: IO[str] | None = None) -> None:
@@ -338,8 +335,6 @@ class ContainerExecutor:
 
     def __init__(self, engine: str, image: str, workspace: Path, echo: IO[str] | None = sys.stdout,
                  network: bool = True, pull: str = "always"):
-        if pull not in PULLS:
-            raise EngineError(f"PULL={pull!r} is not one of {', '.join(PULLS)}")
         self.engine = engine
         self.image = image
         self.workspace = workspace

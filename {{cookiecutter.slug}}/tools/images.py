@@ -74,6 +74,17 @@ IMAGES = {
 PUBLISHED = tuple(f"codalab/codalab-legacy:{tag}" for tag in ("py3", "py37", "py39", "py312", "gpu", "gpu310"))
 
 
+# What to do with an image that no registry the workers reach gives out.
+PUBLISH_FIX = ("push it to a public registry (Docker Hub: `docker tag IMAGE you/name:tag && docker push you/name:tag`) "
+               "and name that in competition.yaml, or use a published image such as codalab/codalab-legacy:py312")
+
+
+def registry_of(image: str) -> str | None:
+    """The registry an image name names (`ghcr.io`, `localhost:5000`), or None for a Docker Hub short name."""
+    first, _, rest = image.partition("/")
+    return first if rest and ("." in first or ":" in first or first.lower() == "localhost") else None
+
+
 def requirements(image: str) -> str:
     """The image's pins, one line for pip (the template's CI builds its stand-in image with them)."""
     return " ".join(IMAGES[image].requirements)

@@ -187,9 +187,6 @@ def run_prediction_step(task: Task, phase: Phase, submission: Path, workspace: P
 
     # the submission's own program first, then ingestion (compute_worker.py:1186-1195)
     containers = [c for c in [_program_container("submission", program, mounts, False, result)] if c]
-    if containers and task.ingestion_program:
-        result.notes.append("the submission's own command runs to its end, then the ingestion program; on a loaded "
-                            "worker, ingestion may run first (a race in the worker): neither may rely on the other")
     if task.ingestion_program:
         ingestion_dir = step / "ingestion_program"
         ingestion_metadata = read_metadata(ingestion_dir, "ingestion program")

@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 
 from bundle import mappings
 from findings import Findings
-from images import PUBLISHED
+from images import PUBLISH_FIX, PUBLISHED, registry_of
 
 MAX_KEY_LENGTH = 36
 DEFAULT_QUEUE_LIMIT = 600  # seconds; Codabench's default queue caps execution_time_limit here
@@ -68,13 +68,11 @@ def _on_this_machine(host: str) -> bool:
 
 def check_image_name(image: str, findings: Findings) -> None:
     """What the name alone says: a registry on this machine (no worker reaches it), or a codalab image misspelt."""
-    first, _, rest = image.partition("/")
-    if rest and ("." in first or ":" in first or first.lower() == "localhost") and _on_this_machine(first):
-        findings.add("CB024", "docker_image", f"docker_image {image!r} is in a registry on this machine ({first}): Codabench's "
-                     "worker pulls the image before every step and would look for that registry on itself, so every "
-                     "submission would fail with \"Pull for ... failed!\"",
-                     "push the image to a public registry (Docker Hub: `docker tag IMAGE you/name:tag && docker push "
-                     "you/name:tag`) and name that here")
+    registry = registry_of(image)
+    if registry and _on_this_machine(registry):
+        findings.add("CB024", "docker_image", f"docker_image {image!r} is in a registry on this machine ({registry}): "
+                     "Codabench's worker pulls the image before every step and would look for that registry on itself, "
+                     "so every submission would fail with \"Pull for ... failed!\"", PUBLISH_FIX)
     elif image not in PUBLISHED:
         close = difflib.get_close_matches(image, PUBLISHED, n=1, cutoff=0.85)
         if close:
@@ -164,6 +162,7 @@ def check_phases(c: dict, findings: Findings) -> None:
     ordered = phases_in_order(c)
     seen_indexes: set = set()
     previous: tuple[str, datetime | None] | None = None
+    now = datetime.now(timezone.utc).replace(tzinfo=None)  # phase dates are UTC, read without a zone
     for position, (i, phase) in enumerate(ordered):
         where, name = f"phases[{i}]", phase.get("name")
         if "index" in phase:
@@ -202,7 +201,6 @@ def check_phases(c: dict, findings: Findings) -> None:
                          "add `end:` before the next phase's start")
         if start and end and end <= start:
             findings.add("CB049", f"{where}.end", f"phase {name!r} ends ({end}) before it starts ({start})", "move `end` after `start`")
-        now = datetime.now(timezone.utc).replace(tzinfo=None)  # phase dates are UTC, read without a zone
         if end and end < now:
             findings.add("CB057", f"{where}.end", f"phase {name!r} ended on {end:%Y-%m-%d %H:%M} UTC, before now "
                          f"({now:%Y-%m-%d %H:%M} UTC): nobody can submit to it",
