@@ -151,12 +151,16 @@ def bad_table(path: Path, name: str) -> None:
         path.write_text(frame.to_csv(index=False) + "1,2,3,4,5,6,7,8\n", encoding="utf-8")
     elif name == "empty":
         path.write_text("", encoding="utf-8")
+    elif name == "quoted-header":  # as statsmodels' anes96.csv: tab-separated, each name in single quotes
+        frame.rename(columns=lambda c: f"'{c}'").to_csv(path, index=False, sep="\t", quoting=3, escapechar="\\")
     else:
         frame.to_csv(path, index=False)
 
 
 BAD = [  # (case, task type, make data variables, the words of the one ERROR line)
     ("no-such-target", "binary_classification", {"TARGET": "Alive"}, "TARGET=Alive is not a column of the table (columns: 'Age'"),
+    ("quoted-header", "binary_classification", {"TARGET": "Survived"},
+     "\"'Sex'\", \"'Survived'\"; the header writes it \"'Survived'\": pass it so); pass TARGET=<column>"),
     ("no-such-id", "binary_classification", {"TARGET": "Survived", "ID": "ticket"}, "the id column 'ticket' is not in the table"),
     ("one-class", "binary_classification", {"TARGET": "Survived"}, "has a single class ('yes')"),
     ("missing-target", "binary_classification", {"TARGET": "Survived", "MISSING_TARGET": "error"},

@@ -40,7 +40,7 @@ from declaration import FILE as DECLARATION_FILE
 from declaration import MISSING_TARGET, SPLITS, Dataset, Declaration, DeclarationError
 from file_rules import LARGE_DATA, human
 from split_table import DataError, Split, split_dataset
-from tables import TableError, is_id_name, label_text, read_source, shorten_list
+from tables import TableError, columns_named, is_id_name, label_text, read_source, shorten_list
 
 PHASES = {"dev": ("Development", "dev_test"), "final": ("Final", "final_test")}
 SUMMARY = "summary.json"
@@ -447,7 +447,7 @@ def prepare(root: Path = ROOT, given: SourceOptions | None = None, progress=lamb
             if dataset.target not in table.columns:
                 said = f"TARGET={dataset.target} is" if given.target else \
                     f"no TARGET was given, and the current target {dataset.target!r} is"
-                raise DataError(f"{where}: {said} not a column of the table (columns: {shorten_list(table.columns, 12)}); "
+                raise DataError(f"{where}: {said} not a column of the table ({columns_named(dataset.target, table.columns, 12)}); "
                                 "pass TARGET=<column>")
             if not dataset.id:
                 dataset = auto_id(table, dataset)

@@ -19,7 +19,7 @@ from data_report import DataReport, class_warnings, column_warnings, leakage_sus
 from declaration import FILE as DECLARATION_FILE
 from declaration import SPLITS, Dataset, Declaration, DeclarationError
 from splits import RowSets, assign_splits, row_sets
-from tables import (DECIMAL_COMMA, MIN_ROWS, as_text, has_control, infer_classes, infer_features, label_text, numbers, shorten_list, shown_value,
+from tables import (DECIMAL_COMMA, MIN_ROWS, as_text, columns_named, has_control, infer_classes, infer_features, label_text, numbers, shorten_list, shown_value,
                     spoilt_numbers)
 
 ID_PREFIX = {"train": "tr", "dev_test": "dv", "final_test": "fn"}
@@ -52,7 +52,7 @@ def require_columns(table: pd.DataFrame, dataset: Dataset, where: str) -> None:
     wanted += [("feature", name) for name in dataset.features or {}]
     for role, name in wanted:
         if name and name not in table.columns:
-            raise DataError(f"{where}: the {role} column {name!r} is not in the table (columns: {shorten_list(table.columns, 12)}); "
+            raise DataError(f"{where}: the {role} column {name!r} is not in the table ({columns_named(name, table.columns, 12)}); "
                             f"fix the name in {DECLARATION_FILE}" + (" or pass TARGET=<column>" if role == "target" else ""))
 
 

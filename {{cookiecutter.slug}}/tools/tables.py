@@ -368,7 +368,7 @@ def infer_features(table: pd.DataFrame, dataset: Dataset, dropped: list[str], wh
     unknown = [name for name in dropped if name not in table.columns]
     if unknown:
         raise TableError(f"{where}: DROP names {', '.join(map(repr, unknown))}, which the table does not have "
-                         f"(columns: {shorten_list(table.columns)})")
+                         f"({columns_named(unknown[0], table.columns)})")
     for name in dropped:
         if name in roles:
             role = "TARGET" if name == dataset.target else "ID" if name == dataset.id else "GROUP"
@@ -434,6 +434,17 @@ def check_class_count(labels: list, where: str) -> list:
         raise TableError(f"{where}: the target has {len(labels)} different values; classification takes at most "
                          f"{MAX_CLASSES} classes (is it a regression target, or an identifier?)")
     return labels
+
+
+def columns_named(name: str, columns, limit: int = 8) -> str:
+    """"columns: 'a', 'b', ...", and the one `name` probably meant when only quotes, spaces or case set them apart
+    (statsmodels' anes96.csv writes its header as 'vote')."""
+    def bare(text: str) -> str:
+        return str(text).strip().strip("'\"`").strip().casefold()
+
+    close = [str(c) for c in columns if bare(c) == bare(name) and str(c) != name]
+    hint = f"; the header writes it {close[0]!r}: pass it so" if len(close) == 1 else ""
+    return f"columns: {shorten_list(columns, limit)}{hint}"
 
 
 def shorten_list(values, limit: int = 8) -> str:
