@@ -237,6 +237,28 @@ def test_a_spreadsheets_european_export_is_read_with_its_decimal_commas(bake, tm
     assert sorted(written["weight"].astype(float)) == sorted(weight)
 
 
+def test_a_column_whose_values_each_cover_a_run_of_rows_is_named_as_a_likely_group(bake, tmp_path):
+    """As statsmodels' modechoice.csv: four rows (one per travel mode) for each of 210 people, one after the other."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bake(), bundle)
+    rng = np.random.RandomState(11)
+    people, modes = 120, 4
+    frame = pd.DataFrame({"individual": np.repeat(np.arange(1, people + 1), modes), "mode": np.tile(np.arange(1, modes + 1), people),
+                          "income": np.repeat(rng.randint(10, 80, people), modes), "cost": rng.randint(5, 90, people * modes)})
+    frame["choice"] = (rng.rand(len(frame)) < 0.3).astype(int)
+    frame.to_csv(bundle / "trips.csv", sep=";", index=False)
+    assert make_data(bundle, {"SOURCE": "trips.csv", "TARGET": "choice"}).returncode == 0
+    (warning,) = [w for w in report_of(bundle)["warnings"] if "looks like the id of groups" in w]
+    assert warning.startswith("the feature 'individual' looks like the id of groups of rows: each of its 120 values covers "
+                              "4.0 consecutive rows") and "pass GROUP='individual'" in warning
+    assert make_data(bundle, {"SOURCE": "trips.csv", "TARGET": "choice", "GROUP": "individual"}).returncode == 0
+    assert [w for w in report_of(bundle)["warnings"] if "groups of rows" in w] == []
+    frame.sample(frac=1, random_state=3).to_csv(bundle / "shuffled.csv", sep=";", index=False)  # no runs: no suspicion
+    assert make_data(bundle, {"SOURCE": "shuffled.csv", "TARGET": "choice"}).returncode == 0
+    assert declared(bundle).get("group") is None and "individual" in declared(bundle)["features"]
+    assert [w for w in report_of(bundle)["warnings"] if "groups of rows" in w] == []
+
+
 def test_a_real_table_in_one_dataset_beside_synthetic_ones(bake, tmp_path):
     bundle = tmp_path / "bundle"
     shutil.copytree(bake(datasets_per_phase="3", task_type="multiclass_classification"), bundle)

@@ -2,7 +2,7 @@
 
 For each dataset: the rows read, those left out and why, the rows kept together, the rows per
 split, the columns left out and why, and warnings: columns that are constant, nearly unique or
-mostly missing, and target leakage suspects (a feature that alone predicts the target almost
+mostly missing, columns that look like the id of groups of rows, and target leakage suspects (a feature that alone predicts the target almost
 perfectly on the training split, like a copy of the label or a monotone transform of a
 regression target). Warnings never stop `make data`; they are printed at its end and kept in
 data/summary.json (`report`) for the organizer, never shipped to participants.
@@ -74,6 +74,28 @@ def column_warnings(frame: pd.DataFrame, features: dict[str, str]) -> list[str]:
             warnings.append(f"the categorical feature {name!r} has {distinct[name]:,} different values for {rows:,} rows, so "
                             f"most values are seen once: it says little as a category; DROP={name!r}, or ID={name!r} if it "
                             "identifies the rows")
+    return warnings
+
+
+def group_suspects(frame: pd.DataFrame, features: dict[str, str]) -> list[str]:
+    """Feature columns that look like the id of a group of rows: between a tenth and half as many values as rows, each
+    value in one run of consecutive rows of the source (a person's four trips, a patient's visits). `frame`: the
+    labelled rows in the source's order."""
+    rows = len(frame)
+    warnings = []
+    for name in features:
+        column = frame[name]
+        if column.isna().any():
+            continue
+        distinct = int(column.nunique())
+        if not (max(10, 0.1 * rows) <= distinct <= 0.5 * rows):
+            continue
+        runs = 1 + int((column.to_numpy()[1:] != column.to_numpy()[:-1]).sum())
+        if runs == distinct:
+            warnings.append(f"the feature {name!r} looks like the id of groups of rows: each of its {distinct:,} values "
+                            f"covers {rows / distinct:.1f} consecutive rows on average; if rows that share it belong "
+                            f"together (one person, one session), pass GROUP={name!r} so that no group straddles the "
+                            "splits (it then stops being a feature)")
     return warnings
 
 

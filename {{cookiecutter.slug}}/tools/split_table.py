@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 import declaration as decl
-from data_report import DataReport, class_warnings, column_warnings, leakage_suspects, unseen_values
+from data_report import DataReport, class_warnings, column_warnings, group_suspects, leakage_suspects, unseen_values
 from declaration import FILE as DECLARATION_FILE
 from declaration import SPLITS, Dataset, Declaration, DeclarationError
 from splits import RowSets, assign_splits, row_sets
@@ -259,6 +259,8 @@ def split_dataset(declaration: Declaration, dataset: Dataset, table: pd.DataFram
         report.left_out.append(f"{unused:,} labelled rows in no split: the split's shares add up to less than the table")
     report.rows = {name: len(frame) for name, frame in frames.items()}
     report.warnings += warnings_about(frames, dataset, declaration, sets, seed)
+    if not dataset.group:
+        report.warnings += group_suspects(features, dataset.features)  # in the source's order, which the splits lose
     return Split(dataset, frames, categories, missing, report)
 
 
