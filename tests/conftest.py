@@ -176,3 +176,17 @@ def tools(bundle) -> SimpleNamespace:
         for name in names:
             sys.modules.pop(name, None)
         sys.modules.update(saved)
+
+
+# -- Codabench's own site and compute worker (tests/codabench_site.py) -------------------------
+@pytest.fixture(scope="session")
+def codabench_site(tmp_path_factory):
+    """Codabench's site, its Celery worker and one compute worker on this machine, started on first use
+    (about 11 s; 19 s the first time on a machine, which migrates the cached template database) and stopped
+    at session end.
+    Skipped when something is missing (failed under CI): see codabench_site.require_site."""
+    from codabench_site import CodabenchSite, require_site
+
+    require_site()
+    with CodabenchSite(tmp_path_factory.mktemp("codabench-site")) as site:
+        yield site
