@@ -99,7 +99,7 @@ def build(root: Path, dist: Path, run: bool = True, engine: str | None = None, n
         return 1
     for path in write_submissions(root, dist / "submissions"):
         print(f"Wrote {path} ({human(path.stat().st_size)})")
-    print("Upload dist/bundle.zip at Codabench: Benchmarks > Management > Upload.")
+    print("Upload it with `make upload` (README: Going live), or at Codabench: Benchmarks > Management > Upload.")
     return 0
 
 

@@ -1,0 +1,294 @@
+"""A small client for Codabench's API: the calls its own pages make to upload a bundle or a submission.
+
+    client = Codabench("https://www.codabench.org", token)
+    key, answer = client.upload_file(Path("dist/bundle.zip"), "competition_bundle", name)
+    client.get("/api/competitions/12/")
+
+Every failure is a CodabenchError whose message is one line naming the fix. Requests are retried
+with back-off only on transient network errors, and only when a retry cannot do anything twice:
+a GET or a PUT to the storage URL is retried whatever happened; a request that creates something
+(a POST, or marking an upload completed, which starts the unpacking) is retried only when it
+certainly never reached Codabench (no connection, or the connection broke while sending it). When
+the answer was lost after the request was sent, MaybeSent is raised and the caller checks on the
+site before doing anything again. The token is sent in a header and appears in no message.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from file_rules import human
+
+DEFAULT_SERVER = "https://www.codabench.org"
+TRIES = 4  # a transient error is tried again up to 3 times, 2, 4 then 8 s apart
+PAUSE = 2.0
+TIMEOUT = 60.0  # seconds without a byte from the server
+TRANSIENT_STATUS = {502, 503, 504}  # a proxy in front of Codabench that could not reach it
+BLOCK = 1 << 20
+
+
+class CodabenchError(Exception):
+    """One line for the organizer: what went wrong and the fix."""
+
+
+class MaybeSent(CodabenchError):
+    """The request was sent, then the connection broke before the answer: it may have been done."""
+
+
+def normalize_server(server: str) -> str:
+    """"codabench.org/" -> "https://codabench.org"; refuses what is not an http(s) address."""
+    server = (server or DEFAULT_SERVER).strip()
+    if "://" not in server:
+        server = "https://" + server
+    parts = urllib.parse.urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise CodabenchError(f"CODABENCH={server!r} is not a Codabench address: give one like {DEFAULT_SERVER}")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+class _Progress:
+    """A file read by http.client, saying how far the transfer is every 10 % or 5 s (on stderr)."""
+
+    def __init__(self, handle, size: int, label: str, say: Callable[[str], None]):
+        self.handle, self.size, self.label, self.say = handle, size, label, say
+        self.sent, self.started, self.said_at, self.said_share = 0, time.monotonic(), time.monotonic(), 0
+
+    def read(self, amount: int = BLOCK) -> bytes:
+        chunk = self.handle.read(amount)
+        self.sent += len(chunk)
+        now, share = time.monotonic(), self.sent * 10 // max(self.size, 1)
+        if self.size and (share > self.said_share or now - self.said_at >= 5) and self.sent < self.size:
+            rate = self.sent / max(now - self.started, 1e-6)
+            self.say(f"  {self.label}: {human(self.sent)} of {human(self.size)} "
+                     f"({100 * self.sent // self.size} %, {human(int(rate))}/s)")
+            self.said_at, self.said_share = now, share
+        return chunk
+
+
+def _describe(error: BaseException) -> str:
+    text = str(getattr(error, "reason", None) or error).strip()
+    return text or type(error).__name__
+
+
+class Codabench:
+    """Codabench's API at `server`, as the user whose API token is `token`."""
+
+    def __init__(self, server: str, token: str | None, *, timeout: float = TIMEOUT, tries: int = TRIES,
+                 pause: float = PAUSE, say: Callable[[str], None] | None = None):
+        self.server = normalize_server(server)
+        self.token, self.timeout, self.tries, self.pause = token, timeout, tries, pause
+        self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+
+    # -- one HTTP exchange -------------------------------------------------------------------------
+    def _connection(self, url: str) -> tuple[http.client.HTTPConnection, str]:
+        parts = urllib.parse.urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        proxy = None
+        if not urllib.request.proxy_bypass(parts.hostname or ""):
+            proxy = urllib.request.getproxies().get(parts.scheme)
+        if parts.scheme == "https":
+            context = ssl.create_default_context()
+            if proxy:
+                via = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+                connection = http.client.HTTPSConnection(via.hostname, via.port or 8080, timeout=self.timeout,
+                                                         context=context, blocksize=BLOCK)
+                connection.set_tunnel(parts.hostname, parts.port or 443)
+            else:
+                connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout,
+                                                         context=context, blocksize=BLOCK)
+        elif proxy:
+            via = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+            connection = http.client.HTTPConnection(via.hostname, via.port or 8080, timeout=self.timeout,
+                                                    blocksize=BLOCK)
+            target = url
+        else:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout, blocksize=BLOCK)
+        return connection, target
+
+    def _exchange(self, method: str, url: str, body, headers: dict) -> tuple[int, bytes]:
+        """(status, body) of one request. Raises ConnectionError (never reached Codabench in full), MaybeSent, or
+        CodabenchError (TLS)."""
+        connection, target = self._connection(url)
+        where = urllib.parse.urlsplit(url).netloc
+        try:
+            try:
+                connection.connect()
+            except ssl.SSLError as error:
+                raise CodabenchError(
+                    f"TLS error talking to {where}: {_describe(error)}: check the address (CODABENCH=), the clock and "
+                    f"this machine's certificates (a proxy that inspects TLS needs its certificate installed)") from None
+            except (OSError, http.client.HTTPException) as error:
+                raise ConnectionError(f"cannot connect to {where}: {_describe(error)}") from None
+            try:
+                connection.request(method, target, body=body, headers=headers)
+            except (OSError, http.client.HTTPException) as error:
+                raise ConnectionError(f"the connection to {where} broke while sending: {_describe(error)}") from None
+            try:
+                response = connection.getresponse()
+                return response.status, response.read()
+            except (OSError, http.client.HTTPException) as error:
+                raise MaybeSent(f"{where} did not answer {method} {urllib.parse.urlsplit(url).path}: "
+                                f"{_describe(error)}") from None
+        finally:
+            connection.close()
+
+    def _attempts(self, method: str, url: str, *, headers: dict, body_from: Callable[[], object], repeatable: bool
+                  ) -> tuple[int, bytes]:
+        """Try the request up to self.tries times on transient errors. `repeatable`: doing it twice is harmless."""
+        for attempt in range(1, self.tries + 1):
+            last = attempt == self.tries
+            try:
+                status, data = self._exchange(method, url, body_from(), headers)
+            except MaybeSent:
+                if not repeatable or last:
+                    raise
+                problem = "no answer"
+            except ConnectionError as error:
+                if last:
+                    raise CodabenchError(f"{error} (tried {self.tries} times): check the address (CODABENCH=) and "
+                                         f"this machine's network, then run the command again") from None
+                problem = str(error)
+            else:
+                if status not in TRANSIENT_STATUS or last:
+                    return status, data
+                if not repeatable:
+                    raise MaybeSent(f"{urllib.parse.urlsplit(url).netloc} answered {status} to {method} "
+                                    f"{urllib.parse.urlsplit(url).path}")
+                problem = f"HTTP {status}"
+            wait = self.pause * 2 ** (attempt - 1)
+            self.say(f"  {problem}; trying again in {wait:.0f} s ({attempt} of {self.tries - 1} retries)")
+            time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    # -- the API -----------------------------------------------------------------------------------
+    def _headers(self, url: str, extra: dict | None = None) -> dict:
+        """The token goes to the site only: never to a storage URL or any other host."""
+        headers = {"Accept": "application/json", "User-Agent": "codabench-template"}
+        if self.token and url.startswith(self.server + "/"):
+            headers["Authorization"] = f"Token {self.token}"
+        headers.update(extra or {})
+        return headers
+
+    def call(self, method: str, path: str, payload: dict | None = None, *, repeatable: bool | None = None,
+             ok: tuple[int, ...] = (200, 201, 204)):
+        """The JSON answer of `method path` with a JSON body; a refusal is a CodabenchError in Codabench's words."""
+        url = path if "://" in path else self.server + path
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = self._headers(url, {"Content-Type": "application/json"} if body is not None else None)
+        status, data = self._attempts(method, url, headers=headers, body_from=lambda: body,
+                                      repeatable=method == "GET" if repeatable is None else repeatable)
+        if status not in ok:
+            raise self.refusal(method, path, status, data)
+        if not data:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise CodabenchError(f"{self.server} answered {method} {path} with something other than JSON "
+                                 f"(HTTP {status}): is CODABENCH= the address of a Codabench site?") from None
+
+    def get(self, path: str):
+        return self.call("GET", path)
+
+    def fetch(self, url: str) -> bytes:
+        """The bytes at a signed storage URL (a log, a result), fetched without the token."""
+        status, data = self._attempts("GET", url, headers={"User-Agent": "codabench-template"},
+                                      body_from=lambda: None, repeatable=True)
+        if status != 200:
+            raise CodabenchError(f"could not fetch {urllib.parse.urlsplit(url).path} (HTTP {status})")
+        return data
+
+    def refusal(self, method: str, path: str, status: int, data: bytes) -> CodabenchError:
+        text = _codabench_text(data)
+        if status in (401, 403) and text in ("Invalid token.", "Authentication credentials were not provided."):
+            return CodabenchError(f"{self.server} refused the API token ({text}): run `make login` for a new one, "
+                                  f"or set CODABENCH_TOKEN to a token of this site")
+        if status == 404:
+            return CodabenchError(f"{self.server} has no {path} (HTTP 404){': ' + text if text else ''}: is CODABENCH= "
+                                  f"the site this bundle was uploaded to, and was it deleted there?")
+        return CodabenchError(f"{self.server} refused {method} {path} (HTTP {status}): {text or 'no reason given'}")
+
+    def put_file(self, url: str, path: Path, label: str) -> None:
+        """PUT the file's bytes to a signed storage URL, as the site's upload page does (repeatable: it overwrites)."""
+        size = path.stat().st_size
+        handles = []
+
+        def body():
+            while handles:
+                handles.pop().close()
+            handle = path.open("rb")
+            handles.append(handle)
+            return _Progress(handle, size, label, self.say)
+
+        headers = {"Content-Type": "application/zip", "Content-Length": str(size)}
+        if ".blob.core.windows.net" in url:
+            headers["x-ms-blob-type"] = "BlockBlob"  # Azure storage
+        try:
+            status, data = self._attempts("PUT", url, headers=headers, body_from=body, repeatable=True)
+        finally:
+            while handles:
+                handles.pop().close()
+        if status not in (200, 201, 204):
+            raise CodabenchError(f"the storage behind {self.server} refused {path.name} (HTTP {status}): "
+                                 f"{_codabench_text(data)[:300] or 'no reason given'}")
+
+    def create_dataset(self, path: Path, kind: str, name: str) -> tuple[str, str]:
+        """(key, signed upload URL) of a new dataset of type `kind` for the file at `path`."""
+        payload = {"name": name, "type": kind, "request_sassy_file_name": path.name, "file_name": path.name,
+                   "file_size": path.stat().st_size}
+        answer = self.call("POST", "/api/datasets/", payload, repeatable=False, ok=(201,))
+        return answer["key"], answer["sassy_url"]
+
+    def upload_file(self, path: Path, kind: str, name: str) -> tuple[str, dict]:
+        """Create the dataset, PUT the file, mark it completed: (key, the completion's answer).
+
+        The dataset's creation and its completion each create something on the site; when their answer is lost
+        they are not repeated blindly: a lost creation is made again under a new name (the first, if it was made,
+        is an empty dataset the site never uses), and a lost completion raises MaybeSent for the caller to check.
+        """
+        self.say(f"  creating the upload on {self.server}")
+        try:
+            key, url = self.create_dataset(path, kind, name)
+        except MaybeSent:
+            self.say("  no answer to the upload's creation: making a new one under another name")
+            key, url = self.create_dataset(path, kind, f"{name} (retry {int(time.time())})")
+        self.put_file(url, path, f"sending {path.name}")
+        self.say(f"  sent {path.name} ({human(path.stat().st_size)})")
+        return key, self.call("PUT", f"/api/datasets/completed/{key}/", repeatable=False)
+
+
+def _codabench_text(data: bytes) -> str:
+    """The message in a DRF or storage error body, flattened to one line: "file_size: This field is required."."""
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        text = data.decode("utf-8", "replace")
+        if text.lstrip().startswith("<"):  # an HTML or XML error page: its title or code says most
+            for tag in ("title", "Message", "Code", "h1"):
+                start = text.find(f"<{tag}>")
+                if start >= 0:
+                    return " ".join(text[start + len(tag) + 2:text.find(f"</{tag}>", start)].split())[:300]
+            return ""
+        return " ".join(text.split())[:300]
+    return " ".join(_flatten(answer).split())[:500]
+
+
+def _flatten(answer, prefix: str = "") -> str:
+    if isinstance(answer, dict):
+        if set(answer) <= {"detail", "error", "error_msg", "non_field_errors"}:
+            return "; ".join(_flatten(value) for value in answer.values())
+        return "; ".join(_flatten(value, f"{key}: ") for key, value in answer.items())
+    if isinstance(answer, list):
+        return prefix + " ".join(_flatten(value) for value in answer)
+    return prefix + str(answer)
+

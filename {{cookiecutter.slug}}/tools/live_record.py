@@ -1,0 +1,96 @@
+"""Where this bundle is live: .codabench/live.json, written by `make upload`, read by submit and leaderboard.
+
+    {"https://www.codabench.org": {"competition": 12, "url": ".../competitions/12/", "phases": {"Development": 30},
+                                   "bundle_sha256": "...", "uploaded": "2026-12-03T12:00:00Z", "state": "live"}}
+
+One entry per Codabench site. `state` is "unpacking" from the moment Codabench took the bundle until
+it answered, so that a command stopped meanwhile resumes the wait instead of uploading again, then
+"live". The folder is git-ignored and never zipped (make_bundle ships only what competition.yaml
+names); it holds no token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from bundle import ROOT
+from codabench_client import DEFAULT_SERVER, Codabench, CodabenchError, normalize_server
+
+RECORD = ROOT / ".codabench" / "live.json"
+
+
+def read(path: Path = RECORD) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CodabenchError(f"{path} is damaged ({error}): fix or delete it (deleting only forgets where the bundle "
+                             f"is live; the competition stays on Codabench)") from None
+    return record if isinstance(record, dict) else {}
+
+
+def write(server: str, entry: dict | None, path: Path = RECORD) -> None:
+    """Set (or with None, forget) the entry of `server`, replacing the file in one step."""
+    record = read(path)
+    if entry is None:
+        record.pop(server, None)
+    else:
+        record[server] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def server_for(given: str | None, path: Path = RECORD) -> str:
+    """CODABENCH= when given; else the one site this bundle is live on; else codabench.org."""
+    if given and given.strip():
+        return normalize_server(given)
+    sites = list(read(path))
+    if len(sites) > 1:
+        raise CodabenchError(f"this bundle is live on {len(sites)} sites ({', '.join(sites)}): say which with CODABENCH=")
+    return sites[0] if sites else DEFAULT_SERVER
+
+
+def live_entry(server: str, path: Path = RECORD) -> dict:
+    """The entry of a competition Codabench created on `server`, or a CodabenchError saying to upload first."""
+    entry = read(path).get(server)
+    if not entry or not entry.get("competition"):
+        state = f" (its upload is still {entry['state']}: run `make upload` to wait for it)" if entry else ""
+        raise CodabenchError(f"this bundle has no competition on {server} yet{state}: `make upload` creates it "
+                             f"(or name one with COMPETITION=id)")
+    return entry
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def competition_and_phase(client: Codabench, competition: int | None, phase_name: str) -> tuple[int, dict]:
+    """(competition id, the phase named `phase_name` as Codabench has it): the recorded competition by default."""
+    if competition is None:
+        competition = live_entry(client.server)["competition"]
+    phases = client.get(f"/api/competitions/{competition}/")["phases"]
+    for phase in phases:
+        if phase["name"] == phase_name:
+            return competition, phase
+    names = ", ".join(phase["name"] for phase in phases)
+    raise CodabenchError(f"competition {competition} has no phase {phase_name!r}: PHASE= one of {names}")
+
+
+def competition_id(value: str | None) -> int | None:
+    """COMPETITION= as a number (None when not given)."""
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise CodabenchError(f"COMPETITION={value} is not a competition id (a number: the one in its address)") from None

@@ -1,0 +1,187 @@
+"""Upload dist/bundle.zip to Codabench, as its upload page does, and wait until the competition exists.
+
+    make upload [CODABENCH=https://www.codabench.org] [SUBMIT=baseline] [NEW=1]
+    python tools/upload.py [--server URL] [--bundle dist/bundle.zip] [--submit baseline] [--new]
+
+`make upload` validates and builds the zip first (`make bundle`). Then: create a dataset of type
+competition_bundle, PUT the zip to the storage URL Codabench returns, mark the upload completed,
+and poll the creation status until Codabench has unpacked it, printing its own text when it
+refuses the bundle. The competition's id, address, phases and the zip's SHA-256 go to
+.codabench/live.json (tools/live_record.py) so that `make submit` and `make leaderboard` know where
+to go, and so that the same bundle is not made into a second competition by accident: Codabench
+makes a new competition for every upload (it cannot update one from a bundle), so uploading again
+to a site that already has one from this bundle needs NEW=1. With SUBMIT=baseline the bundle's
+baseline is then submitted to PHASE (Development), so it is the first entry of the leaderboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+import live_record
+from bundle import ROOT
+from codabench_client import DEFAULT_SERVER, Codabench, CodabenchError, MaybeSent, normalize_server
+from credentials import find_token
+from file_rules import human
+
+UNPACK_TIMEOUT = 900  # seconds; a 100 MB bundle took 7 s to unpack on a quiet site (the public one queues uploads)
+EVIDENCE_WAIT = 60  # seconds to look for a competition after the completion's answer was lost
+POLL = 1.0
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def competition_url(server: str, competition: int) -> str:
+    return f"{server}/competitions/{competition}/"
+
+
+def phases_of(client: Codabench, competition: int) -> dict[str, int]:
+    return {phase["name"]: phase["id"] for phase in client.get(f"/api/competitions/{competition}/")["phases"]}
+
+
+def my_competition_ids(client: Codabench) -> set[int]:
+    answer = client.get("/api/competitions/?mine=true")
+    rows = answer.get("results", []) if isinstance(answer, dict) else answer
+    return {row["id"] for row in rows}
+
+
+def refuse_second(entry: dict, digest: str) -> CodabenchError:
+    same = entry.get("bundle_sha256") == digest
+    made_from = "this same bundle" if same else "an earlier version of this bundle"
+    return CodabenchError(f"competition {entry['competition']} ({entry['url']}) was already made from {made_from}, and "
+                          f"Codabench makes a new competition for every upload: nothing was uploaded. To make another "
+                          f"one, `make upload NEW=1` (then delete the old one on the site if you no longer want it); "
+                          f"to change the live one, edit it on the site")
+
+
+def wait_for_unpacking(client: Codabench, status_id: int, timeout: float) -> int:
+    """The id of the competition Codabench made from the upload whose creation status is `status_id`."""
+    started = said = time.monotonic()
+    while True:
+        status = client.get(f"/api/competitions/{status_id}/creation_status/")
+        if status.get("status") == "Finished" and status.get("resulting_competition"):
+            return int(status["resulting_competition"])
+        if status.get("status") == "Failed":
+            raise CodabenchError(f"Codabench could not create the competition: {status.get('details') or 'no reason given'}")
+        now = time.monotonic()
+        if now - started > timeout:
+            raise CodabenchError(f"Codabench has not finished unpacking after {timeout / 60:.0f} min (status "
+                                 f"{status.get('status')!r}): its site worker may be busy; `make upload` again waits "
+                                 f"for this same upload (nothing is sent twice)")
+        if now - said >= 5:
+            say(f"  Codabench is unpacking the bundle ({now - started:.0f} s)")
+            said = now
+        time.sleep(POLL)
+
+
+def look_for_lost_completion(client: Codabench, before: set[int], title: str) -> int | None:
+    """After the answer to "upload completed" was lost: the competition it made, if one appears in a minute."""
+    say(f"  the answer to the upload's completion was lost: looking for the competition on the site for "
+        f"{EVIDENCE_WAIT} s before doing anything again")
+    deadline = time.monotonic() + EVIDENCE_WAIT
+    while time.monotonic() < deadline:
+        for competition in sorted(my_competition_ids(client) - before):
+            if client.get(f"/api/competitions/{competition}/").get("title") == title:
+                return competition
+        time.sleep(2 * POLL)
+    return None
+
+
+def upload(server: str, bundle: Path, *, new: bool = False, timeout: float = UNPACK_TIMEOUT) -> dict:
+    """Upload `bundle` to `server` (or resume an unfinished upload of it) and record the competition: its entry."""
+    if not bundle.is_file():
+        raise CodabenchError(f"no {bundle}: `make upload` builds it (or `make bundle`)")
+    client = Codabench(server, find_token(server), say=say)
+    digest = live_record.sha256(bundle)
+    entry = live_record.read().get(client.server)
+    if entry and entry.get("state") == "live" and not new:
+        raise refuse_second(entry, digest)
+    from bundle import (
+        load_competition,  # only now: a missing competition.yaml is make bundle's to report
+    )
+
+    title = str(load_competition(ROOT).get("title", ""))
+    if entry and entry.get("state") == "unpacking" and entry.get("bundle_sha256") == digest and not new:
+        say(f"Resuming the wait for the upload of {bundle.name} to {client.server} (creation status {entry['status_id']})")
+        status_id = entry["status_id"]
+    else:
+        say(f"Uploading {bundle.name} ({human(bundle.stat().st_size)}) to {client.server}")
+        started = time.monotonic()
+        before = my_competition_ids(client)
+        name = f"{title} bundle {digest[:8]} {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S}"
+        try:
+            _key, answer = client.upload_file(bundle, "competition_bundle", name)
+            status_id = int(answer["status_id"])
+        except MaybeSent:
+            competition = look_for_lost_completion(client, before, title)
+            if competition is None:
+                raise CodabenchError(f"the upload's completion got no answer and no new competition appeared in "
+                                     f"{EVIDENCE_WAIT} s: look at {client.server}/competitions/management/ before "
+                                     f"uploading again (`make upload NEW=1`); nothing else was done") from None
+            return record_live(client, competition, digest)
+        live_record.write(client.server, {"state": "unpacking", "status_id": status_id, "bundle_sha256": digest,
+                                          "uploaded": _now()})
+        say(f"  uploaded in {time.monotonic() - started:.1f} s; Codabench is unpacking it")
+    started = time.monotonic()
+    try:
+        competition = wait_for_unpacking(client, status_id, timeout)
+    except CodabenchError as error:
+        if str(error).startswith("Codabench could not create"):
+            live_record.write(client.server, None)  # nothing was made: Codabench deleted the upload
+        raise
+    say(f"  unpacked in {time.monotonic() - started:.1f} s")
+    return record_live(client, competition, digest)
+
+
+def record_live(client: Codabench, competition: int, digest: str) -> dict:
+    entry = {"state": "live", "competition": competition, "url": competition_url(client.server, competition),
+             "phases": phases_of(client, competition), "bundle_sha256": digest, "uploaded": _now()}
+    live_record.write(client.server, entry)
+    return entry
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", default=os.environ.get("MK_CODABENCH") or None,
+                        help="the Codabench site (default: https://www.codabench.org)")
+    parser.add_argument("--bundle", type=Path, default=ROOT / "dist" / "bundle.zip")
+    parser.add_argument("--new", action="store_true", default=bool(os.environ.get("MK_NEW")),
+                        help="upload even though this site already has a competition from this bundle")
+    parser.add_argument("--submit", default=os.environ.get("MK_SUBMIT") or None,
+                        help="then submit this (baseline, or a folder or zip) to --phase")
+    parser.add_argument("--phase", default=os.environ.get("MK_PHASE") or "Development")
+    parser.add_argument("--timeout", type=float, default=UNPACK_TIMEOUT, help="seconds to wait for the unpacking")
+    args = parser.parse_args(argv)
+    try:
+        server = normalize_server(args.server) if args.server else DEFAULT_SERVER
+        entry = upload(server, args.bundle, new=args.new, timeout=args.timeout)
+    except CodabenchError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nERROR: stopped; `make upload` again resumes an upload Codabench already took", file=sys.stderr)
+        return 1
+    phases = ", ".join(f"{name} (id {phase})" for name, phase in entry["phases"].items())
+    print(f"Competition {entry['competition']} is on Codabench: {entry['url']}")
+    print(f"  phases: {phases}")
+    print("  It is unpublished: only you see it. Check it on the site, then publish it (README: Going live).")
+    if args.submit:
+        from submit import submit_and_report
+
+        return submit_and_report(server, args.submit, args.phase)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
