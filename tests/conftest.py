@@ -64,6 +64,7 @@ PYTHON = sys.executable
 # Every file of a bake whose submission mode runs code.
 CODE_MODE_FILES = {
     ".gitignore",
+    ".github/workflows/codabench.yml",
     "Makefile",
     "README.md",
     "competition.yaml",
