@@ -190,7 +190,7 @@ def output(done: subprocess.CompletedProcess) -> str:
 
 @pytest.mark.slow
 def test_upload_creates_the_competition_the_bundle_declares(codabench_site, live_bundle):
-    token = codabench_site.token("organizer")
+    token = codabench_site.token("declaring-organizer")
     done = make(live_bundle, "upload", f"CODABENCH={codabench_site.url}", token=token)
     assert done.returncode == 0, output(done)[-3000:]
     record = json.loads((live_bundle / ".codabench" / "live.json").read_text())[codabench_site.url]
@@ -252,7 +252,7 @@ stored()
     again = make(live_bundle, "upload", f"CODABENCH={codabench_site.url}", token=token)
     assert again.returncode != 0 and "was already made from this same bundle" in again.stderr
     assert "nothing was uploaded" in again.stderr and "make upload NEW=1" in again.stderr
-    assert count_competitions(codabench_site, declared["title"]) == 1
+    assert count_competitions(codabench_site, declared["title"], owner="declaring-organizer") == 1
 
     # Nothing of the token in what the commands wrote or printed.
     for path in [*live_bundle.rglob("*")]:
@@ -261,9 +261,9 @@ stored()
     assert token not in output(done) + output(again)
 
 
-def count_competitions(site, title: str) -> int:
-    return int(site.django(f"from competitions.models import Competition; "
-                           f"print(Competition.objects.filter(title={title!r}).count())").strip().splitlines()[-1])
+def count_competitions(site, title: str, owner: str) -> int:
+    return int(site.django(f"from competitions.models import Competition; print(Competition.objects.filter("
+                           f"title={title!r}, created_by__username={owner!r}).count())").strip().splitlines()[-1])
 
 
 @pytest.mark.slow
@@ -460,3 +460,57 @@ print(json.dumps([Competition.objects.filter(created_by__username="flaky-organiz
 """).strip().splitlines()[-1])
     assert counts == [1, 1]
     assert "place 1 of 1 on the Development leaderboard" in done.stdout
+
+
+@pytest.mark.slow
+def test_quota_and_a_slow_unpacking_are_one_line_each_and_the_wait_resumes(codabench_site, live_bundle, tmp_path):
+    token = codabench_site.token("small-quota")
+    assert make(live_bundle, "bundle").returncode == 0
+    env = {**os.environ, TOKEN_NAME: token, "XDG_CONFIG_HOME": str(tmp_path)}
+
+    def upload(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([PYTHON, "tools/upload.py", "--server", codabench_site.url, *extra], cwd=live_bundle,
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
+
+    codabench_site.django("from profiles.models import User; User.objects.filter(username='small-quota').update(quota=0)")
+    full = upload()
+    assert full.returncode == 1
+    (last,) = [line for line in full.stderr.splitlines() if line.startswith("ERROR")]
+    assert "refused POST /api/datasets/ (HTTP 400): data_file: Insufficient space. Your available space is" in last
+    assert not (live_bundle / ".codabench" / "live.json").exists()
+
+    codabench_site.django("from profiles.models import User; User.objects.filter(username='small-quota').update(quota=10)")
+    impatient = upload("--timeout", "0")  # gives up at the first look: Codabench has not unpacked it yet
+    assert impatient.returncode == 1
+    assert "Codabench has not finished unpacking after 0 min" in impatient.stderr
+    assert "`make upload` again waits for this same upload (nothing is sent twice)" in impatient.stderr
+    resumed = upload()
+    assert resumed.returncode == 0, output(resumed)
+    assert "Resuming the wait for the upload of bundle.zip" in resumed.stderr and "Uploading" not in resumed.stderr
+    assert count_competitions(codabench_site, yaml.safe_load((live_bundle / "competition.yaml").read_text())["title"],
+                              owner="small-quota") == 1
+
+
+@pytest.mark.slow
+def test_a_phase_of_two_datasets_is_scored_and_ranked_per_dataset(codabench_site, bake, tmp_path):
+    """Two datasets per phase: one task scoring each dataset into its own columns, all of them on the leaderboard."""
+    root = bake(datasets_per_phase="2", task_type="regression")
+    assert make(root, "data", config=tmp_path).returncode == 0
+    token = codabench_site.token("two-dataset-organizer")
+    done = make(root, "upload", f"CODABENCH={codabench_site.url}", "SUBMIT=baseline", token=token, config=tmp_path,
+                timeout=1200)
+    assert done.returncode == 0, output(done)[-4000:] + codabench_site.log("compute-worker")[-2000:]
+    assert "place 1 of 1 on the Development leaderboard" in done.stdout
+    (board_declared,) = yaml.safe_load((root / "competition.yaml").read_text())["leaderboards"]
+    columns = [column for column in board_declared["columns"] if not column.get("hidden")]
+    assert {"rmse_ds1", "rmse_ds2", "rmse_mean"} <= {column["key"] for column in columns}
+    printed = {line.split(": ")[0].strip() for line in done.stdout.splitlines() if line.startswith("  ") and ": " in line}
+    assert {column["key"] for column in columns} <= printed, done.stdout
+
+    board = make(root, "leaderboard", token=token, config=tmp_path)
+    assert board.returncode == 0, output(board)
+    lines = board.stdout.splitlines()
+    header = next(index for index, line in enumerate(lines) if line.startswith("#"))
+    position = [lines[header].index(column["title"]) for column in columns]  # Codabench's order: the columns' index
+    assert position == sorted(position), lines[header]
+    assert lines[header + 1].split()[:2] == ["1", "two-dataset-organizer"]
