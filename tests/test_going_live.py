@@ -134,6 +134,33 @@ def test_the_token_goes_to_the_site_and_nowhere_else(client_module):
         storage.close()
 
 
+def test_a_proxy_from_the_environment_is_used(client_module, monkeypatch):
+    heads = []
+
+    def answer(connection):
+        heads.append(read_request(connection))
+        if heads[-1].startswith(b"CONNECT"):
+            connection.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        else:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    proxy = Listener(answer)
+    try:
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        client, _ = quiet_client(client_module, "http://codabench.invalid")
+        assert client.get("/api/competitions/") == {}
+        assert heads[0].startswith(b"GET http://codabench.invalid/api/competitions/ HTTP/1.1")
+        client, _ = quiet_client(client_module, "https://codabench.invalid")
+        with pytest.raises(client_module.CodabenchError):
+            client.get("/api/competitions/")  # the proxy refuses the tunnel
+        assert heads[1].startswith(b"CONNECT codabench.invalid:443 HTTP/1.")
+    finally:
+        proxy.close()
+
+
 @pytest.mark.parametrize(("given", "expected"), [
     ("", "https://www.codabench.org"), ("codabench.org/", "https://codabench.org"),
     ("http://127.0.0.1:8000/", "http://127.0.0.1:8000"), ("ftp://example.org", None), ("https://", None),

@@ -33,6 +33,7 @@ PAUSE = 2.0
 TIMEOUT = 60.0  # seconds without a byte from the server
 TRANSIENT_STATUS = {502, 503, 504}  # a proxy in front of Codabench that could not reach it
 BLOCK = 1 << 20
+FILE_NAME_MAX, NAME_MAX = 64, 255  # Data.file_name and Data.name (src/apps/datasets/models.py)
 
 
 class CodabenchError(Exception):
@@ -244,7 +245,8 @@ class Codabench:
 
     def create_dataset(self, path: Path, kind: str, name: str) -> tuple[str, str]:
         """(key, signed upload URL) of a new dataset of type `kind` for the file at `path`."""
-        payload = {"name": name, "type": kind, "request_sassy_file_name": path.name, "file_name": path.name,
+        file_name = path.name if len(path.name) <= FILE_NAME_MAX else path.stem[:FILE_NAME_MAX - 4] + path.suffix[:4]
+        payload = {"name": name[:NAME_MAX], "type": kind, "request_sassy_file_name": file_name, "file_name": file_name,
                    "file_size": path.stat().st_size}
         answer = self.call("POST", "/api/datasets/", payload, repeatable=False, ok=(201,))
         return answer["key"], answer["sassy_url"]
