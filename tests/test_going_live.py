@@ -103,13 +103,14 @@ def test_an_unreachable_site_is_one_line_naming_the_fix(client_module):
     assert f"tried {client_module.TRIES} times" in message and len(said) == client_module.TRIES - 1
 
 
-def test_a_tls_failure_is_named_as_such(client_module):
+def test_a_tls_failure_is_named_as_such(client_module):  # an https:// address of a site that speaks plain HTTP
     listener = Listener(lambda connection: connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n"))  # no TLS here
     try:
         client, _ = quiet_client(client_module, f"https://127.0.0.1:{listener.port}")
         with pytest.raises(client_module.CodabenchError) as error:
             client.get("/api/competitions/")
-        assert str(error.value).startswith("TLS error talking to 127.0.0.1") and "certificates" in str(error.value)
+        assert str(error.value).startswith(f"TLS error talking to 127.0.0.1:{listener.port}: WRONG_VERSION_NUMBER")
+        assert str(error.value).endswith(f"this site may not speak TLS: try CODABENCH=http://127.0.0.1:{listener.port}")
         assert listener.connections == 1  # a TLS error is not transient: not retried
     finally:
         listener.close()
@@ -221,7 +222,7 @@ def test_upload_creates_the_competition_the_bundle_declares(codabench_site, live
     done = make(live_bundle, "upload", f"CODABENCH={codabench_site.url}", token=token)
     assert done.returncode == 0, output(done)[-3000:]
     record = json.loads((live_bundle / ".codabench" / "live.json").read_text())[codabench_site.url]
-    assert record["state"] == "live" and f"Competition {record['competition']} is on Codabench" in done.stdout
+    assert "pending" not in record and f"Competition {record['competition']} is on Codabench" in done.stdout
 
     declared = yaml.safe_load((live_bundle / "competition.yaml").read_text(encoding="utf-8"))
     stored = json.loads(codabench_site.django(f"""
@@ -277,7 +278,8 @@ stored()
 
     # The same bundle again is not a second competition, unless asked for.
     again = make(live_bundle, "upload", f"CODABENCH={codabench_site.url}", token=token)
-    assert again.returncode != 0 and "was already made from this same bundle" in again.stderr
+    assert again.returncode != 0 and "was already made from this bundle on" in again.stderr
+    assert "Wrote" not in again.stdout  # refused before the bundle was built
     assert "nothing was uploaded" in again.stderr and "make upload NEW=1" in again.stderr
     assert count_competitions(codabench_site, declared["title"], owner="declaring-organizer") == 1
 
@@ -322,20 +324,22 @@ def test_token_failures_and_login(codabench_site, live_bundle, tmp_path):
     assert missing.returncode != 0
     assert f"ERROR: no Codabench API token for {url}: run `make login CODABENCH={url}` once" in missing.stderr
     wrong = make(live_bundle, "leaderboard", f"CODABENCH={url}", "COMPETITION=1", token="0" * 40)
-    assert wrong.returncode != 0 and f"ERROR: {url} refused the API token (Invalid token.): run `make login`" in wrong.stderr
+    assert wrong.returncode != 0
+    assert f"ERROR: {url} refused the API token in CODABENCH_TOKEN (Invalid token.): set it to a token of this site, " \
+           f"or unset it to use the one `make login CODABENCH={url}` keeps" in wrong.stderr
 
     codabench_site.token("student", password="a-long-pass-phrase")
     config = tmp_path / "config"
-    refused = make(live_bundle, "login", f"CODABENCH={url}", config=config, stdin="nope\n")
-    assert refused.returncode != 0 and "terminal" in refused.stderr  # no terminal: it does not read a password from a pipe
+    refused = make(live_bundle, "login", f"CODABENCH={url}", config=config, stdin="a-long-pass-phrase\n")
+    assert refused.returncode != 0
+    assert "without a terminal, make login reads the password from standard input and needs the username" in refused.stderr
     login = subprocess.run([PYTHON, "tools/credentials.py", "login", "--server", url, "--username", "student",
                             "--password-stdin"], cwd=live_bundle, input="wrong\n", capture_output=True, text=True,
                            env={**os.environ, "XDG_CONFIG_HOME": str(config)}, timeout=120, check=False)
     assert login.returncode == 1 and "did not accept that username and password" in login.stderr
-    login = subprocess.run([PYTHON, "tools/credentials.py", "login", "--server", url, "--username", "student",
-                            "--password-stdin"], cwd=live_bundle, input="a-long-pass-phrase\n", capture_output=True,
-                           text=True, env={**os.environ, "XDG_CONFIG_HOME": str(config)}, timeout=120, check=False)
-    assert login.returncode == 0, login.stderr
+    login = make(live_bundle, "login", f"CODABENCH={url}", "CODABENCH_USERNAME=student", config=config,
+                 stdin="a-long-pass-phrase\n")
+    assert login.returncode == 0, output(login)
     tokens = config / "codabench" / "tokens.json"
     assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
     token = json.loads(tokens.read_text())[url]
@@ -541,3 +545,48 @@ def test_a_phase_of_two_datasets_is_scored_and_ranked_per_dataset(codabench_site
     position = [lines[header].index(column["title"]) for column in columns]  # Codabench's order: the columns' index
     assert position == sorted(position), lines[header]
     assert lines[header + 1].split()[:2] == ["1", "two-dataset-organizer"]
+
+
+@pytest.mark.slow
+def test_what_can_be_refused_is_refused_before_anything_is_made(codabench_site, live_bundle, tmp_path):
+    token = codabench_site.token("careful-organizer")
+    url = codabench_site.url
+    title = yaml.safe_load((live_bundle / "competition.yaml").read_text())["title"]
+
+    typo = make(live_bundle, "upload", f"CODABENCH={url}", "SUBMIT=baselin", token=token)
+    assert typo.returncode != 0 and "ERROR: SUBMIT=baselin: no such file or folder" in typo.stderr
+    phase = make(live_bundle, "upload", f"CODABENCH={url}", "SUBMIT=baseline", "PHASE=Nope", token=token)
+    assert phase.returncode != 0 and "competition.yaml has no phase 'Nope' to submit to: PHASE= one of" in phase.stderr
+    assert not (live_bundle / "dist").exists() and count_competitions(codabench_site, title, "careful-organizer") == 0
+
+    first = make(live_bundle, "upload", f"CODABENCH={url}", token=token)
+    assert first.returncode == 0, output(first)
+    record = live_bundle / ".codabench" / "live.json"
+    live = json.loads(record.read_text())[url]
+
+    # A second upload that Codabench refuses leaves the first competition recorded.
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(live_bundle / "dist" / "bundle.zip") as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            if not item.filename.startswith("scoring_program/"):
+                target.writestr(item, source.read(item))
+    env = {**os.environ, TOKEN_NAME: token, "XDG_CONFIG_HOME": str(tmp_path)}
+    refused = subprocess.run([PYTHON, "tools/upload.py", "--server", url, "--bundle", str(broken), "--new"],
+                             cwd=live_bundle, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert refused.returncode == 1 and "Codabench could not create the competition: " in refused.stderr
+    assert json.loads(record.read_text())[url] == live
+
+    # A zip that is not one is refused here, not after minutes on the worker.
+    (tmp_path / "model.zip").write_text("import numpy\n")
+    notzip = make(live_bundle, "submit", f"SUBMISSION={tmp_path / 'model.zip'}", token=token)
+    assert notzip.returncode != 0 and "is not a zip Codabench can open" in notzip.stderr
+
+    # The competition deleted on the site: submit says so, and upload makes a new one without NEW=1.
+    codabench_site.django(f"from competitions.models import Competition; Competition.objects.filter(pk={live['competition']}).delete()")
+    gone = make(live_bundle, "submit", token=token)
+    assert gone.returncode != 0
+    assert f"competition {live['competition']}, where `make upload` put this bundle, is no longer on {url}" in gone.stderr
+    again = make(live_bundle, "upload", f"CODABENCH={url}", token=token)
+    assert again.returncode == 0, output(again)
+    assert f"Competition {live['competition']}, made from this bundle before, is no longer on {url}" in again.stderr
+    assert json.loads(record.read_text())[url]["competition"] != live["competition"]

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import re
+import socket
 import ssl
 import sys
 import time
@@ -36,8 +39,16 @@ BLOCK = 1 << 20
 FILE_NAME_MAX, NAME_MAX = 64, 255  # Data.file_name and Data.name (src/apps/datasets/models.py)
 
 
+TOKEN_VARIABLE = "CODABENCH_TOKEN"
+SITE_PAGE = re.compile(r"/(competitions|api|datasets|profiles|forums|submissions|queues|server_status)(/.*)?$")
+
+
 class CodabenchError(Exception):
     """One line for the organizer: what went wrong and the fix."""
+
+
+class NotFound(CodabenchError):
+    """Codabench answered 404: the thing is not there (deleted, or another site's)."""
 
 
 class MaybeSent(CodabenchError):
@@ -45,14 +56,21 @@ class MaybeSent(CodabenchError):
 
 
 def normalize_server(server: str) -> str:
-    """"codabench.org/" -> "https://codabench.org"; refuses what is not an http(s) address."""
+    """"codabench.org/" -> "https://codabench.org"; a pasted page address keeps its site only; refuses what is not
+    an http(s) address."""
     server = (server or DEFAULT_SERVER).strip()
     if "://" not in server:
         server = "https://" + server
     parts = urllib.parse.urlsplit(server)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CodabenchError(f"CODABENCH={server!r} is not a Codabench address: give one like {DEFAULT_SERVER}")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    path = SITE_PAGE.sub("", parts.path).rstrip("/")  # .../competitions/12/ -> the site
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def login_hint(server: str) -> str:
+    """The make login command for `server`."""
+    return "`make login`" if server == DEFAULT_SERVER else f"`make login CODABENCH={server}`"
 
 
 class _Progress:
@@ -125,9 +143,14 @@ class Codabench:
             try:
                 connection.connect()
             except ssl.SSLError as error:
-                raise CodabenchError(
-                    f"TLS error talking to {where}: {_describe(error)}: check the address (CODABENCH=), the clock and "
-                    f"this machine's certificates (a proxy that inspects TLS needs its certificate installed)") from None
+                plain = "WRONG_VERSION_NUMBER" in str(error) or "wrong version number" in str(error)
+                fix = (f"this site may not speak TLS: try CODABENCH=http://{where}" if plain else
+                       "check the address (CODABENCH=), the clock and this machine's certificates (a proxy that "
+                       "inspects TLS needs its certificate installed)")
+                raise CodabenchError(f"TLS error talking to {where}: {_describe(error)}: {fix}") from None
+            except socket.gaierror as error:  # no such host: trying again will not help
+                raise CodabenchError(f"cannot find the host of {where} ({_describe(error)}): check the address "
+                                     f"(CODABENCH=) and this machine's network") from None
             except (OSError, http.client.HTTPException) as error:
                 raise ConnectionError(f"cannot connect to {where}: {_describe(error)}") from None
             try:
@@ -212,11 +235,12 @@ class Codabench:
     def refusal(self, method: str, path: str, status: int, data: bytes) -> CodabenchError:
         text = _codabench_text(data)
         if status in (401, 403) and text in ("Invalid token.", "Authentication credentials were not provided."):
-            return CodabenchError(f"{self.server} refused the API token ({text}): run `make login` for a new one, "
-                                  f"or set CODABENCH_TOKEN to a token of this site")
+            if os.environ.get(TOKEN_VARIABLE, "").strip():
+                return CodabenchError(f"{self.server} refused the API token in {TOKEN_VARIABLE} ({text}): set it to a "
+                                      f"token of this site, or unset it to use the one {login_hint(self.server)} keeps")
+            return CodabenchError(f"{self.server} refused the API token ({text}): {login_hint(self.server)} for a new one")
         if status == 404:
-            return CodabenchError(f"{self.server} has no {path} (HTTP 404){': ' + text if text else ''}: is CODABENCH= "
-                                  f"the site this bundle was uploaded to, and was it deleted there?")
+            return NotFound(f"{self.server} has no {path} (HTTP 404{': ' + text.rstrip('.') if text else ''})")
         return CodabenchError(f"{self.server} refused {method} {path} (HTTP {status}): {text or 'no reason given'}")
 
     def put_file(self, url: str, path: Path, label: str) -> None:

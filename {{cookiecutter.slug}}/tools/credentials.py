@@ -1,6 +1,8 @@
 """Codabench API tokens: where `make upload`, `make submit` and `make leaderboard` find one, and `make login`.
 
     python tools/credentials.py login [--server URL] [--username NAME] [--password-stdin]
+    make login [CODABENCH=URL]                               # asks the username and the password
+    echo "$PASSWORD" | make login CODABENCH_USERNAME=name     # no terminal: the password from standard input
 
 A token is looked for, in order, in the environment variable CODABENCH_TOKEN (a CI secret, say) and in
 tokens.json in the user's config folder ($XDG_CONFIG_HOME/codabench, else ~/.config/codabench), one per
@@ -21,9 +23,9 @@ import stat
 import sys
 from pathlib import Path
 
-from codabench_client import DEFAULT_SERVER, Codabench, CodabenchError, normalize_server
+from codabench_client import DEFAULT_SERVER, TOKEN_VARIABLE, Codabench, CodabenchError, login_hint, normalize_server
 
-ENVIRONMENT = "CODABENCH_TOKEN"
+ENVIRONMENT = TOKEN_VARIABLE
 
 
 def tokens_file() -> Path:
@@ -31,12 +33,13 @@ def tokens_file() -> Path:
     return Path(base) / "codabench" / "tokens.json"
 
 
-def _read_tokens(path: Path) -> dict:
+def _read_tokens(path: Path, *, replacing: bool = False) -> dict:
+    """The tokens file's contents; one others can read is refused, unless it is about to be replaced owner-only."""
     if not path.is_file():
         return {}
-    if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise CodabenchError(f"{path} can be read by other users, so it is not used: `chmod 600 {path}`, "
-                             f"then run the command again (or `make login` for a new token)")
+    if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO) and not replacing:
+        raise CodabenchError(f"{path} can be read by other users, so it is not used: `chmod 600 {path}`, then run the "
+                             f"command again (`make login` also rewrites it owner-only)")
     try:
         tokens = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -55,8 +58,7 @@ def find_token(server: str) -> str:
     token = _read_tokens(path).get(server)
     if isinstance(token, str) and token.strip():
         return token.strip()
-    where = "" if server == DEFAULT_SERVER else f" CODABENCH={server}"
-    raise CodabenchError(f"no Codabench API token for {server}: run `make login{where}` once (it asks your "
+    raise CodabenchError(f"no Codabench API token for {server}: run {login_hint(server)} once (it asks your "
                          f"username and password), or set {ENVIRONMENT}")
 
 
@@ -64,7 +66,7 @@ def save_token(server: str, token: str) -> Path:
     """Write the token for `server` to the tokens file, owner-only, replacing the file in one step."""
     path = tokens_file()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tokens = _read_tokens(path)
+    tokens = _read_tokens(path, replacing=True)
     tokens[server] = token
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -97,20 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["login"])
     parser.add_argument("--server", default=os.environ.get("MK_CODABENCH") or DEFAULT_SERVER,
                         help=f"the Codabench site (default: {DEFAULT_SERVER})")
-    parser.add_argument("--username", help="your Codabench username (asked when not given)")
-    parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    parser.add_argument("--username", default=os.environ.get("MK_CODABENCH_USERNAME") or os.environ.get("CODABENCH_USERNAME") or None,
+                        help="your Codabench username (asked when not given)")
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input (the default without a terminal)")
     args = parser.parse_args(argv)
     try:
         server = normalize_server(args.server)
-        if args.password_stdin:
+        username = (args.username or "").strip()
+        if args.password_stdin or not sys.stdin.isatty():
+            if not username:
+                raise CodabenchError("without a terminal, make login reads the password from standard input and needs "
+                                     "the username: echo \"$PASSWORD\" | make login CODABENCH_USERNAME=name")
             password = sys.stdin.readline().rstrip("\r\n")
-            username = args.username
         else:
-            if not sys.stdin.isatty():
-                raise CodabenchError("make login asks for a password and needs a terminal: run it in one, or pass "
-                                     "the password on standard input with --password-stdin")
-            username = args.username or input(f"Codabench username at {server}: ").strip()
-            password = getpass.getpass(f"Password for {username}: ")
+            username = username or input(f"Codabench username at {server}: ").strip()
+            if not username:
+                raise CodabenchError("no username given: nothing was changed")
+            password = getpass.getpass(f"Password for {username} at {server}: ")
         if not username or not password:
             raise CodabenchError("a username and a password are needed: nothing was changed")
         path = login(server, username, password)

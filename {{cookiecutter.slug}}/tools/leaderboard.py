@@ -28,32 +28,41 @@ def score_text(value) -> str:
         return str(value)
 
 
+def padded(value, precision) -> str:
+    """Codabench's score, already rounded to its column's precision, with that many decimals (1.0 -> 1.0000)."""
+    try:
+        return f"{float(value):.{int(precision)}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def leaderboard_rows(client: Codabench, phase: int) -> tuple[dict, list[dict]]:
     """(the board as Codabench answers it, rows: rank, owner, ids, created, {column label: score})."""
     board = client.get(f"/api/phases/{phase}/get_leaderboard/")
     tasks = board.get("tasks") or []
     several = len(tasks) > 1
-    labels = {}
+    labels, precision = {}, {}
     for task in tasks:
         for column in task.get("columns", []):
             if not column.get("hidden"):
                 title = column.get("title") or column.get("key")
                 labels[(task["id"], column["index"])] = f"{task['name']}: {title}" if several else title
+                precision[(task["id"], column["index"])] = column.get("precision", 2)
+    board["labels"] = list(labels.values())
     rows = []
     for rank, entry in enumerate(board.get("submissions") or [], start=1):
         scores = {label: "" for label in labels.values()}
         for score in entry.get("scores", []):
-            label = labels.get((score.get("task_id"), score.get("index")))
-            if label:
-                scores[label] = score.get("score")
+            where = (score.get("task_id"), score.get("index"))
+            if where in labels:
+                scores[labels[where]] = padded(score.get("score"), precision[where])
         ids = [entry["id"]] + [result["id"] for result in entry.get("detailed_results") or []]
         rows.append({"rank": rank, "owner": entry.get("owner"), "ids": ids, "created": entry.get("created_when", ""),
                      "scores": scores})
     return board, rows
 
 
-def table(rows: list[dict]) -> str:
-    labels = list(rows[0]["scores"]) if rows else []
+def table(labels: list[str], rows: list[dict]) -> str:
     lines = [["#", "participant", *labels, "submitted"]]
     for row in rows:
         lines.append([str(row["rank"]), str(row["owner"]), *(str(row["scores"][label]) for label in labels),
@@ -77,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                                                               args.phase)
         board, rows = leaderboard_rows(client, phase["id"])
         if args.csv:
-            labels = list(rows[0]["scores"]) if rows else []
+            labels = board["labels"]
             partial = args.csv.with_name(f".{args.csv.name}.partial")
             with partial.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
@@ -94,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{board.get('title') or 'Leaderboard'}: {args.phase} of competition {competition} "
           f"({client.server}/competitions/{competition}/), {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
-    print(table(rows) if rows else "  (no submission on it yet)")
+    print(table(board["labels"], rows) if rows else "  (no submission on it yet)")
     if args.csv:
         print(f"Wrote {args.csv}")
     return 0

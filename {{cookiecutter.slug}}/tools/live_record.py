@@ -1,12 +1,14 @@
 """Where this bundle is live: .codabench/live.json, written by `make upload`, read by submit and leaderboard.
 
     {"https://www.codabench.org": {"competition": 12, "url": ".../competitions/12/", "phases": {"Development": 30},
-                                   "bundle_sha256": "...", "uploaded": "2026-12-03T12:00:00Z", "state": "live"}}
+                                   "bundle_sha256": "...", "uploaded": "2026-12-03T12:00:00Z",
+                                   "pending": {"status_id": 7, "bundle_sha256": "...", "uploaded": "..."}}}
 
-One entry per Codabench site. `state` is "unpacking" from the moment Codabench took the bundle until
-it answered, so that a command stopped meanwhile resumes the wait instead of uploading again, then
-"live". The folder is git-ignored and never zipped (make_bundle ships only what competition.yaml
-names); it holds no token.
+One entry per Codabench site: the competition made from the bundle, and `pending` from the moment
+Codabench took an upload until it answered, so that a command stopped meanwhile resumes the wait
+instead of uploading again (a refused upload removes `pending` and keeps the competition). The
+folder is git-ignored and never zipped (make_bundle ships only what competition.yaml names); it
+holds no token.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 from pathlib import Path
 
 from bundle import ROOT
-from codabench_client import DEFAULT_SERVER, Codabench, CodabenchError, normalize_server
+from codabench_client import DEFAULT_SERVER, Codabench, CodabenchError, NotFound, normalize_server
 
 RECORD = ROOT / ".codabench" / "live.json"
 
@@ -58,10 +60,13 @@ def server_for(given: str | None, path: Path = RECORD) -> str:
 
 def live_entry(server: str, path: Path = RECORD) -> dict:
     """The entry of a competition Codabench created on `server`, or a CodabenchError saying to upload first."""
-    entry = read(path).get(server)
+    record = read(path)
+    entry = record.get(server)
     if not entry or not entry.get("competition"):
-        state = f" (its upload is still {entry['state']}: run `make upload` to wait for it)" if entry else ""
-        raise CodabenchError(f"this bundle has no competition on {server} yet{state}: `make upload` creates it "
+        elsewhere = [site for site, other in record.items() if site != server and other.get("competition")]
+        where = f" (it is live on {', '.join(elsewhere)}: CODABENCH= that)" if elsewhere else ""
+        pending = " (its upload is still being unpacked: run `make upload` to wait for it)" if entry else ""
+        raise CodabenchError(f"this bundle has no competition on {server} yet{pending}{where}: `make upload` creates it "
                              f"(or name one with COMPETITION=id)")
     return entry
 
@@ -76,12 +81,21 @@ def sha256(path: Path) -> str:
 
 def competition_and_phase(client: Codabench, competition: int | None, phase_name: str) -> tuple[int, dict]:
     """(competition id, the phase named `phase_name` as Codabench has it): the recorded competition by default."""
-    if competition is None:
+    recorded = competition is None
+    if recorded:
         competition = live_entry(client.server)["competition"]
-    phases = client.get(f"/api/competitions/{competition}/")["phases"]
-    for phase in phases:
-        if phase["name"] == phase_name:
-            return competition, phase
+    try:
+        phases = client.get(f"/api/competitions/{competition}/")["phases"]
+    except NotFound:
+        if recorded:
+            raise CodabenchError(f"competition {competition}, where `make upload` put this bundle, is no longer on "
+                                 f"{client.server} (deleted there?): `make upload NEW=1` makes a new one") from None
+        raise CodabenchError(f"{client.server} has no competition {competition} that this account may see: check "
+                             f"COMPETITION= (the number in its address)") from None
+    matches = [phase for phase in phases if phase["name"] == phase_name] or [
+        phase for phase in phases if phase["name"].casefold() == phase_name.strip().casefold()]
+    if len(matches) == 1:
+        return competition, matches[0]
     names = ", ".join(phase["name"] for phase in phases)
     raise CodabenchError(f"competition {competition} has no phase {phase_name!r}: PHASE= one of {names}")
 

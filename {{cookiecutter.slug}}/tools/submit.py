@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import live_record
@@ -44,7 +45,7 @@ def baseline_folder(root: Path = ROOT) -> Path:
     return root / "starting_kit" / submission_names(root)[0]
 
 
-def submission_zip(given: str | None, scratch: Path) -> Path:
+def submission_zip(given: str | None, scratch: Path, variable: str = "SUBMISSION") -> Path:
     """The zip to send for SUBMISSION (baseline when empty): a zip as it is, a folder zipped with its files at the root."""
     if not given or given == "baseline":
         folder = baseline_folder()
@@ -56,10 +57,16 @@ def submission_zip(given: str | None, scratch: Path) -> Path:
             folder = Path.cwd() / folder
         if folder.is_file():
             if folder.suffix.lower() != ".zip":
-                raise CodabenchError(f"SUBMISSION={given} is a file but not a .zip: give a zip or a folder")
+                raise CodabenchError(f"{variable}={given} is a file but not a .zip: give a zip or a folder (or baseline)")
+            try:
+                with zipfile.ZipFile(folder) as archive:
+                    if not any(not name.endswith("/") for name in archive.namelist()):
+                        raise CodabenchError(f"{variable}={given} is an empty zip")
+            except (zipfile.BadZipFile, OSError) as error:
+                raise CodabenchError(f"{variable}={given} is not a zip Codabench can open ({error})") from None
             return folder
         if not folder.is_dir():
-            raise CodabenchError(f"SUBMISSION={given}: no such file or folder (looked for {folder})")
+            raise CodabenchError(f"{variable}={given}: no such file or folder (looked for {folder}; or baseline)")
     target = zip_folder(folder, scratch / f"{folder.name}.zip", skip=("expected_error.txt",))
     if target.stat().st_size <= 22:  # an empty zip: its end record only
         raise CodabenchError(f"{folder} holds no files to submit")

@@ -20,12 +20,13 @@ import argparse
 import datetime
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import live_record
 from bundle import ROOT
-from codabench_client import DEFAULT_SERVER, Codabench, CodabenchError, MaybeSent, normalize_server
+from codabench_client import DEFAULT_SERVER, Codabench, CodabenchError, MaybeSent, NotFound, normalize_server
 from credentials import find_token
 from file_rules import human
 
@@ -52,13 +53,11 @@ def my_competition_ids(client: Codabench) -> set[int]:
     return {row["id"] for row in rows}
 
 
-def refuse_second(entry: dict, digest: str) -> CodabenchError:
-    same = entry.get("bundle_sha256") == digest
-    made_from = "this same bundle" if same else "an earlier version of this bundle"
-    return CodabenchError(f"competition {entry['competition']} ({entry['url']}) was already made from {made_from}, and "
-                          f"Codabench makes a new competition for every upload: nothing was uploaded. To make another "
-                          f"one, `make upload NEW=1` (then delete the old one on the site if you no longer want it); "
-                          f"to change the live one, edit it on the site")
+def refuse_second(entry: dict) -> CodabenchError:
+    return CodabenchError(f"competition {entry['competition']} ({entry['url']}) was already made from this bundle on "
+                          f"{entry.get('uploaded', '?')[:10]}, and Codabench makes a new competition for every upload: "
+                          f"nothing was uploaded. To make another one, `make upload NEW=1` (the old one stays: delete "
+                          f"it on the site if you no longer want it); to change the live one, edit it on the site")
 
 
 def wait_for_unpacking(client: Codabench, status_id: int, timeout: float) -> int:
@@ -94,54 +93,78 @@ def look_for_lost_completion(client: Codabench, before: set[int], title: str) ->
     return None
 
 
+def still_there(client: Codabench, competition: int) -> bool:
+    try:
+        client.get(f"/api/competitions/{competition}/")
+    except NotFound:
+        return False
+    return True
+
+
 def upload(server: str, bundle: Path, *, new: bool = False, timeout: float = UNPACK_TIMEOUT) -> dict:
     """Upload `bundle` to `server` (or resume an unfinished upload of it) and record the competition: its entry."""
     if not bundle.is_file():
         raise CodabenchError(f"no {bundle}: `make upload` builds it (or `make bundle`)")
     client = Codabench(server, find_token(server), say=say)
     digest = live_record.sha256(bundle)
-    entry = live_record.read().get(client.server)
-    if entry and entry.get("state") == "live" and not new:
-        raise refuse_second(entry, digest)
-    from bundle import (
-        load_competition,  # only now: a missing competition.yaml is make bundle's to report
-    )
-
-    title = str(load_competition(ROOT).get("title", ""))
-    if entry and entry.get("state") == "unpacking" and entry.get("bundle_sha256") == digest and not new:
-        say(f"Resuming the wait for the upload of {bundle.name} to {client.server} (creation status {entry['status_id']})")
-        status_id = entry["status_id"]
+    record = live_record.read()
+    entry = record.get(client.server) or {}
+    pending = entry.get("pending") or {}
+    if pending.get("bundle_sha256") == digest:
+        say(f"Resuming the wait for the upload of {bundle.name} to {client.server} "
+            f"(creation status {pending['status_id']})")
+        status_id = pending["status_id"]
     else:
-        say(f"Uploading {bundle.name} ({human(bundle.stat().st_size)}) to {client.server}")
-        started = time.monotonic()
-        before = my_competition_ids(client)
-        name = f"{title} bundle {digest[:8]} {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S}"
-        try:
-            _key, answer = client.upload_file(bundle, "competition_bundle", name)
-            status_id = int(answer["status_id"])
-        except MaybeSent:
-            competition = look_for_lost_completion(client, before, title)
-            if competition is None:
-                raise CodabenchError(f"the upload's completion got no answer and no new competition appeared in "
-                                     f"{EVIDENCE_WAIT} s: look at {client.server}/competitions/management/ before "
-                                     f"uploading again (`make upload NEW=1`); nothing else was done") from None
-            return record_live(client, competition, digest)
-        live_record.write(client.server, {"state": "unpacking", "status_id": status_id, "bundle_sha256": digest,
-                                          "uploaded": _now()})
-        say(f"  uploaded in {time.monotonic() - started:.1f} s; Codabench is unpacking it")
+        if entry.get("competition"):
+            if not still_there(client, entry["competition"]):
+                say(f"Competition {entry['competition']}, made from this bundle before, is no longer on {client.server}")
+                entry = {}
+            elif not new:
+                raise refuse_second(entry)
+        for site, other in record.items():
+            if site != client.server and other.get("bundle_sha256") == digest:
+                say(f"(This same bundle is also competition {other.get('competition')} on {site}.)")
+        status_id = send(client, bundle, digest)
+        if isinstance(status_id, dict):  # the completion's answer was lost, and the competition was found
+            return status_id
+        live_record.write(client.server, {**entry, "pending": {"status_id": status_id, "bundle_sha256": digest,
+                                                               "uploaded": _now()}})
     started = time.monotonic()
     try:
         competition = wait_for_unpacking(client, status_id, timeout)
     except CodabenchError as error:
-        if str(error).startswith("Codabench could not create"):
-            live_record.write(client.server, None)  # nothing was made: Codabench deleted the upload
+        if str(error).startswith("Codabench could not create"):  # nothing was made: forget the upload, keep the rest
+            kept = {key: value for key, value in entry.items() if key != "pending"}
+            live_record.write(client.server, kept or None)
         raise
     say(f"  unpacked in {time.monotonic() - started:.1f} s")
     return record_live(client, competition, digest)
 
 
+def send(client: Codabench, bundle: Path, digest: str) -> int | dict:
+    """Upload the zip: the creation status id to wait on, or (answer lost, competition found) its recorded entry."""
+    from bundle import load_competition  # only now: a missing competition.yaml is make bundle's to report
+
+    title = str(load_competition(ROOT).get("title", ""))
+    say(f"Uploading {bundle.name} ({human(bundle.stat().st_size)}) to {client.server}")
+    started = time.monotonic()
+    before = my_competition_ids(client)
+    name = f"{title} bundle {digest[:8]} {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S}"
+    try:
+        _key, answer = client.upload_file(bundle, "competition_bundle", name)
+    except MaybeSent:
+        competition = look_for_lost_completion(client, before, title)
+        if competition is None:
+            raise CodabenchError(f"the upload's completion got no answer and no new competition appeared in "
+                                 f"{EVIDENCE_WAIT} s: look at {client.server}/competitions/management/ before "
+                                 f"uploading again (`make upload NEW=1`); nothing else was done") from None
+        return record_live(client, competition, digest)
+    say(f"  uploaded in {time.monotonic() - started:.1f} s; Codabench is unpacking it")
+    return int(answer["status_id"])
+
+
 def record_live(client: Codabench, competition: int, digest: str) -> dict:
-    entry = {"state": "live", "competition": competition, "url": competition_url(client.server, competition),
+    entry = {"competition": competition, "url": competition_url(client.server, competition),
              "phases": phases_of(client, competition), "bundle_sha256": digest, "uploaded": _now()}
     live_record.write(client.server, entry)
     return entry
@@ -151,26 +174,52 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def check(server: str, new: bool, submit: str | None, phase: str) -> None:
+    """What can be refused before the bundle is built: the token, SUBMIT and PHASE, a second upload without NEW."""
+    from bundle import load_competition
+
+    client = Codabench(server, find_token(server), say=say)
+    if submit:
+        from submit import submission_zip
+
+        with tempfile.TemporaryDirectory(prefix="codabench-check-") as scratch:
+            submission_zip(submit, Path(scratch), variable="SUBMIT")
+        phases = [str(declared.get("name")) for declared in load_competition(ROOT).get("phases") or []]
+        if phase.strip().casefold() not in {name.casefold() for name in phases}:
+            raise CodabenchError(f"competition.yaml has no phase {phase!r} to submit to: PHASE= one of {', '.join(phases)}")
+    entry = live_record.read().get(client.server) or {}
+    if entry.get("competition") and not new and not entry.get("pending") and still_there(client, entry["competition"]):
+        raise refuse_second(entry)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", default=os.environ.get("MK_CODABENCH") or None,
                         help="the Codabench site (default: https://www.codabench.org)")
     parser.add_argument("--bundle", type=Path, default=ROOT / "dist" / "bundle.zip")
-    parser.add_argument("--new", action="store_true", default=bool(os.environ.get("MK_NEW")),
+    parser.add_argument("--new", action="store_true", default=yes(os.environ.get("MK_NEW")),
                         help="upload even though this site already has a competition from this bundle")
     parser.add_argument("--submit", default=os.environ.get("MK_SUBMIT") or None,
                         help="then submit this (baseline, or a folder or zip) to --phase")
     parser.add_argument("--phase", default=os.environ.get("MK_PHASE") or "Development")
     parser.add_argument("--timeout", type=float, default=UNPACK_TIMEOUT, help="seconds to wait for the unpacking")
+    parser.add_argument("--check", action="store_true", help="only check what can be refused before the bundle is built")
     args = parser.parse_args(argv)
+    server = DEFAULT_SERVER
     try:
         server = normalize_server(args.server) if args.server else DEFAULT_SERVER
+        if args.check:
+            check(server, args.new, args.submit, args.phase)
+            return 0
         entry = upload(server, args.bundle, new=args.new, timeout=args.timeout)
     except CodabenchError as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nERROR: stopped; `make upload` again resumes an upload Codabench already took", file=sys.stderr)
+        pending = (live_record.read().get(server) or {}).get("pending")
+        print("\nERROR: stopped; " + ("Codabench took the bundle: `make upload` again waits for it (nothing is sent twice)"
+                                      if pending else "Codabench had not taken the bundle: nothing was created"),
+              file=sys.stderr)
         return 1
     phases = ", ".join(f"{name} (id {phase})" for name, phase in entry["phases"].items())
     print(f"Competition {entry['competition']} is on Codabench: {entry['url']}")
@@ -179,8 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.submit:
         from submit import submit_and_report
 
-        return submit_and_report(server, args.submit, args.phase)
+        if submit_and_report(server, args.submit, args.phase) != 0:
+            print(f"The competition is live all the same; submit again with `make submit` "
+                  f"(SUBMISSION={args.submit} PHASE={args.phase}).", file=sys.stderr)
+            return 1
     return 0
+
+
+def yes(value: str | None) -> bool:
+    """NEW=1, yes, true: yes; empty, 0, no, false: no."""
+    return (value or "").strip().lower() not in ("", "0", "no", "false", "off")
 
 
 if __name__ == "__main__":
