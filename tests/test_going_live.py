@@ -83,7 +83,7 @@ def test_a_request_whose_answer_is_lost_is_sent_once_unless_it_is_harmless_to_re
         with pytest.raises(client_module.MaybeSent):
             client.call("POST", "/api/submissions/", {"phase": 1}, repeatable=False)
         assert listener.connections == 1
-        with pytest.raises(client_module.MaybeSent):
+        with pytest.raises(client_module.CodabenchError, match=f"tried {client_module.TRIES} times"):
             client.get("/api/competitions/1/")
         assert listener.connections == 1 + client_module.TRIES
         assert len(said) == client_module.TRIES - 1 and all("trying again" in line for line in said)
@@ -160,6 +160,52 @@ def test_a_proxy_from_the_environment_is_used(client_module, monkeypatch):
         assert heads[1].startswith(b"CONNECT codabench.invalid:443 HTTP/1.")
     finally:
         proxy.close()
+
+
+def test_a_redirect_is_not_followed_and_names_the_site(client_module):
+    def answer(connection):
+        read_request(connection)
+        connection.sendall(b"HTTP/1.1 301 Moved\r\nLocation: https://codabench.example/api/x/\r\nContent-Length: 0\r\n\r\n")
+
+    listener = Listener(answer)
+    try:
+        client, _ = quiet_client(client_module, f"http://127.0.0.1:{listener.port}")
+        with pytest.raises(client_module.CodabenchError) as error:
+            client.get("/api/x/")
+        assert str(error.value) == (f"127.0.0.1:{listener.port} answered HTTP 301, sending to "
+                                    "https://codabench.example: give that site as CODABENCH=")
+        assert listener.connections == 1
+    finally:
+        listener.close()
+
+
+def test_a_storage_refusal_is_said_in_its_own_words_and_not_retried(client_module, tmp_path):
+    def answer(connection):
+        read_request(connection)
+        body = b"<Error><Code>SignatureDoesNotMatch</Code><Message>The signature did not match</Message></Error>"
+        connection.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    listener = Listener(answer)
+    archive = tmp_path / "bundle.zip"
+    archive.write_bytes(b"0" * 2_000_000)
+    try:
+        client, _ = quiet_client(client_module, "http://127.0.0.1:1")
+        with pytest.raises(client_module.CodabenchError) as error:
+            client.put_file(f"http://127.0.0.1:{listener.port}/private/bundle.zip?Signature=x", archive, "sending")
+        assert str(error.value).endswith("refused bundle.zip (HTTP 403): The signature did not match")
+        assert listener.connections == 1
+    finally:
+        listener.close()
+
+
+def test_a_token_with_a_line_break_is_refused_before_any_request(tools, monkeypatch, tmp_path):
+    import credentials
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv(TOKEN_NAME, "abc\ndef0123456789")
+    with pytest.raises(credentials.CodabenchError, match="has characters or a length no token has") as error:
+        credentials.find_token("https://www.codabench.org")
+    assert "0123456789" not in str(error.value)
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -517,7 +563,7 @@ def test_quota_and_a_slow_unpacking_are_one_line_each_and_the_wait_resumes(codab
     assert "`make upload` again waits for this same upload (nothing is sent twice)" in impatient.stderr
     resumed = upload()
     assert resumed.returncode == 0, output(resumed)
-    assert "Resuming the wait for the upload of bundle.zip" in resumed.stderr and "Uploading" not in resumed.stderr
+    assert "Resuming the wait for the upload of " in resumed.stderr and "Uploading" not in resumed.stderr
     assert count_competitions(codabench_site, yaml.safe_load((live_bundle / "competition.yaml").read_text())["title"],
                               owner="small-quota") == 1
 
@@ -581,12 +627,15 @@ def test_what_can_be_refused_is_refused_before_anything_is_made(codabench_site, 
     notzip = make(live_bundle, "submit", f"SUBMISSION={tmp_path / 'model.zip'}", token=token)
     assert notzip.returncode != 0 and "is not a zip Codabench can open" in notzip.stderr
 
-    # The competition deleted on the site: submit says so, and upload makes a new one without NEW=1.
+    # The competition deleted on the site: submit and upload say so (it may as well be another account's token),
+    # and NEW=1 makes a new one.
     codabench_site.django(f"from competitions.models import Competition; Competition.objects.filter(pk={live['competition']}).delete()")
     gone = make(live_bundle, "submit", token=token)
     assert gone.returncode != 0
     assert f"competition {live['competition']}, where `make upload` put this bundle, is no longer on {url}" in gone.stderr
-    again = make(live_bundle, "upload", f"CODABENCH={url}", token=token)
+    refused = make(live_bundle, "upload", f"CODABENCH={url}", token=token)
+    assert refused.returncode != 0 and "(deleted there, or the token is another account's)" in refused.stderr
+    assert "`make upload NEW=1` makes a new one" in refused.stderr
+    again = make(live_bundle, "upload", f"CODABENCH={url}", "NEW=1", token=token)
     assert again.returncode == 0, output(again)
-    assert f"Competition {live['competition']}, made from this bundle before, is no longer on {url}" in again.stderr
     assert json.loads(record.read_text())[url]["competition"] != live["competition"]

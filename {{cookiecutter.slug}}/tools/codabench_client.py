@@ -35,6 +35,7 @@ TRIES = 4  # a transient error is tried again up to 3 times, 2, 4 then 8 s apart
 PAUSE = 2.0
 TIMEOUT = 60.0  # seconds without a byte from the server
 TRANSIENT_STATUS = {502, 503, 504}  # a proxy in front of Codabench that could not reach it
+REDIRECT = {301, 302, 303, 307, 308}  # never followed: the token and the body would go where the answer says
 BLOCK = 1 << 20
 FILE_NAME_MAX, NAME_MAX = 64, 255  # Data.file_name and Data.name (src/apps/datasets/models.py)
 
@@ -55,6 +56,10 @@ class MaybeSent(CodabenchError):
     """The request was sent, then the connection broke before the answer: it may have been done."""
 
 
+class CompletionLost(MaybeSent):
+    """The answer to "upload completed" was lost: Codabench may be unpacking (or running) it."""
+
+
 def normalize_server(server: str) -> str:
     """"codabench.org/" -> "https://codabench.org"; a pasted page address keeps its site only; refuses what is not
     an http(s) address."""
@@ -66,6 +71,20 @@ def normalize_server(server: str) -> str:
         raise CodabenchError(f"CODABENCH={server!r} is not a Codabench address: give one like {DEFAULT_SERVER}")
     path = SITE_PAGE.sub("", parts.path).rstrip("/")  # .../competitions/12/ -> the site
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def where_to(url: str, location: str | None) -> str:
+    """The site a redirect points to ("https://host"), or "somewhere it does not say"."""
+    if not location:
+        return "somewhere it does not say"
+    parts = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def unexpected(server: str, error: Exception) -> str:
+    """The one line for an answer of a shape this client does not know (a site of another version, or not one)."""
+    return (f"ERROR: {server} answered in a shape this tool does not know ({type(error).__name__}: {error}): is "
+            f"CODABENCH= a Codabench site? If it is, the site's API has changed: please report it")
 
 
 def login_hint(server: str) -> str:
@@ -109,6 +128,7 @@ class Codabench:
     # -- one HTTP exchange -------------------------------------------------------------------------
     def _connection(self, url: str) -> tuple[http.client.HTTPConnection, str]:
         parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)  # explicit: http.client would read "::1" as ":" port 1
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -121,9 +141,9 @@ class Codabench:
                 via = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
                 connection = http.client.HTTPSConnection(via.hostname, via.port or 8080, timeout=self.timeout,
                                                          context=context, blocksize=BLOCK)
-                connection.set_tunnel(parts.hostname, parts.port or 443)
+                connection.set_tunnel(parts.hostname, port)
             else:
-                connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout,
+                connection = http.client.HTTPSConnection(parts.hostname, port, timeout=self.timeout,
                                                          context=context, blocksize=BLOCK)
         elif proxy:
             via = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
@@ -131,11 +151,11 @@ class Codabench:
                                                     blocksize=BLOCK)
             target = url
         else:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout, blocksize=BLOCK)
+            connection = http.client.HTTPConnection(parts.hostname, port, timeout=self.timeout, blocksize=BLOCK)
         return connection, target
 
-    def _exchange(self, method: str, url: str, body, headers: dict) -> tuple[int, bytes]:
-        """(status, body) of one request. Raises ConnectionError (never reached Codabench in full), MaybeSent, or
+    def _exchange(self, method: str, url: str, body, headers: dict) -> tuple[int, bytes, str | None]:
+        """(status, body, Location) of one request. Raises ConnectionError (never reached Codabench in full), MaybeSent, or
         CodabenchError (TLS)."""
         connection, target = self._connection(url)
         where = urllib.parse.urlsplit(url).netloc
@@ -156,10 +176,15 @@ class Codabench:
             try:
                 connection.request(method, target, body=body, headers=headers)
             except (OSError, http.client.HTTPException) as error:
+                try:  # a server may answer before the body is in, and close: a storage refusing the signature
+                    response = connection.getresponse()
+                    return response.status, response.read(), response.getheader("Location")
+                except (OSError, http.client.HTTPException):
+                    pass
                 raise ConnectionError(f"the connection to {where} broke while sending: {_describe(error)}") from None
             try:
                 response = connection.getresponse()
-                return response.status, response.read()
+                return response.status, response.read(), response.getheader("Location")
             except (OSError, http.client.HTTPException) as error:
                 raise MaybeSent(f"{where} did not answer {method} {urllib.parse.urlsplit(url).path}: "
                                 f"{_describe(error)}") from None
@@ -172,10 +197,13 @@ class Codabench:
         for attempt in range(1, self.tries + 1):
             last = attempt == self.tries
             try:
-                status, data = self._exchange(method, url, body_from(), headers)
-            except MaybeSent:
-                if not repeatable or last:
+                status, data, location = self._exchange(method, url, body_from(), headers)
+            except MaybeSent as error:
+                if not repeatable:
                     raise
+                if last:
+                    raise CodabenchError(f"{error} (tried {self.tries} times): check the address (CODABENCH=) and "
+                                         f"this machine's network, then run the command again") from None
                 problem = "no answer"
             except ConnectionError as error:
                 if last:
@@ -183,6 +211,9 @@ class Codabench:
                                          f"this machine's network, then run the command again") from None
                 problem = str(error)
             else:
+                if status in REDIRECT:
+                    raise CodabenchError(f"{urllib.parse.urlsplit(url).netloc} answered HTTP {status}, sending to "
+                                         f"{where_to(url, location)}: give that site as CODABENCH=")
                 if status not in TRANSIENT_STATUS or last:
                     return status, data
                 if not repeatable:
@@ -267,30 +298,45 @@ class Codabench:
             raise CodabenchError(f"the storage behind {self.server} refused {path.name} (HTTP {status}): "
                                  f"{_codabench_text(data)[:300] or 'no reason given'}")
 
+    @staticmethod
+    def sent_name(path: Path) -> str:
+        """The file's name as Codabench keeps it: cut to its field's 64 characters."""
+        return path.name if len(path.name) <= FILE_NAME_MAX else path.stem[:FILE_NAME_MAX - 4] + path.suffix[:4]
+
     def create_dataset(self, path: Path, kind: str, name: str) -> tuple[str, str]:
         """(key, signed upload URL) of a new dataset of type `kind` for the file at `path`."""
-        file_name = path.name if len(path.name) <= FILE_NAME_MAX else path.stem[:FILE_NAME_MAX - 4] + path.suffix[:4]
+        file_name = self.sent_name(path)
         payload = {"name": name[:NAME_MAX], "type": kind, "request_sassy_file_name": file_name, "file_name": file_name,
                    "file_size": path.stat().st_size}
         answer = self.call("POST", "/api/datasets/", payload, repeatable=False, ok=(201,))
         return answer["key"], answer["sassy_url"]
 
-    def upload_file(self, path: Path, kind: str, name: str) -> tuple[str, dict]:
+    def upload_file(self, path: Path, kind: str, name: str, before_completion: Callable[[str], None] | None = None
+                    ) -> tuple[str, dict]:
         """Create the dataset, PUT the file, mark it completed: (key, the completion's answer).
 
         The dataset's creation and its completion each create something on the site; when their answer is lost
         they are not repeated blindly: a lost creation is made again under a new name (the first, if it was made,
-        is an empty dataset the site never uses), and a lost completion raises MaybeSent for the caller to check.
+        is an empty dataset the site never uses), and a lost completion raises CompletionLost for the caller to
+        check. `before_completion(key)` runs just before the completion is asked for (to record it).
         """
         self.say(f"  creating the upload on {self.server}")
         try:
             key, url = self.create_dataset(path, kind, name)
         except MaybeSent:
             self.say("  no answer to the upload's creation: making a new one under another name")
-            key, url = self.create_dataset(path, kind, f"{name} (retry {int(time.time())})")
+            try:
+                key, url = self.create_dataset(path, kind, f"{name} (retry {int(time.time())})")
+            except MaybeSent as error:
+                raise CodabenchError(f"{error}, twice: nothing was uploaded; run the command again later") from None
         self.put_file(url, path, f"sending {path.name}")
         self.say(f"  sent {path.name} ({human(path.stat().st_size)})")
-        return key, self.call("PUT", f"/api/datasets/completed/{key}/", repeatable=False)
+        if before_completion:
+            before_completion(key)
+        try:
+            return key, self.call("PUT", f"/api/datasets/completed/{key}/", repeatable=False)
+        except MaybeSent as error:
+            raise CompletionLost(str(error)) from None
 
 
 def _codabench_text(data: bytes) -> str:

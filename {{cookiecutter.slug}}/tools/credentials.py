@@ -19,6 +19,7 @@ import argparse
 import getpass
 import json
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -28,9 +29,21 @@ from codabench_client import DEFAULT_SERVER, TOKEN_VARIABLE, Codabench, Codabenc
 ENVIRONMENT = TOKEN_VARIABLE
 
 
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9._~+/=-]{1,512}$")  # DRF's are 40 hex digits
+
+
 def tokens_file() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):  # the XDG rule: a relative one is ignored (it would put tokens in the bundle)
+        base = Path.home() / ".config"
     return Path(base) / "codabench" / "tokens.json"
+
+
+def _shaped(token: str, where: str) -> str:
+    if not TOKEN_SHAPE.match(token):
+        raise CodabenchError(f"the API token in {where} has characters or a length no token has (a space, a quote, a "
+                             f"line break?): set it again from {login_hint(DEFAULT_SERVER).strip('`')} or the site")
+    return token
 
 
 def _read_tokens(path: Path, *, replacing: bool = False) -> dict:
@@ -53,11 +66,11 @@ def find_token(server: str) -> str:
     """The API token for `server`: from $CODABENCH_TOKEN, else the tokens file; CodabenchError naming the fix."""
     token = os.environ.get(ENVIRONMENT, "").strip()
     if token:
-        return token
+        return _shaped(token, ENVIRONMENT)
     path = tokens_file()
     token = _read_tokens(path).get(server)
     if isinstance(token, str) and token.strip():
-        return token.strip()
+        return _shaped(token.strip(), str(path))
     raise CodabenchError(f"no Codabench API token for {server}: run {login_hint(server)} once (it asks your "
                          f"username and password), or set {ENVIRONMENT}")
 
@@ -88,7 +101,7 @@ def login(server: str, username: str, password: str) -> Path:
                                  f"login page (an account made with GitHub or Google needs a password: "
                                  f"\"Forgot password\")") from None
         raise
-    token = (answer or {}).get("token")
+    token = answer.get("token") if isinstance(answer, dict) else None
     if not isinstance(token, str) or not token:
         raise CodabenchError(f"{client.server} gave no token: is CODABENCH= the address of a Codabench site?")
     return save_token(client.server, token)
@@ -125,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except (KeyboardInterrupt, EOFError):
         print("\nERROR: stopped: nothing was changed", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"ERROR: cannot write {error.filename or 'the tokens file'}: {error.strerror}: nothing was changed",
+              file=sys.stderr)
         return 1
     print(f"Logged in to {server} as {username}: its API token is in {path} (readable by you only). "
           f"make upload, submit and leaderboard use it.")

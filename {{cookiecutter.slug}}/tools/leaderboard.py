@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import live_record
-from codabench_client import Codabench, CodabenchError
+from codabench_client import Codabench, CodabenchError, unexpected
 from credentials import find_token
 
 
@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as error:
         print(f"ERROR: cannot write {args.csv}: {error.strerror}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nERROR: stopped", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        print(unexpected(args.server or "the site", error), file=sys.stderr)
         return 1
     print(f"{board.get('title') or 'Leaderboard'}: {args.phase} of competition {competition} "
           f"({client.server}/competitions/{competition}/), {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")

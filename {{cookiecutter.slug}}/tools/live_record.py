@@ -32,7 +32,10 @@ def read(path: Path = RECORD) -> dict:
     except (OSError, ValueError) as error:
         raise CodabenchError(f"{path} is damaged ({error}): fix or delete it (deleting only forgets where the bundle "
                              f"is live; the competition stays on Codabench)") from None
-    return record if isinstance(record, dict) else {}
+    if not isinstance(record, dict) or not all(isinstance(entry, dict) for entry in record.values()):
+        raise CodabenchError(f"{path} is damaged (not a record of sites and competitions): fix or delete it (deleting "
+                             f"only forgets where the bundle is live; the competition stays on Codabench)")
+    return record
 
 
 def write(server: str, entry: dict | None, path: Path = RECORD) -> None:

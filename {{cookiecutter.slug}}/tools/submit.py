@@ -24,7 +24,7 @@ from pathlib import Path
 
 import live_record
 from bundle import ROOT
-from codabench_client import Codabench, CodabenchError, MaybeSent
+from codabench_client import Codabench, CodabenchError, MaybeSent, unexpected
 from credentials import find_token
 from leaderboard import leaderboard_rows, score_text
 from zips import zip_folder
@@ -73,24 +73,25 @@ def submission_zip(given: str | None, scratch: Path, variable: str = "SUBMISSION
     return target
 
 
-def phase_submission_ids(client: Codabench, phase: int) -> set[int]:
+def phase_submission_ids(client: Codabench, phase: int, file_name: str) -> set[int]:
+    """Ids of the phase's top submissions (not a task's child) of this file name that this account may see."""
     answer = client.get(f"/api/submissions/?phase={phase}")
     rows = answer.get("results", []) if isinstance(answer, dict) else answer
-    return {row["id"] for row in rows}
+    return {row["id"] for row in rows if not row.get("parent") and row.get("filename") == file_name}
 
 
-def create_submission(client: Codabench, phase: int, key: str) -> int:
+def create_submission(client: Codabench, phase: int, key: str, file_name: str) -> int:
     """POST the submission; when its answer was lost, look for it on the site instead of submitting twice."""
-    before = phase_submission_ids(client, phase)
+    before = phase_submission_ids(client, phase, file_name)
     try:
         return int(client.call("POST", "/api/submissions/", {"phase": phase, "data": key}, repeatable=False,
                                ok=(201,))["id"])
     except MaybeSent:
         say("  the answer to the submission was lost: looking for it on the site")
         for _ in range(15):
-            new = phase_submission_ids(client, phase) - before
-            if new:
-                return max(new)
+            new = phase_submission_ids(client, phase, file_name) - before
+            if len(new) == 1:
+                return new.pop()
             time.sleep(POLL)
         raise CodabenchError("the submission got no answer and does not appear on the phase: look at the phase's "
                              "My Submissions on the site before submitting again") from None
@@ -146,7 +147,8 @@ def submit(server: str, given: str | None, phase_name: str, *, competition: int 
         say(f"Submitting {archive.name} to {phase_name} of competition {competition} on {client.server}")
         name = f"{archive.stem} {time.strftime('%Y-%m-%d %H:%M:%S')} {os.getpid()}"
         key, _ = client.upload_file(archive, "submission", name)
-    submission = create_submission(client, phase["id"], key)
+        file_name = client.sent_name(archive)
+    submission = create_submission(client, phase["id"], key, file_name)
     say(f"  submission {submission} created; waiting for the compute worker")
     return wait_for(client, submission, wait), competition, phase
 
@@ -182,6 +184,12 @@ def submit_and_report(server: str, given: str | None, phase_name: str, competiti
         return 1
     except KeyboardInterrupt:
         print("\nERROR: stopped waiting; a submission already created goes on (make leaderboard)", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"ERROR: {error.filename or 'a file'}: {error.strerror}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        print(unexpected(server, error), file=sys.stderr)
         return 1
 
 

@@ -26,7 +26,15 @@ from pathlib import Path
 
 import live_record
 from bundle import ROOT
-from codabench_client import DEFAULT_SERVER, Codabench, CodabenchError, MaybeSent, NotFound, normalize_server
+from codabench_client import (
+    DEFAULT_SERVER,
+    Codabench,
+    CodabenchError,
+    CompletionLost,
+    NotFound,
+    normalize_server,
+    unexpected,
+)
 from credentials import find_token
 from file_rules import human
 
@@ -54,7 +62,7 @@ def my_competition_ids(client: Codabench) -> set[int]:
 
 
 def refuse_second(entry: dict) -> CodabenchError:
-    return CodabenchError(f"competition {entry['competition']} ({entry['url']}) was already made from this bundle on "
+    return CodabenchError(f"competition {entry['competition']} ({entry.get('url', '?')}) was already made from this bundle on "
                           f"{entry.get('uploaded', '?')[:10]}, and Codabench makes a new competition for every upload: "
                           f"nothing was uploaded. To make another one, `make upload NEW=1` (the old one stays: delete "
                           f"it on the site if you no longer want it); to change the live one, edit it on the site")
@@ -80,17 +88,24 @@ def wait_for_unpacking(client: Codabench, status_id: int, timeout: float) -> int
         time.sleep(POLL)
 
 
-def look_for_lost_completion(client: Codabench, before: set[int], title: str) -> int | None:
-    """After the answer to "upload completed" was lost: the competition it made, if one appears in a minute."""
-    say(f"  the answer to the upload's completion was lost: looking for the competition on the site for "
-        f"{EVIDENCE_WAIT} s before doing anything again")
+def look_for_lost_completion(client: Codabench, before: int, title: str) -> int | None:
+    """After the answer to "upload completed" was lost: the competition it made (an id above `before` with the
+    bundle's title, among the user's own), if one appears within a minute."""
+    say(f"  looking on the site for the competition the upload made ({EVIDENCE_WAIT} s at most) before doing anything "
+        f"again")
     deadline = time.monotonic() + EVIDENCE_WAIT
     while time.monotonic() < deadline:
-        for competition in sorted(my_competition_ids(client) - before):
+        for competition in sorted(competition for competition in my_competition_ids(client) if competition > before):
             if client.get(f"/api/competitions/{competition}/").get("title") == title:
                 return competition
         time.sleep(2 * POLL)
     return None
+
+
+def not_visible(entry: dict, server: str) -> CodabenchError:
+    return CodabenchError(f"competition {entry['competition']}, where `make upload` put this bundle, is not visible to "
+                          f"this account on {server} (deleted there, or the token is another account's): if it was "
+                          f"deleted, `make upload NEW=1` makes a new one")
 
 
 def still_there(client: Codabench, competition: int) -> bool:
@@ -101,8 +116,14 @@ def still_there(client: Codabench, competition: int) -> bool:
     return True
 
 
+def bundle_title() -> str:
+    from bundle import load_competition  # only now: a missing competition.yaml is make bundle's to report
+
+    return str(load_competition(ROOT).get("title", ""))
+
+
 def upload(server: str, bundle: Path, *, new: bool = False, timeout: float = UNPACK_TIMEOUT) -> dict:
-    """Upload `bundle` to `server` (or resume an unfinished upload of it) and record the competition: its entry."""
+    """Upload `bundle` to `server` (or resume an unfinished upload) and record the competition: its entry."""
     if not bundle.is_file():
         raise CodabenchError(f"no {bundle}: `make upload` builds it (or `make bundle`)")
     client = Codabench(server, find_token(server), say=say)
@@ -110,25 +131,33 @@ def upload(server: str, bundle: Path, *, new: bool = False, timeout: float = UNP
     record = live_record.read()
     entry = record.get(client.server) or {}
     pending = entry.get("pending") or {}
-    if pending.get("bundle_sha256") == digest:
-        say(f"Resuming the wait for the upload of {bundle.name} to {client.server} "
+    if pending and new:
+        say(f"Forgetting the unfinished upload of {pending.get('uploaded', '?')} (NEW=1): if Codabench finishes it, it "
+            f"is a competition of its own")
+        entry = {key: value for key, value in entry.items() if key != "pending"}
+        live_record.write(client.server, entry or None)
+        pending = {}
+    if pending and "status_id" not in pending:  # stopped, or its answer lost, while asking Codabench to take it
+        competition = look_for_lost_completion(client, int(pending.get("before", 0)), bundle_title())
+        if competition is None:
+            raise CodabenchError(f"the upload of {pending.get('uploaded', '?')} went unanswered and no competition "
+                                 f"from it has appeared: look at {client.server}/competitions/management/ (`make "
+                                 f"upload` looks again; `make upload NEW=1` uploads anew)")
+        return record_live(client, competition, pending.get("bundle_sha256", digest))
+    if pending:
+        say(f"Resuming the wait for the upload of {pending.get('uploaded', '?')} to {client.server} "
             f"(creation status {pending['status_id']})")
-        status_id = pending["status_id"]
+        status_id, digest = int(pending["status_id"]), pending.get("bundle_sha256", digest)
     else:
-        if entry.get("competition"):
-            if not still_there(client, entry["competition"]):
-                say(f"Competition {entry['competition']}, made from this bundle before, is no longer on {client.server}")
-                entry = {}
-            elif not new:
-                raise refuse_second(entry)
+        if entry.get("competition") and not new:
+            raise refuse_second(entry) if still_there(client, entry["competition"]) else not_visible(entry, client.server)
         for site, other in record.items():
             if site != client.server and other.get("bundle_sha256") == digest:
                 say(f"(This same bundle is also competition {other.get('competition')} on {site}.)")
-        status_id = send(client, bundle, digest)
-        if isinstance(status_id, dict):  # the completion's answer was lost, and the competition was found
-            return status_id
-        live_record.write(client.server, {**entry, "pending": {"status_id": status_id, "bundle_sha256": digest,
-                                                               "uploaded": _now()}})
+        sent = send(client, bundle, digest, entry)
+        if isinstance(sent, dict):  # the completion's answer was lost, and the competition was found
+            return sent
+        status_id = sent
     started = time.monotonic()
     try:
         competition = wait_for_unpacking(client, status_id, timeout)
@@ -141,26 +170,36 @@ def upload(server: str, bundle: Path, *, new: bool = False, timeout: float = UNP
     return record_live(client, competition, digest)
 
 
-def send(client: Codabench, bundle: Path, digest: str) -> int | dict:
-    """Upload the zip: the creation status id to wait on, or (answer lost, competition found) its recorded entry."""
-    from bundle import load_competition  # only now: a missing competition.yaml is make bundle's to report
-
-    title = str(load_competition(ROOT).get("title", ""))
+def send(client: Codabench, bundle: Path, digest: str, entry: dict) -> int | dict:
+    """Upload the zip: the creation status id to wait on, or (answer lost, competition found) its recorded entry.
+    The upload is recorded as pending before Codabench is asked to take it, so that nothing stops it being found."""
+    title = bundle_title()
     say(f"Uploading {bundle.name} ({human(bundle.stat().st_size)}) to {client.server}")
     started = time.monotonic()
-    before = my_competition_ids(client)
+    before = max(my_competition_ids(client), default=0)
     name = f"{title} bundle {digest[:8]} {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S}"
+    pending = {"bundle_sha256": digest, "before": before, "uploaded": _now()}
+
+    def remember(key: str) -> None:
+        live_record.write(client.server, {**entry, "pending": {**pending, "dataset": key}})
+
     try:
-        _key, answer = client.upload_file(bundle, "competition_bundle", name)
-    except MaybeSent:
+        key, answer = client.upload_file(bundle, "competition_bundle", name, before_completion=remember)
+    except CompletionLost:
+        say("  the answer to the upload's completion was lost")
         competition = look_for_lost_completion(client, before, title)
         if competition is None:
             raise CodabenchError(f"the upload's completion got no answer and no new competition appeared in "
-                                 f"{EVIDENCE_WAIT} s: look at {client.server}/competitions/management/ before "
-                                 f"uploading again (`make upload NEW=1`); nothing else was done") from None
+                                 f"{EVIDENCE_WAIT} s: `make upload` looks again (nothing is sent twice); look at "
+                                 f"{client.server}/competitions/management/, and `make upload NEW=1` uploads anew") from None
         return record_live(client, competition, digest)
+    status_id = answer.get("status_id") if isinstance(answer, dict) else None
+    if not isinstance(status_id, int):
+        raise CodabenchError(f"{client.server} took the upload but gave no creation status ({str(answer)[:100]}): "
+                             f"`make upload` looks for the competition it made")
+    live_record.write(client.server, {**entry, "pending": {**pending, "dataset": key, "status_id": status_id}})
     say(f"  uploaded in {time.monotonic() - started:.1f} s; Codabench is unpacking it")
-    return int(answer["status_id"])
+    return status_id
 
 
 def record_live(client: Codabench, competition: int, digest: str) -> dict:
@@ -188,8 +227,9 @@ def check(server: str, new: bool, submit: str | None, phase: str) -> None:
         if phase.strip().casefold() not in {name.casefold() for name in phases}:
             raise CodabenchError(f"competition.yaml has no phase {phase!r} to submit to: PHASE= one of {', '.join(phases)}")
     entry = live_record.read().get(client.server) or {}
-    if entry.get("competition") and not new and not entry.get("pending") and still_there(client, entry["competition"]):
-        raise refuse_second(entry)
+    live_record.write(client.server, entry or None)  # the record can be written: an upload never goes unrecorded
+    if entry.get("competition") and not new and not entry.get("pending"):
+        raise refuse_second(entry) if still_there(client, entry["competition"]) else not_visible(entry, client.server)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,10 +256,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        pending = (live_record.read().get(server) or {}).get("pending")
-        print("\nERROR: stopped; " + ("Codabench took the bundle: `make upload` again waits for it (nothing is sent twice)"
-                                      if pending else "Codabench had not taken the bundle: nothing was created"),
+        try:
+            pending = (live_record.read().get(server) or {}).get("pending")
+        except CodabenchError:
+            pending = None
+        print("\nERROR: stopped; " + ("Codabench may have taken the bundle: `make upload` again finds it or waits for "
+                                      "it (nothing is sent twice)" if pending else
+                                      "Codabench had not been asked to take the bundle: nothing was created"),
               file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"ERROR: cannot write {error.filename or 'the record'}: {error.strerror}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        print(unexpected(server, error), file=sys.stderr)
         return 1
     phases = ", ".join(f"{name} (id {phase})" for name, phase in entry["phases"].items())
     print(f"Competition {entry['competition']} is on Codabench: {entry['url']}")
