@@ -32,6 +32,7 @@ from zips import zip_folder
 WAIT = 3600  # seconds: a submission queued behind others on the public queue can wait a long time
 POLL = 2.0
 TERMINAL = {"Finished", "Failed", "Cancelled"}
+SCORES_WAIT = 30  # seconds from "Finished" to the scores on the leaderboard (a fraction of a second here)
 LOG_LINES = 15
 
 
@@ -153,6 +154,25 @@ def submit(server: str, given: str | None, phase_name: str, *, competition: int 
     return wait_for(client, submission, wait), competition, phase
 
 
+def scored(client: Codabench, phase: int, ids: list[int]) -> tuple[list[dict], dict, list[dict], int | None]:
+    """(the submission's scores, the board, its rows, the submission's place), once Codabench has them all.
+
+    Codabench's worker marks a submission Finished before it posts the scores (compute_worker.py:1303, then
+    run_wrapper's push_scores), so "Finished" can come a moment before the scores and the leaderboard entry.
+    """
+    deadline = time.monotonic() + SCORES_WAIT
+    while True:
+        found = {score.get("id"): score for one in ids for score in client.get(f"/api/submissions/{one}/").get("scores") or []}
+        scores = list(found.values())  # a parent holds its children's scores too
+        board, rows = leaderboard_rows(client, phase)
+        keys = {column["key"] for task in board.get("tasks") or [] for column in task.get("columns") or []
+                if not column.get("hidden")}
+        place = next((row["rank"] for row in rows if set(row["ids"]) & set(ids)), None)
+        if (keys <= {score.get("column_key") for score in scores} and place is not None) or time.monotonic() > deadline:
+            return sorted(scores, key=lambda score: score.get("index", 0)), board, rows, place
+        time.sleep(POLL / 2)
+
+
 def submit_and_report(server: str, given: str | None, phase_name: str, competition: int | None = None,
                       wait: float = WAIT) -> int:
     try:
@@ -165,16 +185,13 @@ def submit_and_report(server: str, given: str | None, phase_name: str, competiti
             for line in log_tails(client, state["id"], ids):
                 print(line, file=sys.stderr)
             return 1
+        scores, board, rows, place = scored(client, phase["id"], ids)
         print(f"Submission {state['id']} finished on {phase_name}:")
-        for one in ids:
-            scores = state["scores"] if one == state["id"] else client.get(f"/api/submissions/{one}/")["scores"]
-            for score in sorted(scores, key=lambda score: score.get("index", 0)):
-                print(f"  {score['column_key']}: {score_text(score['score'])}")
-        board, rows = leaderboard_rows(client, phase["id"])
-        place = next((row["rank"] for row in rows if set(row["ids"]) & set(ids)), None)
+        for score in scores:
+            print(f"  {score['column_key']}: {score_text(score['score'])}")
         if place is None:
-            print(f"  not on the {phase_name} leaderboard (a leaderboard of rule Add shows a submission only once "
-                  f"it is put there on the site)")
+            print(f"  not on the {phase_name} leaderboard (yet: see `make leaderboard`; a leaderboard of rule Add "
+                  f"shows a submission only once it is put there on the site)")
         else:
             print(f"  place {place} of {len(rows)} on the {phase_name} leaderboard ({board['title']}): "
                   f"{client.server}/competitions/{competition}/")
