@@ -48,6 +48,10 @@ class CodabenchError(Exception):
     """One line for the organizer: what went wrong and the fix."""
 
 
+# What a command stops on with one line (see failure): ours, a file's, or an answer of a shape this client does not know.
+FAILURES = (CodabenchError, OSError, KeyError, TypeError, AttributeError, ValueError)
+
+
 class NotFound(CodabenchError):
     """Codabench answered 404: the thing is not there (deleted, or another site's)."""
 
@@ -85,6 +89,18 @@ def unexpected(server: str, error: Exception) -> str:
     """The one line for an answer of a shape this client does not know (a site of another version, or not one)."""
     return (f"ERROR: {server} answered in a shape this tool does not know ({type(error).__name__}: {error}): is "
             f"CODABENCH= a Codabench site? If it is, the site's API has changed: please report it")
+
+
+def failure(server: str, error: Exception) -> int:
+    """Print the one line a command stops on (ours, a file's, or an answer of an unknown shape); the exit status 1."""
+    if isinstance(error, CodabenchError):
+        line = f"ERROR: {error}"
+    elif isinstance(error, OSError):
+        line = f"ERROR: {error.filename or 'a file'}: {error.strerror or error}"
+    else:
+        line = unexpected(server, error)
+    print(line, file=sys.stderr)
+    return 1
 
 
 def login_hint(server: str) -> str:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import live_record
-from codabench_client import Codabench, CodabenchError, unexpected
+from codabench_client import FAILURES, Codabench, failure
 from credentials import find_token
 
 
@@ -95,18 +95,11 @@ def main(argv: list[str] | None = None) -> int:
                     writer.writerow([row["rank"], row["owner"], *(row["scores"][label] for label in labels),
                                      row["created"], row["ids"][0]])
             partial.replace(args.csv)
-    except CodabenchError as error:
-        print(f"ERROR: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"ERROR: cannot write {args.csv}: {error.strerror}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\nERROR: stopped", file=sys.stderr)
         return 1
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
-        print(unexpected(args.server or "the site", error), file=sys.stderr)
-        return 1
+    except FAILURES as error:
+        return failure(args.server or "the site", error)
     print(f"{board.get('title') or 'Leaderboard'}: {args.phase} of competition {competition} "
           f"({client.server}/competitions/{competition}/), {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
     print(table(board["labels"], rows) if rows else "  (no submission on it yet)")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import live_record
 from bundle import ROOT
-from codabench_client import Codabench, CodabenchError, MaybeSent, unexpected
+from codabench_client import FAILURES, Codabench, CodabenchError, MaybeSent, failure
 from credentials import find_token
 from leaderboard import leaderboard_rows, score_text
 from zips import zip_folder
@@ -196,18 +196,11 @@ def submit_and_report(server: str, given: str | None, phase_name: str, competiti
             print(f"  place {place} of {len(rows)} on the {phase_name} leaderboard ({board['title']}): "
                   f"{client.server}/competitions/{competition}/")
         return 0
-    except CodabenchError as error:
-        print(f"ERROR: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\nERROR: stopped waiting; a submission already created goes on (make leaderboard)", file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"ERROR: {error.filename or 'a file'}: {error.strerror}", file=sys.stderr)
-        return 1
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
-        print(unexpected(server, error), file=sys.stderr)
-        return 1
+    except FAILURES as error:
+        return failure(server, error)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,12 +28,13 @@ import live_record
 from bundle import ROOT
 from codabench_client import (
     DEFAULT_SERVER,
+    FAILURES,
     Codabench,
     CodabenchError,
     CompletionLost,
     NotFound,
+    failure,
     normalize_server,
-    unexpected,
 )
 from credentials import find_token
 from file_rules import human
@@ -252,9 +253,6 @@ def main(argv: list[str] | None = None) -> int:
             check(server, args.new, args.submit, args.phase)
             return 0
         entry = upload(server, args.bundle, new=args.new, timeout=args.timeout)
-    except CodabenchError as error:
-        print(f"ERROR: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         try:
             pending = (live_record.read().get(server) or {}).get("pending")
@@ -265,12 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "Codabench had not been asked to take the bundle: nothing was created"),
               file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"ERROR: cannot write {error.filename or 'the record'}: {error.strerror}", file=sys.stderr)
-        return 1
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
-        print(unexpected(server, error), file=sys.stderr)
-        return 1
+    except FAILURES as error:
+        return failure(server, error)
     phases = ", ".join(f"{name} (id {phase})" for name, phase in entry["phases"].items())
     print(f"Competition {entry['competition']} is on Codabench: {entry['url']}")
     print(f"  phases: {phases}")
