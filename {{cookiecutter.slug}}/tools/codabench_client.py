@@ -268,6 +268,10 @@ class Codabench:
             raise CodabenchError(f"{self.server} answered {method} {path} with something other than JSON "
                                  f"(HTTP {status}): is CODABENCH= the address of a Codabench site?") from None
 
+    def page(self, competition: int) -> str:
+        """The competition's page on the site."""
+        return f"{self.server}/competitions/{competition}/"
+
     def get(self, path: str):
         return self.call("GET", path)
 

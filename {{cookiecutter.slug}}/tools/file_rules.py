@@ -52,6 +52,15 @@ def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in files_under(path)) if path.is_dir() else path.stat().st_size
 
 
+def sha256(path: Path) -> str:
+    """The file's SHA-256, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def human(size: int) -> str:
     if size >= 1024 * MB:
         return f"{size / 1024 / MB:,.1f} GiB"

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     except FAILURES as error:
         return failure(args.server or "the site", error)
     print(f"{board.get('title') or 'Leaderboard'}: {args.phase} of competition {competition} "
-          f"({client.server}/competitions/{competition}/), {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
+          f"({client.page(competition)}), {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
     print(table(board["labels"], rows) if rows else "  (no submission on it yet)")
     if args.csv:
         print(f"Wrote {args.csv}")

@@ -13,7 +13,6 @@ holds no token.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -72,14 +71,6 @@ def live_entry(server: str, path: Path = RECORD) -> dict:
         raise CodabenchError(f"this bundle has no competition on {server} yet{pending}{where}: `make upload` creates it "
                              f"(or name one with COMPETITION=id)")
     return entry
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def competition_and_phase(client: Codabench, competition: int | None, phase_name: str) -> tuple[int, dict]:

@@ -38,7 +38,7 @@ import declaration as decl
 from bundle import ROOT, load_program_module
 from declaration import FILE as DECLARATION_FILE
 from declaration import MISSING_TARGET, SPLITS, Dataset, Declaration, DeclarationError
-from file_rules import LARGE_DATA, human
+from file_rules import LARGE_DATA, human, sha256
 from split_table import DataError, Split, split_dataset
 from tables import TableError, columns_named, is_id_name, label_text, read_source, shorten_list
 
@@ -137,14 +137,6 @@ def write_bytes(path: Path, data: bytes, written: dict[int, tuple[bytes, Path]])
             pass
     path.write_bytes(data)
     written[id(data)] = (data, path)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_manifest(data_dir: Path) -> dict:

@@ -27,6 +27,7 @@ from bundle import ROOT
 from codabench_client import FAILURES, Codabench, CodabenchError, MaybeSent, failure
 from credentials import find_token
 from leaderboard import leaderboard_rows, score_text
+from run_local import default_submission, submission_problem
 from zips import zip_folder
 
 WAIT = 3600  # seconds: a submission queued behind others on the public queue can wait a long time
@@ -40,34 +41,30 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def baseline_folder(root: Path = ROOT) -> Path:
-    from make_bundle import submission_names
-
-    return root / "starting_kit" / submission_names(root)[0]
-
-
 def submission_zip(given: str | None, scratch: Path, variable: str = "SUBMISSION") -> Path:
-    """The zip to send for SUBMISSION (baseline when empty): a zip as it is, a folder zipped with its files at the root."""
+    """The zip to send for SUBMISSION (baseline when empty): a zip as it is, a folder zipped with its files at the root;
+    either checked as the runner checks a submission (run_local.submission_problem)."""
     if not given or given == "baseline":
-        folder = baseline_folder()
+        folder = default_submission()
         if not folder.is_dir():
             raise CodabenchError(f"no baseline at {folder.relative_to(ROOT)}: run `make data` first")
     else:
         folder = Path(given).expanduser()
         if not folder.is_absolute():
             folder = Path.cwd() / folder
-        if folder.is_file():
-            if folder.suffix.lower() != ".zip":
-                raise CodabenchError(f"{variable}={given} is a file but not a .zip: give a zip or a folder (or baseline)")
-            try:
-                with zipfile.ZipFile(folder) as archive:
-                    if not any(not name.endswith("/") for name in archive.namelist()):
-                        raise CodabenchError(f"{variable}={given} is an empty zip")
-            except (zipfile.BadZipFile, OSError) as error:
-                raise CodabenchError(f"{variable}={given} is not a zip Codabench can open ({error})") from None
-            return folder
-        if not folder.is_dir():
+        if not folder.exists():
             raise CodabenchError(f"{variable}={given}: no such file or folder (looked for {folder}; or baseline)")
+        if folder.is_file() and folder.suffix.lower() != ".zip":
+            raise CodabenchError(f"{variable}={given} is a file but not a .zip: give a zip or a folder (or baseline)")
+    problem = submission_problem(folder)
+    if problem:
+        raise CodabenchError(f"{variable}={given} is not a zip Codabench can open: {problem}" if folder.is_file() else
+                             f"{variable}={given} cannot be sent: {problem}")
+    if folder.is_file():
+        with zipfile.ZipFile(folder) as archive:
+            if not any(not name.endswith("/") for name in archive.namelist()):
+                raise CodabenchError(f"{variable}={given} is an empty zip")
+        return folder
     target = zip_folder(folder, scratch / f"{folder.name}.zip", skip=("expected_error.txt",))
     if target.stat().st_size <= 22:  # an empty zip: its end record only
         raise CodabenchError(f"{folder} holds no files to submit")
@@ -194,7 +191,7 @@ def submit_and_report(server: str, given: str | None, phase_name: str, competiti
                   f"shows a submission only once it is put there on the site)")
         else:
             print(f"  place {place} of {len(rows)} on the {phase_name} leaderboard ({board['title']}): "
-                  f"{client.server}/competitions/{competition}/")
+                  f"{client.page(competition)}")
         return 0
     except KeyboardInterrupt:
         print("\nERROR: stopped waiting; a submission already created goes on (make leaderboard)", file=sys.stderr)

@@ -37,7 +37,7 @@ from codabench_client import (
     normalize_server,
 )
 from credentials import find_token
-from file_rules import human
+from file_rules import human, sha256
 
 UNPACK_TIMEOUT = 900  # seconds; a 100 MB bundle took 7 s to unpack on a quiet site (the public one queues uploads)
 EVIDENCE_WAIT = 60  # seconds to look for a competition after the completion's answer was lost
@@ -46,10 +46,6 @@ POLL = 1.0
 
 def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def competition_url(server: str, competition: int) -> str:
-    return f"{server}/competitions/{competition}/"
 
 
 def phases_of(client: Codabench, competition: int) -> dict[str, int]:
@@ -128,7 +124,7 @@ def upload(server: str, bundle: Path, *, new: bool = False, timeout: float = UNP
     if not bundle.is_file():
         raise CodabenchError(f"no {bundle}: `make upload` builds it (or `make bundle`)")
     client = Codabench(server, find_token(server), say=say)
-    digest = live_record.sha256(bundle)
+    digest = sha256(bundle)
     record = live_record.read()
     entry = record.get(client.server) or {}
     pending = entry.get("pending") or {}
@@ -204,7 +200,7 @@ def send(client: Codabench, bundle: Path, digest: str, entry: dict) -> int | dic
 
 
 def record_live(client: Codabench, competition: int, digest: str) -> dict:
-    entry = {"competition": competition, "url": competition_url(client.server, competition),
+    entry = {"competition": competition, "url": client.page(competition),
              "phases": phases_of(client, competition), "bundle_sha256": digest, "uploaded": _now()}
     live_record.write(client.server, entry)
     return entry
