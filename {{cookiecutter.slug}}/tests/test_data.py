@@ -119,8 +119,12 @@ def test_rows_per_split_are_as_declared_and_as_dataset_json_says(phase, declarat
             assert stats["rows"] == {name: declaration.split[name] for name in SPLITS}
         else:
             total = sum(stats["rows"].values()) / sum(declaration.split.values())
+            # Rows kept together (a GROUP, or identical features) are dealt out a whole set at a time, so a split
+            # may miss its share by part of a set: up to 1 % of the rows; otherwise by rounding, per class.
+            whole_sets = bool(stats["group"] or stats["report"].get("kept_together"))
+            slack = max(1 + len(entry["classes"]), 0.01 * sum(stats["rows"].values()) if whole_sets else 0)
             for name in SPLITS:
-                assert abs(stats["rows"][name] - declaration.split[name] * total) <= 1 + len(entry["classes"])
+                assert abs(stats["rows"][name] - declaration.split[name] * total) <= slack, (name, stats["rows"])
 
 
 def test_labels_are_the_declared_classes_in_every_split(declaration, task):
