@@ -25,6 +25,7 @@ ANSWERS = {
     "metric": json.loads(r'''{{ cookiecutter.metric | tojson }}'''),
     "datasets_per_phase": json.loads(r'''{{ cookiecutter.datasets_per_phase | tojson }}'''),
     "start_date": json.loads(r'''{{ cookiecutter.start_date | tojson }}'''),
+    "queue": json.loads(r'''{{ cookiecutter.queue | tojson }}'''),
     "_description": json.loads(r'''{{ cookiecutter._description | tojson }}'''),
     "_dev_phase_days": json.loads(r'''{{ cookiecutter._dev_phase_days | tojson }}'''),
     "_final_phase_days": json.loads(r'''{{ cookiecutter._final_phase_days | tojson }}'''),
@@ -50,6 +51,10 @@ MAX_DATASETS = 5
 # replay file), so "7*7" in double braces typed at the prompt would become "49", or run code, later.
 # Written with \x7b and \x7d for the braces: this file is itself rendered by Jinja.
 JINJA_MARKUP = re.compile(r"\x7b[\x7b%#]|[\x7d%#]\x7d")
+# A queue's vhost as Codabench's Queue Management shows it (competition.yaml's `queue:`; any case).
+VHOST = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+# An image that brings CUDA (codalab/codalab-legacy:gpu310, nvidia/cuda:..., pytorch/pytorch:...-cuda12...).
+GPU_IMAGE = re.compile(r"gpu|cuda", re.IGNORECASE)
 HIDDEN_CATEGORIES = {"Cc": "a control character", "Zl": "a line separator", "Zp": "a paragraph separator"}
 
 
@@ -151,6 +156,28 @@ def validate_docker_image(value: str) -> str | None:
     return None
 
 
+def validate_queue(value: str) -> str | None:
+    """Empty (the public queue) or a vhost; a pasted broker URL is named without being echoed (it holds a password)."""
+    text = value.strip()
+    if not text or VHOST.match(text):
+        return None
+    if "://" in text or "@" in text:
+        vhost = text.rstrip("/").rsplit("/", 1)[-1]
+        found = f" (here {vhost})" if VHOST.match(vhost) else ""
+        return ("queue holds a broker URL, which carries the queue's password and must not be in the bundle. "
+                f"Give only the vhost, the UUID after its last '/'{found}.")
+    return (f"queue {shown(value)} is not a vhost: competition.yaml names a queue by its vhost, a UUID such as "
+            "0b6a9f3e-5c1d-4e2f-9a7b-3c8d1e2f4a5b, not by its name (Codabench says 'is not a valid UUID'). "
+            "Copy it from Queue Management (the eye icon), or leave queue empty for the public queue.")
+
+
+def validate_gpu_image(image: str, queue: str) -> str | None:
+    if GPU_IMAGE.search(image) and not queue.strip():
+        return (f"_docker_image {shown(image)} is a GPU image, and the public queue has no GPU. Give queue, the vhost "
+                "of a queue with your own GPU workers (docs: Compute workers), or use a CPU image.")
+    return None
+
+
 def validate_dataset(task_type: str, dataset: str) -> str | None:
     if dataset == "synthetic" or DATASET_RULES.get(dataset) == task_type:
         return None
@@ -169,10 +196,12 @@ def find_problems(answers: dict[str, str]) -> list[str]:
         "metric": validate_metric(answers["task_type"], answers["metric"]),
         "datasets_per_phase": validate_datasets(answers["datasets_per_phase"]),
         "start_date": validate_start_date(answers["start_date"]),
+        "queue": validate_queue(answers["queue"]),
         "_description": validate_description(answers["_description"]),
         "_dev_phase_days": validate_days("_dev_phase_days", answers["_dev_phase_days"]),
         "_final_phase_days": validate_days("_final_phase_days", answers["_final_phase_days"]),
-        "_docker_image": validate_docker_image(answers["_docker_image"]),
+        "_docker_image": validate_docker_image(answers["_docker_image"]) or validate_gpu_image(answers["_docker_image"],
+                                                                                                answers["queue"]),
         "_dataset": validate_dataset(answers["task_type"], answers["_dataset"]),
     }
     return [problem for name, check in checks.items() if (problem := validate_jinja(name, answers[name]) or check)]

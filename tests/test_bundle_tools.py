@@ -140,6 +140,9 @@ def fact_sheet(**question) -> dict:
     return {"method": {**base, **question}}
 
 
+VHOST = "0b6a9f3e-5c1d-4e2f-9a7b-3c8d1e2f4a5b"  # a queue's vhost, as Queue Management shows it
+
+
 def pop(mapping: dict, key: str) -> None:
     del mapping[key]
 
@@ -242,6 +245,9 @@ CASES = [
     Case("detailed-results-off", lambda c, r: c.update(enable_detailed_results=False), "CB006", "enable_detailed_results: True"),
     Case("v15-key", lambda c, r: c.update(has_registration=True), "CB007", "v1.5 key"),
     Case("queue-by-name", lambda c, r: c.update(queue="my-gpu-queue"), "CB008", "The specified Queue does not exist!"),
+    Case("queue-as-a-yaml-integer", lambda c, r: c.update(queue=12345), "CB008", "quoted"),
+    Case("gpu-image-on-the-public-queue", lambda c, r: c.update(docker_image="codalab/codalab-legacy:gpu310"), "CB059",
+         "the public queue has no GPU"),
     # files
     Case("trailing-slash-over-a-zip", lambda c, r: (c["tasks"][0].update(scoring_program="scoring_program/"),
                                                     zip_as(r / "scoring_program", r / "scoring_program.zip")), "CB010",
@@ -333,6 +339,8 @@ CASES = [
     Case("us-style-date", lambda c, r: c["phases"][1].update(end="12-31-2031"), "CB056", "reads it as 2031-12-31 00:00 UTC"),
     Case("phase-index-twice", lambda c, r: c["phases"][1].update(index=0), "CB053", "two phases have index 0"),
     Case("time-limit-an-hour", lambda c, r: c["phases"][0].update(execution_time_limit=3600), "CB054", "600 s"),
+    Case("time-limit-two-days-on-own-queue", lambda c, r: (c.update(queue=VHOST), c["phases"][0].update(execution_time_limit=172800)),
+         "CB058", "consumer_timeout"),
     Case("result-only-phase-flag", lambda c, r: c["phases"][0].update(accepts_only_result_submissions=True), "CB055", "never reads it"),
     # leaderboard
     Case("leaderboards-empty", lambda c, r: c.update(leaderboards=[]), "CB060", "list index out of range"),
@@ -420,6 +428,18 @@ def test_validator_reports_the_broken_rule(case, bundle, validate, rules, code_m
     assert matching, f"no {case.code} in {[str(f) for f in findings]}"
     assert any(case.says in f"{f.message} {f.fix}" for f in matching), [str(f) for f in matching]
     assert all(f.severity == rules[case.code][0] and f.file and f.fix for f in matching)
+
+
+def test_own_queue_lifts_the_public_cap_and_takes_a_gpu_image(bundle, validate, tmp_path):
+    root = copy_bundle(bundle, tmp_path)
+    competition = yaml.safe_load((root / "competition.yaml").read_text(encoding="utf-8"))
+    competition["phases"][0]["execution_time_limit"] = 3600
+    competition["docker_image"] = "codalab/codalab-legacy:gpu310"
+    write_yaml(root, competition)
+    assert {"CB054", "CB059"} <= {f.code for f in validate(root)}
+    competition["queue"] = VHOST
+    write_yaml(root, competition)
+    assert not {"CB054", "CB059", "CB008"} & {f.code for f in validate(root)}
 
 
 def test_imports_the_image_has_own_or_guarded_are_not_reported(bundle, validate, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
@@ -71,6 +72,13 @@ BAD_ANSWERS = [
     ({"_dev_phase_days": "1e3"}, "_dev_phase_days '1e3' is not a whole number of days"),
     ({"start_date": "2027-01-04T00:00:00"}, "is not a date in the form YYYY-MM-DD"),
     ({"start_date": "0000-01-01"}, "is not a date in the form YYYY-MM-DD"),
+    # A private queue: its vhost, never its name or its broker URL (which holds the queue's password).
+    ({"queue": "L2RPN-30CPU"}, "queue 'L2RPN-30CPU' is not a vhost"),
+    ({"queue": "12345"}, "queue '12345' is not a vhost"),
+    ({"queue": "0b6a9f3e-5c1d-4e2f-9a7b-3c8d1e2f4a5"}, "is not a vhost"),
+    ({"queue": "pyamqp://user:s3cret@codabench.example:5672/0b6a9f3e-5c1d-4e2f-9a7b-3c8d1e2f4a5b"},
+     "Give only the vhost, the UUID after its last '/' (here 0b6a9f3e-5c1d-4e2f-9a7b-3c8d1e2f4a5b)"),
+    ({"_docker_image": "codalab/codalab-legacy:gpu310"}, "is a GPU image, and the public queue has no GPU"),
 ]
 
 
@@ -112,3 +120,24 @@ def test_a_non_default_image_bakes_with_a_warning(bake, capfd):
     bundle = bake(_docker_image="ghcr.io/my-org/my-image:1.2.3", slug="custom_image")
     assert "docker_image: \"ghcr.io/my-org/my-image:1.2.3\"" in (bundle / "competition.yaml").read_text(encoding="utf-8")
     assert "WARNING: the programs are tested on codalab/codalab-legacy:py312" in capfd.readouterr().err
+
+
+def test_a_broker_url_given_as_queue_is_refused_without_printing_its_password(tmp_path, user_config, capfd):
+    url = "pyamqp://2f0c6a8e-user:9d1b-secret-pass@codabench.example:5672/0b6a9f3e-5c1d-4e2f-9a7b-3c8d1e2f4a5b"
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE), no_input=True, extra_context={"queue": url}, output_dir=str(tmp_path),
+                     config_file=str(user_config))
+    captured = capfd.readouterr()
+    assert "9d1b-secret-pass" not in captured.err + captured.out
+
+
+def test_a_queue_is_written_as_its_quoted_lowercase_vhost(bake):
+    bundle = bake(queue=" 0B6A9F3E-5C1D-4E2F-9A7B-3C8D1E2F4A5B ", _docker_image="codalab/codalab-legacy:gpu310",
+                  slug="on_a_queue")
+    text = (bundle / "competition.yaml").read_text(encoding="utf-8")
+    assert "queue: '0b6a9f3e-5c1d-4e2f-9a7b-3c8d1e2f4a5b'\n" in text
+    assert yaml.safe_load(text)["queue"] == "0b6a9f3e-5c1d-4e2f-9a7b-3c8d1e2f4a5b"
+
+
+def test_without_a_queue_competition_yaml_has_no_queue_key(bake):
+    assert "queue" not in yaml.safe_load((bake(slug="public_queue") / "competition.yaml").read_text(encoding="utf-8"))

@@ -79,6 +79,8 @@ RULES: dict[str, tuple[str, str]] = {
     "CB052": (WARNING, "a date's UTC offset is dropped, not converted"),
     "CB053": (WARNING, "two phases share an index"),
     "CB054": (WARNING, "execution_time_limit above the default queue's 600 s cap"),
+    "CB058": (WARNING, "execution_time_limit, on your own queue, above the broker's consumer_timeout"),
+    "CB059": (ERROR, "a GPU docker_image without a queue: the public queue has no GPU"),
     "CB055": (WARNING, "a phase key that Codabench ignores"),
     "CB056": (WARNING, "a date not written as 'YYYY-MM-DD HH:MM:SS'"),
     "CB057": (WARNING, "a phase has already ended"),

@@ -17,6 +17,8 @@ from images import PUBLISH_FIX, PUBLISHED, registry_of
 
 MAX_KEY_LENGTH = 36
 DEFAULT_QUEUE_LIMIT = 600  # seconds; Codabench's default queue caps execution_time_limit here
+CONSUMER_TIMEOUT = 100_000  # seconds: RabbitMQ's consumer_timeout in Codabench's .env_sample (100000000 ms)
+GPU_IMAGE = re.compile(r"gpu|cuda", re.IGNORECASE)  # an image that brings CUDA (codalab/codalab-legacy:gpu310, nvidia/cuda)
 IGNORED_V15_KEYS = ("has_registration", "end_date", "html", "competition_docker_image", "admin_names",
                     "allow_robot_submissions", "force_submission_to_leaderboard", "whitelist_emails", "published")
 IGNORED_PHASE_KEYS = {  # key: (code, why, fix)
@@ -108,9 +110,25 @@ def check_top_level(c: dict, findings: Findings) -> None:
         findings.add("CB006", "enable_detailed_results", "detailed results are off: participants will not see detailed_results.html",
                      "set `enable_detailed_results: True`")
     queue = c.get("queue")
-    if queue is not None and not UUID.match(str(queue)):
+    if queue is not None and not (isinstance(queue, str) and UUID.match(queue)):
         findings.add("CB008", "queue", f"queue {queue!r} is not a vhost UUID; Codabench says 'The specified Queue does not exist!'",
-                     "copy the queue's vhost (a UUID) from Codabench's queue management page, or remove `queue:` for the default queue")
+                     "copy the queue's vhost (a UUID) from Codabench's queue management page, quoted, or remove `queue:` "
+                     "for the default queue")
+    if image and GPU_IMAGE.search(str(image)) and not queue:
+        findings.add("CB059", "docker_image", f"docker_image {image!r} is a GPU image, and the public queue has no GPU",
+                     "set `queue:` to the vhost of a queue with your own GPU workers (make worker GPU=1), or use a CPU image")
+
+
+def check_time_limit(limit: int, own_queue: bool, where: str, findings: Findings) -> None:
+    """The public queue caps a step at 600 s (tasks.py:126); a private queue gives the phase's own limit
+    (tasks.py:206), bounded by the 5-day signed URLs (utils/data.py:45) and RabbitMQ's consumer_timeout."""
+    if not own_queue and limit > DEFAULT_QUEUE_LIMIT:
+        findings.add("CB054", where, f"{limit} s: the default public queue stops every step after {DEFAULT_QUEUE_LIMIT} s",
+                     f"keep it at {DEFAULT_QUEUE_LIMIT} or less, or run the competition on your own queue (`queue:`)")
+    elif own_queue and limit > CONSUMER_TIMEOUT:
+        findings.add("CB058", where, f"{limit} s: a step this long outlives RabbitMQ's consumer_timeout on Codabench's "
+                     f"broker ({CONSUMER_TIMEOUT} s in its .env_sample), which hands the submission to another worker "
+                     "while it runs, and the 5-day signed URLs of its files", f"keep it under {CONSUMER_TIMEOUT} s")
 
 
 # -- dates and phases ---------------------------------------------------------------------
@@ -183,9 +201,8 @@ def check_phases(c: dict, findings: Findings) -> None:
             if ignored in phase:
                 findings.add(code, f"{where}.{ignored}", why, fix)
         limit = phase.get("execution_time_limit")
-        if isinstance(limit, int) and not isinstance(limit, bool) and limit > DEFAULT_QUEUE_LIMIT:
-            findings.add("CB054", f"{where}.execution_time_limit", f"{limit} s: the default public queue stops every step "
-                         f"after {DEFAULT_QUEUE_LIMIT} s", f"keep it at {DEFAULT_QUEUE_LIMIT} or less, or run the competition on your own queue")
+        if isinstance(limit, int) and not isinstance(limit, bool):
+            check_time_limit(limit, bool(c.get("queue")), f"{where}.execution_time_limit", findings)
         if position == 0 and phase.get("auto_migrate_to_this_phase"):
             findings.add("CB046", f"{where}.auto_migrate_to_this_phase",
                          "phases: You cannot auto migrate to the first phase of a competition", "remove it from the first phase")
