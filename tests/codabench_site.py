@@ -271,6 +271,7 @@ class CodabenchSite:
         self._source: Path | None = None
         self._env: dict[str, str] = {}
         self._tokens: dict[str, str] = {}
+        self._stopping: set[str] = set()  # workers stopped on purpose (stop_worker)
         self._started = False
 
     # -- public --
@@ -354,6 +355,58 @@ class CodabenchSite:
         file = self.logs / f"{name}.log"
         return file.read_text(errors="replace") if file.is_file() else ""
 
+    def create_queue(self, token: str, name: str) -> tuple[str, str]:
+        """A private queue made through Codabench's own API (POST /api/queues/, as Queue Management does):
+        (its vhost, its broker URL). RabbitMQ's vhost and the owner's account are made by Codabench's code."""
+        request = urllib.request.Request(f"{self.url}/api/queues/", method="POST",
+                                         data=json.dumps({"name": name, "is_public": False}).encode(),
+                                         headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+        with _DIRECT.open(request, timeout=60) as answer:
+            queue = json.loads(answer.read())
+        return queue["vhost"], queue["broker_url"]
+
+    def start_workers(self, env_file: Path, hostnames: list[str], wait: bool = True) -> list[str]:
+        """Codabench's compute worker, one process per hostname, with the settings of `env_file` (a worker's .env, as
+        `make worker` writes it) and the command of the worker image (`celery -A compute_worker worker -Q compute-worker
+        -n compute-worker@$HOSTNAME --concurrency=1`): what worker/compose.yaml starts, outside a container, since the
+        image is out of reach here. The names of the processes (their logs: log(name)); with `wait`, until RabbitMQ
+        says they all consume the queue of the file's vhost (RabbitMQ's management
+        API counts consumers only every 5 s)."""
+        settings = {}
+        for line in Path(env_file).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                key, _, value = line.partition("=")
+                settings[key] = value
+        env = {**self._worker_env(), **settings}
+        names = []
+        for hostname in hostnames:
+            name = f"own-worker-{hostname}"
+            self._spawn(name, [self._needs["worker_python"], "-m", "celery", "-A", "compute_worker", "worker", "-Q",
+                               "compute-worker", "-l", "info", "-n", f"compute-worker@{hostname}", "--concurrency=1"],
+                        cwd=self._source / "compute_worker", env={**env, "HOSTNAME": hostname})
+            names.append(name)
+        for name, hostname in zip(names, hostnames) if wait else ():  # Celery's line once it consumes the queue
+            self._wait(name, lambda name=name, hostname=hostname: f"compute-worker@{hostname} ready." in self.log(name), 120)
+        return names
+
+    def stop_worker(self, name: str, kill: bool = False) -> None:
+        """As `docker stop` (SIGTERM: Celery's warm shutdown, which first finishes the running task) or, with kill, as
+        `docker kill` or a machine that dies (SIGKILL to the worker and its pool: the task's message was not acked)."""
+        process = self._processes[name]
+        if kill:
+            self._kill([name], grace=0)
+        else:
+            self._stopping.add(name)  # it may exit now: not a failure of the stack (_wait)
+            os.kill(process.pid, signal.SIGTERM)  # docker stop signals the container's main process only
+
+    def worker_running(self, name: str) -> bool:
+        process = self._processes.get(name)
+        return process is not None and process.poll() is None
+
+    def consumers(self, vhost: str, queue: str = "compute-worker") -> int:
+        """Consumers of a queue in a vhost, from RabbitMQ's management API (0 when the queue does not exist yet)."""
+        return self._consumers(queue, vhost)
+
     def stop(self) -> None:
         """Stop everything started, remove the private folders and what the worker left for this stack."""
         if not self._started:
@@ -365,7 +418,7 @@ class CodabenchSite:
                 self._forget_cached_files()
         finally:
             # the workers and the site first (while their broker is up), then the servers
-            self._kill([n for n in self._processes if n.startswith(("compute-worker", "site"))])
+            self._kill([n for n in self._processes if n.startswith(("compute-worker", "own-worker", "site"))])
             self._kill(list(self._processes))
             self._processes.clear()
             if "site" in self.ports:
@@ -486,7 +539,7 @@ class CodabenchSite:
         started, deadline = time.monotonic(), time.monotonic() + timeout
         while True:
             for other, process in self._processes.items():
-                if process.poll() is not None:
+                if process.poll() is not None and other not in self._stopping:
                     raise SiteUnavailable(f"{other} exited with {process.returncode} while {name} was starting; "
                                           f"its log ends:\n" + _tail(self.log(self._log_of[other])))
             try:
@@ -500,8 +553,8 @@ class CodabenchSite:
                 raise SiteUnavailable(f"{name} was not ready after {timeout:.0f} s; its log ends:\n" + _tail(self.log(log)))
             time.sleep(0.1)
 
-    def _consumers(self, queue: str) -> int:
-        status, body = _http(f"{self.management_url}/api/queues/%2F/{queue}", auth="guest:guest")
+    def _consumers(self, queue: str, vhost: str = "/") -> int:
+        status, body = _http(f"{self.management_url}/api/queues/{urllib.parse.quote(vhost, safe='')}/{queue}", auth="guest:guest")
         return json.loads(body).get("consumers", 0) if status == 200 else 0
 
     def _start_redis(self, run: Path) -> None:

@@ -36,7 +36,7 @@ class TextCollector(HTMLParser):
 @pytest.fixture(scope="module")
 def tricky_bundle(tmp_path_factory, user_config) -> Path:
     out = tmp_path_factory.mktemp("tricky")
-    answers = TITLE + "\n" + "\n" * 7  # the title, then Enter for the 7 other questions
+    answers = TITLE + "\n" + "\n" * 8  # the title, then Enter for the 8 other questions
     done = run([sys.executable, "-m", "cookiecutter", str(TEMPLATE), "-o", str(out), "--config-file", str(user_config)],
                cwd=out, input=answers)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -117,6 +117,7 @@ READ_BY = {  # setting -> the file of the snapshot that reads it from the bundle
     "max_submissions": "src/apps/competitions/unpackers/v2.py",
     "auto_migrate_to_this_phase": "src/apps/competitions/unpackers/v2.py",
     "submission_rule": "src/apps/leaderboards/models.py",  # the leaderboard list goes to its serializer verbatim
+    "queue": "src/apps/competitions/unpackers/base_unpacker.py",  # Queue.objects.get(vhost=...)
 }
 NOT_READ = {"published": "src/apps/competitions/unpackers/v2.py"}  # the guide says a bundle cannot set it
 

@@ -1,0 +1,281 @@
+"""What a compute worker's `.env` and compose file must say for Codabench's worker to serve this competition.
+
+Used by `make worker` on what it writes and by `make worker-check` on any `.env` (ENV_FILE=path).
+Each problem is one line naming the file and the key, what goes wrong and the fix; the broker's password
+is never part of one (see `shown_url`). The rules come from Codabench's worker at the snapshot the
+template is tested on (compute_worker.py, celery_config.py at c7dbc756) and from the failures its
+organizers reported (Codabench issues #467, #677, #690, #855, #1455, #1473, #2142, #2379, #2399).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+WORKER_IMAGE = "codalab/codabench-compute-worker"
+WORKER_TAG = "v1.24"  # the release of the worker code the template is tested against (Codabench c7dbc756)
+LEGACY_IMAGES = ("codalab/competitions-v2-compute-worker", "codalab/codabench_worker_podman")
+HOST_DIRECTORY = "/codabench"  # the worker's BASE_DIR is hard-coded; another host path fails (#2379)
+DOCKER_SOCKET = "/var/run/docker.sock"
+PODMAN_SOCKET = "/run/user/1000/podman/podman.sock"  # where the worker looks inside its container (compute_worker.py:79)
+GPU_DEVICE = "nvidia.com/gpu=all"
+UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.IGNORECASE)
+CDI_DEVICE = re.compile(r"^[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9._-]*=[A-Za-z0-9_.:-]+$")
+GPU_IMAGE = re.compile(r"gpu|cuda", re.IGNORECASE)
+KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Every setting the worker reads (compute_worker.py, celery_config.py), with what it means.
+KNOWN_KEYS = {
+    "BROKER_URL": "the queue's broker URL",
+    "BROKER_USE_SSL": "TLS to the broker when set to anything",
+    "HOST_DIRECTORY": "the host folder mounted at /codabench",
+    "CONTAINER_ENGINE_EXECUTABLE": "docker or podman",
+    "CONTAINER_SOCKET": "the engine's socket inside the worker",
+    "USE_GPU": "true gives submissions the GPU",
+    "GPU_DEVICE": "the CDI device given to submissions",
+    "COMPETITION_CONTAINER_NETWORK_DISABLED": "true: submissions run without network",
+    "COMPETITION_CONTAINER_HTTP_PROXY": "http_proxy inside submissions",
+    "COMPETITION_CONTAINER_HTTPS_PROXY": "https_proxy inside submissions",
+    "MAX_CACHE_DIR_SIZE_GB": "size of the data cache before it is emptied",
+    "CODALAB_IGNORE_CLEANUP_STEP": "keep each submission's folder (debugging)",
+    "LOG_LEVEL": "the worker's log level",
+    "SERIALIZED": "JSON logs",
+    "WORKER_BUNDLE_URL_REWRITE": "FROM|TO rewrite of file URLs (local sites)",
+    "HOSTNAME": "the worker's name on the server status page",
+}
+# Settings people add that the worker never reads, and what to do instead.
+NOT_SETTINGS = {
+    "WORKER_CONCURRENCY": "one worker runs one submission at a time (celery_config.py: worker_concurrency = 1); "
+                          "run more workers instead: make worker WORKERS=N",
+    "CONCURRENCY": "one worker runs one submission at a time; run more workers instead: make worker WORKERS=N",
+    "QUEUE": "the queue is the vhost at the end of BROKER_URL",
+    "DOCKER_IMAGE": "the image comes from the competition (competition.yaml's docker_image)",
+}
+FALSE_WORDS = {"false", "0", "no", "off", "none"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # file: key (or file alone)
+    message: str
+    fix: str
+    error: bool = True
+
+    def __str__(self) -> str:
+        return f"{'ERROR' if self.error else 'WARNING'}: {self.where}: {self.message}. {self.fix[:1].upper()}{self.fix[1:]}"
+
+
+def shown_url(url: str) -> str:
+    """A broker URL as it may be printed: the password replaced by ***."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<not a URL>"
+    if parts.password is None:
+        return url if "@" not in url else "<a URL with an unreadable user part>"
+    netloc = f"{parts.username}:***@{parts.netloc.rsplit('@', 1)[1]}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def read_env(path: Path) -> tuple[dict[str, str], list[Problem]]:
+    """An env file as `docker run --env-file` reads it (KEY=VALUE lines, taken literally), with the lines
+    that the engines read differently (quotes, comments after a value, spaces around =) reported."""
+    values: dict[str, str] = {}
+    problems: list[Problem] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return {}, [Problem(str(path), f"cannot be read ({error})", "write it again with make worker")]
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, equals, value = line.partition("=")
+        where = f"{path.name}:{number}"
+        if not equals or not KEY.match(key.strip()):
+            problems.append(Problem(where, "not a KEY=VALUE line", "write it as KEY=VALUE, or start it with # to keep it as a comment"))
+            continue
+        if key != key.strip() or value != value.strip():
+            problems.append(Problem(f"{where}: {key.strip()}", "spaces around the = or the value become part of the name "
+                                    "or the value for docker run --env-file", "remove them"))
+        key, value = key.strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            problems.append(Problem(f"{where}: {key}", "the quotes are part of the value for docker run --env-file",
+                                    "write the value without quotes"))
+        elif re.search(r"\s#", value):
+            problems.append(Problem(f"{where}: {key}", "a comment after the value is part of the value for docker run "
+                                    "--env-file", "put the comment on its own line"))
+        if key in values:
+            problems.append(Problem(f"{where}: {key}", "set twice; the last one wins", "keep one line", error=False))
+        values[key] = value
+    return values, problems
+
+
+def broker_problems(url: str, queue: str | None, where: str) -> list[Problem]:
+    """The broker URL against its shape, pyamqp://<user>:<password>@<host>:<port>/<vhost> (queues/models.py:31-35)."""
+    at = f"{where}: BROKER_URL"
+    fix = "copy it again, once and whole, from Codabench's Queue Management (the eye icon of your queue)"
+    if not url:
+        return [Problem(at, "is missing or empty: the worker has no queue to listen to", fix)]
+    if url.count("://") > 1 or url.count("amqp") > 1:
+        return [Problem(at, "holds two URLs (pasted twice?); the worker then listens to a vhost that does not exist and "
+                        "dies with RestartFreqExceeded (Codabench #1473)", fix)]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        return [Problem(at, f"{shown_url(url)} is not a URL ({error})", fix)]
+    problems = []
+    if parts.scheme not in ("pyamqp", "amqp", "amqps"):
+        problems.append(Problem(at, f"{shown_url(url)} is not an AMQP URL (pyamqp://...)", fix))
+    if not parts.username or parts.password is None:
+        problems.append(Problem(at, f"{shown_url(url)} has no user and password", fix))
+    if not parts.hostname:
+        problems.append(Problem(at, f"{shown_url(url)} has no host", fix))
+    elif parts.hostname == "rabbit":
+        problems.append(Problem(at, "names the host `rabbit`, the site's own name for its broker, which no outside "
+                                "worker reaches (Codabench #677, #690)", fix))
+    if port is None and parts.hostname:
+        problems.append(Problem(at, f"{shown_url(url)} has no port (Codabench #467)", fix))
+    vhost = parts.path.removeprefix("/")
+    if not vhost or vhost == "/":
+        problems.append(Problem(at, "ends without a vhost: that is the public default queue, not yours", fix))
+    elif not UUID.match(vhost):
+        problems.append(Problem(at, f"ends in {vhost!r}, which is not a queue's vhost (a UUID)", fix))
+    elif queue and vhost.replace("-", "").lower() != queue.replace("-", "").lower():
+        problems.append(Problem(at, f"is for queue {vhost}, but competition.yaml sends submissions to queue {queue}: "
+                                "these workers would never get them", "use that queue's broker URL, or fix `queue:`"))
+    if parts.query or parts.fragment:
+        problems.append(Problem(at, "has text after the vhost", fix))
+    return problems
+
+
+def env_problems(env: dict[str, str], *, where: str, queue: str | None, image: str | None) -> list[Problem]:
+    """Every rule on the values of a worker's `.env`; queue and image are competition.yaml's."""
+    problems = broker_problems(env.get("BROKER_URL", ""), queue, where)
+    for key in env:
+        if key in NOT_SETTINGS:
+            problems.append(Problem(f"{where}: {key}", "is not a setting of Codabench's worker", NOT_SETTINGS[key]))
+        elif key not in KNOWN_KEYS:
+            problems.append(Problem(f"{where}: {key}", "is not a setting of Codabench's worker, which ignores it",
+                                    f"remove it (its settings: {', '.join(sorted(KNOWN_KEYS))})", error=False))
+    ssl = env.get("BROKER_USE_SSL")
+    if ssl and ssl.lower() in FALSE_WORDS:
+        problems.append(Problem(f"{where}: BROKER_USE_SSL", f"is {ssl!r}, and any value turns TLS on "
+                                "(celery_config.py: `if os.environ.get('BROKER_USE_SSL', False)`)",
+                                "remove the line for a broker without TLS; write True for one with TLS"))
+    host_directory = env.get("HOST_DIRECTORY")
+    if not host_directory:
+        problems.append(Problem(f"{where}: HOST_DIRECTORY", "is missing: the worker then mounts /tmp/codabench/ into "
+                                "submissions while its files are in /codabench, and programs are not found (Codabench #602)",
+                                f"write HOST_DIRECTORY={HOST_DIRECTORY}"))
+    elif host_directory.rstrip("/") != HOST_DIRECTORY:
+        problems.append(Problem(f"{where}: HOST_DIRECTORY", f"is {host_directory!r}: the worker keeps its files in "
+                                f"{HOST_DIRECTORY} inside its container and hands the host path to the engine, which works "
+                                f"only when both are {HOST_DIRECTORY} (Codabench #2142, #2379)",
+                                f"write HOST_DIRECTORY={HOST_DIRECTORY} and mount {HOST_DIRECTORY}:{HOST_DIRECTORY}"))
+    engine = env.get("CONTAINER_ENGINE_EXECUTABLE", "docker")
+    if engine.lower() not in ("docker", "podman"):
+        problems.append(Problem(f"{where}: CONTAINER_ENGINE_EXECUTABLE", f"is {engine!r}; the worker knows docker and "
+                                "podman only, and stops at its start", "write docker or podman"))
+    gpu = env.get("USE_GPU", "false")
+    if gpu.lower() not in ("true", "false"):
+        problems.append(Problem(f"{where}: USE_GPU", f"is {gpu!r}, which the worker reads as false (only 'true' turns "
+                                "the GPU on)", "write True or False"))
+    use_gpu = gpu.lower() == "true"
+    device = env.get("GPU_DEVICE")
+    if device is not None and not CDI_DEVICE.match(device):
+        problems.append(Problem(f"{where}: GPU_DEVICE", f"{device!r} is not a CDI device name (vendor/class=name)",
+                                f"write {GPU_DEVICE} (`nvidia-ctk cdi list` shows the names)"))
+    if image and GPU_IMAGE.search(image) and not use_gpu:
+        problems.append(Problem(f"{where}: USE_GPU", f"is not True, and the competition's image {image} is a GPU image: "
+                                "submissions would run without the GPU", "write USE_GPU=True (make worker GPU=1)"))
+    elif image and use_gpu and not GPU_IMAGE.search(image):
+        problems.append(Problem(f"{where}: USE_GPU", f"is True, and the competition's image {image} looks like a CPU "
+                                "image: submissions get the GPU but probably cannot use it",
+                                "use an image with CUDA (codalab/codalab-legacy:gpu310), or USE_GPU=False", error=False))
+    network = env.get("COMPETITION_CONTAINER_NETWORK_DISABLED")
+    if network and network.lower() not in ("true", "false"):
+        problems.append(Problem(f"{where}: COMPETITION_CONTAINER_NETWORK_DISABLED", f"is {network!r}; only 'true' "
+                                "takes the network away", "write True or False"))
+    cache = env.get("MAX_CACHE_DIR_SIZE_GB")
+    if cache is not None and not re.fullmatch(r"[0-9]+(\.[0-9]+)?", cache):
+        problems.append(Problem(f"{where}: MAX_CACHE_DIR_SIZE_GB", f"is {cache!r}, not a number: the worker fails on "
+                                "its first submission", "write a number of gigabytes, e.g. 10"))
+    return problems
+
+
+def _mounts(service: dict) -> dict[str, str]:
+    """A service's bind mounts, container path -> host path (short and long syntax)."""
+    found = {}
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, str):
+            parts = volume.split(":")
+            if len(parts) >= 2:
+                found[parts[1]] = parts[0]
+        elif isinstance(volume, dict) and volume.get("target"):
+            found[str(volume["target"])] = str(volume.get("source", ""))
+    return found
+
+
+def compose_problems(compose: object, env: dict[str, str], *, where: str, env_name: str = ".env") -> list[Problem]:
+    """The worker services of a compose file against Codabench's reference compose (its docs' Setup page)."""
+    if not isinstance(compose, dict) or not isinstance(compose.get("services"), dict) or not compose["services"]:
+        return [Problem(where, "has no services", "write it again with make worker")]
+    problems = []
+    engine = env.get("CONTAINER_ENGINE_EXECUTABLE", "docker").lower()
+    names = []
+    for name, service in compose["services"].items():
+        at = f"{where}: services.{name}"
+        if not isinstance(service, dict):
+            problems.append(Problem(at, "is not a mapping", "write it again with make worker"))
+            continue
+        image = str(service.get("image", ""))
+        repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+        if repository in LEGACY_IMAGES:
+            problems.append(Problem(f"{at}.image", f"{image} is the worker's old image, which fails on today's site "
+                                    "('Failure updating submission data', Codabench #2399)",
+                                    f"use {WORKER_IMAGE}:{WORKER_TAG}"))
+        elif repository != WORKER_IMAGE:
+            problems.append(Problem(f"{at}.image", f"{image or 'none'} is not Codabench's compute worker",
+                                    f"use {WORKER_IMAGE}:{WORKER_TAG}"))
+        elif tag in ("", "latest"):
+            problems.append(Problem(f"{at}.image", f"{image} is not pinned: every pull may bring another worker",
+                                    f"pin a release, e.g. {WORKER_IMAGE}:{WORKER_TAG}", error=False))
+        if service.get("runtime") == "nvidia" or (service.get("deploy") or {}).get("resources"):
+            problems.append(Problem(at, "uses `runtime: nvidia` or `deploy.resources`, the GPU settings of the old worker "
+                                    "images; today's worker hands the GPU to submissions itself (USE_GPU, GPU_DEVICE)",
+                                    "remove them and set USE_GPU=True in the .env", error=False))
+        env_files = service.get("env_file") or []
+        env_files = [env_files] if isinstance(env_files, str) else env_files
+        if not any(str(f.get("path") if isinstance(f, dict) else f).endswith(env_name) for f in env_files):
+            problems.append(Problem(f"{at}.env_file", f"does not read {env_name}: the worker gets no BROKER_URL",
+                                    f"add `env_file: {env_name}`"))
+        mounts = _mounts(service)
+        host_side = mounts.get(HOST_DIRECTORY)
+        if host_side is None:
+            problems.append(Problem(f"{at}.volumes", f"nothing is mounted at {HOST_DIRECTORY}, where the worker keeps "
+                                    "submissions", f"mount {HOST_DIRECTORY}:{HOST_DIRECTORY}"))
+        elif env.get("HOST_DIRECTORY") and host_side.rstrip("/") != env["HOST_DIRECTORY"].rstrip("/"):
+            problems.append(Problem(f"{at}.volumes", f"mounts {host_side} at {HOST_DIRECTORY}, but HOST_DIRECTORY is "
+                                    f"{env['HOST_DIRECTORY']}: submissions would not find their files",
+                                    f"use {HOST_DIRECTORY} for both"))
+        socket = (env.get("CONTAINER_SOCKET") or "").removeprefix("unix://") or (
+            PODMAN_SOCKET if engine == "podman" else DOCKER_SOCKET)
+        if socket not in mounts:
+            problems.append(Problem(f"{at}.volumes", f"the {engine} socket is not mounted at {socket}: the worker cannot "
+                                    "start submissions", f"mount the host's {engine} socket at {socket}"))
+        if service.get("restart") not in ("unless-stopped", "always"):
+            problems.append(Problem(f"{at}.restart", "a worker that stops is not started again (after a reboot, say)",
+                                    "add `restart: unless-stopped`", error=False))
+        if not ((service.get("logging") or {}).get("options") or {}).get("max-size"):
+            problems.append(Problem(f"{at}.logging", "logs grow without limit and fill the disk",
+                                    "add logging options max-size: 50m, max-file: '3'", error=False))
+        names.append(service.get("container_name"))
+    taken = [n for n in names if n]
+    if len(taken) != len(set(taken)):
+        problems.append(Problem(f"{where}: container_name", "two services have one container name: only one of them "
+                                "can run", "remove container_name, or give each its own"))
+    return problems
