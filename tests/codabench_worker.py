@@ -20,8 +20,9 @@ What stands in: the site. A small HTTP server in the worker's process (started b
 below) serves the task's zips at signed-looking URLs, stores what the worker PUTs (output zips,
 logs, detailed results), answers the PATCH of `{api}/submissions/{id}/` and the POST of
 `{api}/upload_submission_scores/{id}/` (checking the submission's secret, as the site does),
-and accepts the worker's websockets on the same host and port (the worker derives their URL
-from the API URL; if one fails to connect, every exit code it reports becomes 1). The run
+and accepts the worker's websockets on the same host and port, with the bundle's own stand-in
+(tools/worker_trial.serve_websocket; the worker derives their URL from the API URL; if one fails
+to connect, every exit code it reports becomes 1). The run
 arguments are built as the site's `_send_to_compute_worker` builds them
 (src/apps/competitions/tasks.py:120-237), on the default queue (time limit capped at 600 s),
 and the scoring step is run when the prediction step PATCHes status "Scoring", as the site's
@@ -279,6 +280,7 @@ def run_codabench_worker(bundle: Path, phase_name: str, submission: Path, workdi
         "settings_dir": str(settings_dir),
         "storage": str(storage),
         "report": str(workdir / "report.json"),
+        "bundle_tools": str(bundle / "tools"),
         "run_args": build_run_args(competition, phase, task, submission_id, secret, files),
     }
     (workdir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
@@ -345,10 +347,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.frames import Opcode
-from websockets.server import ServerProtocol
-
 CONFIG = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+sys.path.insert(0, CONFIG["bundle_tools"])
+from worker_trial import serve_websocket  # the bundle's stand-in for the site's websocket consumer
 STORAGE = Path(CONFIG["storage"])
 ARGS = CONFIG["run_args"]["prediction"]
 SECRET, SUBMISSION, USER = ARGS["secret"], ARGS["id"], ARGS["user_pk"]
@@ -440,39 +441,13 @@ class Site(BaseHTTPRequestHandler):
         self._answer(status, b"")
 
     def _websocket(self):
-        """The site's SubmissionIOConsumer: accept for the right submission and secret, keep what is sent."""
-        protocol = ServerProtocol()
-        head = [self.raw_requestline] + [f"{k}: {v}\r\n".encode("latin-1") for k, v in self.headers.items()]
-        protocol.receive_data(b"".join(head) + b"\r\n")
-        (request,) = protocol.events_received()
-        ok = urlsplit(self.path).path == f"/submission_input/{USER}/{SUBMISSION}/{SECRET}/"
-        response = protocol.accept(request) if ok else protocol.reject(403, "wrong submission or secret\n")
-        protocol.send_response(response)
-        session = {"step": STEP[0], "path": self.path, "status": response.status_code, "messages": [],
-                   "opened": time.time(), "closed": None}
+        """The site's SubmissionIOConsumer, as the bundle's worker trial serves it: keep what is sent."""
+        session = {"step": STEP[0], "path": self.path, "status": None, "messages": [], "opened": time.time(), "closed": None}
         with LOCK:
             SOCKETS.append(session)
-        self.close_connection = True
         try:
-            while True:
-                for out in protocol.data_to_send():
-                    if not out:
-                        return
-                    self.wfile.write(out)
-                if not ok:
-                    return
-                data = self.rfile.read1(65536)
-                if data:
-                    protocol.receive_data(data)
-                else:
-                    protocol.receive_eof()
-                for frame in protocol.events_received():
-                    if frame.opcode == Opcode.TEXT:
-                        session["messages"].append(frame.data.decode("utf-8", "replace"))
-                if not data:
-                    return
-        except OSError:
-            pass
+            session["status"] = serve_websocket(self, f"/submission_input/{USER}/{SUBMISSION}/{SECRET}/",
+                                                on_text=session["messages"].append)
         finally:
             session["closed"] = time.time()
 

@@ -102,34 +102,44 @@ class Site(BaseHTTPRequestHandler):
         self._answer(200 if ok else 403, b"")
 
     def _websocket(self):
-        """Accept the worker's websocket for this submission and read what it sends until it closes."""
-        from websockets.server import ServerProtocol  # the worker's own dependency
+        serve_websocket(self, f"/submission_input/{USER}/{SUBMISSION_ID}/{SECRET}/")
 
-        protocol = ServerProtocol()
-        head = [self.raw_requestline] + [f"{k}: {v}\r\n".encode("latin-1") for k, v in self.headers.items()]
-        protocol.receive_data(b"".join(head) + b"\r\n")
-        (request,) = protocol.events_received()
-        ok = urlsplit(self.path).path == f"/submission_input/{USER}/{SUBMISSION_ID}/{SECRET}/"
-        protocol.send_response(protocol.accept(request) if ok else protocol.reject(403, "wrong submission\n"))
-        self.close_connection = True
-        try:
-            while True:
-                for out in protocol.data_to_send():
-                    if not out:
-                        return
-                    self.wfile.write(out)
-                if not ok:
-                    return
-                data = self.rfile.read1(65536)
-                if data:
-                    protocol.receive_data(data)
-                else:
-                    protocol.receive_eof()
-                protocol.events_received()
-                if not data:
-                    return
-        except OSError:
-            pass
+
+def serve_websocket(handler: BaseHTTPRequestHandler, path: str, on_text=None) -> int:
+    """Answer the websocket request `handler` holds as the site's SubmissionIOConsumer does: accepted only at `path`,
+    then each text frame the worker sends goes to on_text until it closes. The HTTP status answered (101 or 403).
+    The template's tests use it too (tests/codabench_worker.py)."""
+    from websockets.frames import Opcode  # the worker's own dependency
+    from websockets.server import ServerProtocol
+
+    protocol = ServerProtocol()
+    head = [handler.raw_requestline] + [f"{k}: {v}\r\n".encode("latin-1") for k, v in handler.headers.items()]
+    protocol.receive_data(b"".join(head) + b"\r\n")
+    (request,) = protocol.events_received()
+    ok = urlsplit(handler.path).path == path
+    response = protocol.accept(request) if ok else protocol.reject(403, "wrong submission or secret\n")
+    protocol.send_response(response)
+    handler.close_connection = True
+    try:
+        while True:
+            for out in protocol.data_to_send():
+                if not out:
+                    return response.status_code
+                handler.wfile.write(out)
+            if not ok:
+                return response.status_code
+            data = handler.rfile.read1(65536)
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+            for frame in protocol.events_received():
+                if on_text is not None and frame.opcode == Opcode.TEXT:
+                    on_text(frame.data.decode("utf-8", "replace"))
+            if not data:
+                return response.status_code
+    except OSError:
+        return response.status_code
 
 
 def run_args(site: str, step: str) -> dict:
