@@ -151,6 +151,9 @@ def bad_table(path: Path, name: str) -> None:
         path.write_text(frame.to_csv(index=False) + "1,2,3,4,5,6,7,8\n", encoding="utf-8")
     elif name == "empty":
         path.write_text("", encoding="utf-8")
+    elif name == "note-above-header":  # as scikit-learn's wine_data.csv: "178,13,class_0,class_1,class_2", then rows
+        rows = frame.drop(columns=["Fare, paid"]).to_csv(index=False, header=False)
+        path.write_text("400,4,no,yes\n" + rows.replace("\n", ",0,1\n"), encoding="utf-8")
     elif name == "quoted-header":  # as statsmodels' anes96.csv: tab-separated, each name in single quotes
         frame.rename(columns=lambda c: f"'{c}'").to_csv(path, index=False, sep="\t", quoting=3, escapechar="\\")
     else:
@@ -176,6 +179,8 @@ BAD = [  # (case, task type, make data variables, the words of the one ERROR lin
     ("colon-separated", "binary_classification", {"TARGET": "Survived"}, "found a single column"),
     ("ragged", "binary_classification", {"TARGET": "Survived"}, "Expected 5 fields"),
     ("empty", "binary_classification", {"TARGET": "Survived"}, "is empty"),
+    ("note-above-header", "binary_classification", {"TARGET": "no"},
+     "line 2 has 6 values, and the header (line 1) names 4 columns: the others would be lost"),
     # From a corpus of odd tables: each message names the real problem and its fix.
     ("question-mark-in-numbers", "binary_classification", {"TARGET": "Survived"},
      "the column 'Age' holds numbers but also '?' (1 row, first: line 8 of 'Age'); if that means a missing value, pass NA_VALUES='?'"),

@@ -149,6 +149,17 @@ def missing_source(path: Path, example: str) -> TableError:
                       "is) or absolute, or correct the dataset's source in data.yaml")
 
 
+def longer_rows(path: Path, encoding: str, delimiter: str, named: int) -> TableError:
+    """pandas keeps only as many values of a line as the header names (with index_col=False): the first longer line."""
+    with path.open(encoding=encoding, newline="") as f:
+        for number, row in enumerate(csv.reader(f, delimiter=delimiter), start=1):
+            if len(row) > named:
+                return TableError(f"{path} line {number} has {len(row)} values, and the header (line 1) names {named} "
+                                  "columns: the others would be lost. Give every column a name in the header (is line 1 "
+                                  "a note rather than the header?)")
+    return TableError(f"{path}: some lines have more values than the header names columns; name every column")
+
+
 def read_csv(path: Path, na_values: list[str] = (), text_columns: set[str] = frozenset(), auto_id: bool = False) -> pd.DataFrame:
     """The table: a cell is missing when empty or one of `na_values`; `text_columns` (and with `auto_id` a column
     called id, which may become the id) and every column that is not all numbers keep their cells' text as written."""
@@ -171,9 +182,11 @@ def read_csv(path: Path, na_values: list[str] = (), text_columns: set[str] = fro
     options = dict(sep=delimiter, encoding=encoding, keep_default_na=False, na_values=["", *na_values], skipinitialspace=False,
                    index_col=False)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
             table = pd.read_csv(path, dtype={name: str for name in texts}, low_memory=False, **options)
+            if any(issubclass(w.category, pd.errors.ParserWarning) and "Length of header" in str(w.message) for w in said):
+                raise longer_rows(path, encoding, delimiter, len(raw))
             flags = [name for name in table.columns if pd.api.types.is_bool_dtype(table[name])
                      or pd.api.types.infer_dtype(table[name], skipna=True) == "boolean"]
             if flags:  # True/true/TRUE would all become True: read those columns again, as written
