@@ -361,17 +361,20 @@ class CodabenchSite:
         request = urllib.request.Request(f"{self.url}/api/queues/", method="POST",
                                          data=json.dumps({"name": name, "is_public": False}).encode(),
                                          headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
-        with _DIRECT.open(request, timeout=60) as answer:
-            queue = json.loads(answer.read())
+        try:
+            with _DIRECT.open(request, timeout=60) as answer:
+                queue = json.loads(answer.read())
+        except urllib.error.HTTPError as error:  # e.g. "User has reached queue limit!" (5 per account)
+            raise RuntimeError(f"POST /api/queues/ answered {error.code}: {error.read()[:300]!r}") from None
         return queue["vhost"], queue["broker_url"]
 
     def start_workers(self, env_file: Path, hostnames: list[str], wait: bool = True) -> list[str]:
         """Codabench's compute worker, one process per hostname, with the settings of `env_file` (a worker's .env, as
         `make worker` writes it) and the command of the worker image (`celery -A compute_worker worker -Q compute-worker
         -n compute-worker@$HOSTNAME --concurrency=1`): what worker/compose.yaml starts, outside a container, since the
-        image is out of reach here. The names of the processes (their logs: log(name)); with `wait`, until RabbitMQ
-        says they all consume the queue of the file's vhost (RabbitMQ's management
-        API counts consumers only every 5 s)."""
+        image is out of reach here. The names of the processes (their logs: log(name)); with `wait`, until each logs
+        Celery's "ready." line, once it consumes the queue of the file's vhost (RabbitMQ's management API would say
+        so up to 5 s late)."""
         settings = {}
         for line in Path(env_file).read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
@@ -402,10 +405,6 @@ class CodabenchSite:
     def worker_running(self, name: str) -> bool:
         process = self._processes.get(name)
         return process is not None and process.poll() is None
-
-    def consumers(self, vhost: str, queue: str = "compute-worker") -> int:
-        """Consumers of a queue in a vhost, from RabbitMQ's management API (0 when the queue does not exist yet)."""
-        return self._consumers(queue, vhost)
 
     def stop(self) -> None:
         """Stop everything started, remove the private folders and what the worker left for this stack."""

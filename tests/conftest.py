@@ -97,6 +97,7 @@ CODE_MODE_FILES = {
     "starting_kit/failing_submission/model.py",
     "starting_kit/sample_code_submission/model.py",
     "tools/benchmark.py",
+    "tools/broker.py",
     "tools/bundle.py",
     "tools/bundle_source.py",
     "tools/codabench_client.py",

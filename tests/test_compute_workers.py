@@ -170,6 +170,7 @@ def test_worker_check_names_each_known_failure_in_one_line(bundle, tmp_path, env
     env_file = tmp_path / "mine" / ".env"
     env_file.parent.mkdir()
     env_file.write_text(env)
+    env_file.chmod(0o600)
     done = check(bundle, env_file)
     lines = problem_lines(done)
     assert done.returncode == (1 if any(line.startswith("ERROR") for line in lines) else 0)
@@ -182,6 +183,7 @@ def test_worker_check_reads_a_queue_given_by_name_in_competition_yaml(bundle, tm
     competition.write_text(competition.read_text().replace(f"queue: '{VHOST}'", "queue: L2RPN-30CPU"))
     env_file = tmp_path / ".env"
     env_file.write_text(GOOD_ENV)
+    env_file.chmod(0o600)
     lines = problem_lines(check(bundle, env_file))
     assert lines == ["ERROR: competition.yaml: queue: 'L2RPN-30CPU' is not a vhost. Copy it from Queue Management, quoted"]
 
@@ -207,6 +209,153 @@ def test_worker_check_reads_the_compose_file_beside_the_env(bundle, tmp_path, ed
     (folder / "compose.yaml").write_text(yaml.safe_dump(compose))
     lines = problem_lines(check(bundle, folder / ".env"))
     assert len(lines) == 1 and says in lines[0] and "services.worker-1" in lines[0], lines
+
+
+@pytest.mark.parametrize("text,says", [
+    ("\ufeff" + GOOD_ENV, None),  # docker drops a byte-order mark, and so does the check
+    ("  " + GOOD_ENV.replace("\n", "\r\n"), None),  # leading spaces and CRLF: docker drops them too
+    ("export " + GOOD_ENV, ".env:1: `export` is shell syntax"),
+])
+def test_env_files_are_read_as_docker_reads_them(bundle, tmp_path, text, says):
+    env_file = tmp_path / ".env"
+    env_file.write_text(text, encoding="utf-8")
+    env_file.chmod(0o600)
+    lines = problem_lines(check(bundle, env_file))
+    assert lines == ([] if says is None else [line for line in lines if says in line]) and len(lines) == (says is not None)
+
+
+def test_an_env_file_others_can_read_and_a_folder_are_named(bundle, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(GOOD_ENV)
+    env_file.chmod(0o644)
+    (line,) = problem_lines(check(bundle, env_file))
+    assert line.startswith("WARNING: .env: can be read by other users") and f"Run `chmod 600 {env_file}`" in line
+    done = check(bundle, tmp_path)
+    assert done.returncode == 1 and "is a folder. Give the .env file itself" in done.stdout
+
+
+ODD_PASSWORD = "to?p#se/cr:et"
+
+
+@pytest.mark.parametrize("url", [
+    f"pyamqp://user:{ODD_PASSWORD}@codabench.example:5672/{VHOST}",  # a parser error would quote part of it
+    f'"pyamqp://user:{PASSWORD}@codabench.example:5672/{VHOST}"',  # quoted, so the scheme is not pyamqp
+    f"pyamqp:/user:{PASSWORD}@codabench.example:5672/{VHOST}",
+    f"pyamqp://user:{PASSWORD}@codabench.example:5672/{VHOST}pyamqp://user:{PASSWORD}@x:5672/{VHOST}",
+])
+def test_no_message_holds_the_password(bundle, tmp_path, url):
+    done = make(bundle, "worker", "START=0", "TLS=1", stdin=url + "\n")
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"BROKER_URL={url}\nHOST_DIRECTORY=/codabench\n")
+    env_file.chmod(0o600)
+    checked = check(bundle, env_file)
+    for said in (output(done), output(checked)):
+        assert all(part not in said for part in ("se/cr", "p#se", PASSWORD)), said
+    assert problem_lines(checked) and "Traceback" not in output(done) + output(checked)
+
+
+@pytest.mark.parametrize("variable,says", [
+    ("TLS=maybe", "TLS='maybe' is not one of"), ("ENGINE=nerdctl", "ENGINE='nerdctl' is not one of"),
+    ("START=abc", "START='abc' is not one of"), ("GPU=2", "GPU='2' is not one of"),
+    ("WORKERS=65", "WORKERS='65' is not a whole number from 1 to 64"),
+])
+def test_a_setting_of_make_worker_that_means_nothing_is_refused(bundle, variable, says):
+    done = make(bundle, "worker", variable, stdin=BROKER + "\n")
+    assert done.returncode != 0 and not (bundle / "worker").exists()
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+    assert says in line
+
+
+def test_a_second_run_keeps_what_it_is_not_told_and_takes_a_new_url(bundle):
+    assert make(bundle, "worker", "WORKERS=2", "GPU=each", "START=0", "TLS=1", stdin=BROKER + "\n").returncode == 0
+    env_file = bundle / "worker" / ".env"
+    env_file.write_text(env_file.read_text() + "COMPETITION_CONTAINER_NETWORK_DISABLED=True\n")
+    compose = yaml.safe_load((bundle / "worker" / "compose.yaml").read_text())
+    assert [s["environment"]["GPU_DEVICE"] for s in compose["services"].values()] == ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]
+
+    other = BROKER.replace(PASSWORD, "a-new-password")
+    again = make(bundle, "worker", "START=0", "TLS=1", stdin=other + "\n")  # the URL of a recreated queue, piped in
+    assert again.returncode == 0, output(again)
+    text = env_file.read_text()
+    assert f"BROKER_URL={other}\n" in text and "USE_GPU=True\n" in text
+    assert "COMPETITION_CONTAINER_NETWORK_DISABLED=True\n" in text  # a key added by hand stays
+    assert len(yaml.safe_load((bundle / "worker" / "compose.yaml").read_text())["services"]) == 2
+    assert "from standard input" in again.stderr and "BROKER_URL: pyamqp://2f0c6a8e-user:***@" in again.stderr
+    assert "a-new-password" not in output(again)
+
+
+@pytest.mark.parametrize("service", [
+    {"deploy": [1]}, {"logging": {"options": [1]}}, {"volumes": 5}, {"env_file": 3},
+])
+def test_a_compose_file_of_odd_shapes_gets_lines_not_a_traceback(bundle, tmp_path, service):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / ".env").write_text(GOOD_ENV)
+    (folder / ".env").chmod(0o600)
+    (folder / "compose.yaml").write_text(yaml.safe_dump({"services": {"w": {"image": "x", **service}}}))
+    done = check(bundle, folder / ".env")
+    assert done.returncode == 1 and problem_lines(done) and "Traceback" not in output(done), output(done)
+
+
+@pytest.mark.parametrize("image", ["docker.io/codalab/codabench-compute-worker:v1.24",
+                                   "codalab/codabench-compute-worker@sha256:" + "a" * 64])
+def test_a_worker_image_by_full_name_or_digest_is_the_worker(bundle, image):
+    done = make(bundle, "worker", "START=0", "TLS=1", f"WORKER_IMAGE={image}", stdin=BROKER + "\n")
+    assert done.returncode == 0 and not problem_lines(done), output(done)
+
+
+def test_without_compose_make_worker_prints_the_command_to_start_them(bundle, tmp_path):
+    alone = tmp_path / "bin"  # a PATH with make and nothing else: no docker, no docker-compose
+    alone.mkdir()
+    (alone / "make").symlink_to(shutil.which("make"))
+    done = make(bundle, "worker", "TLS=1", stdin=BROKER + "\n", env={"PATH": str(alone)})
+    assert done.returncode == 0, output(done)
+    assert "No docker compose here: start the workers on the machine that will run them with " \
+           "`docker compose -f worker/compose.yaml up -d`" in done.stderr
+
+
+def test_the_amqp_login_ends_within_its_time_on_a_hostile_broker(bundle):
+    """A server that trickles bytes, announces a 4 GB frame, or says nothing: one line each, within the timeout."""
+    import socket
+    import sys
+    import threading
+    import time
+
+    sys.path.insert(0, str(bundle / "tools"))
+    try:
+        from broker import amqp_login
+    finally:
+        sys.path.remove(str(bundle / "tools"))
+
+    def serve(behaviour):
+        server = socket.create_server(("127.0.0.1", 0))
+
+        def run():
+            connection, _ = server.accept()
+            try:
+                connection.recv(8)
+                if behaviour == "trickle":
+                    for byte in b"\x01\x00\x00\x00\x00\x01\x00" * 10:
+                        connection.sendall(bytes([byte]))
+                        time.sleep(0.5)
+                elif behaviour == "huge":
+                    connection.sendall(b"\x01\x00\x00\xff\xff\xff\xff")
+                    time.sleep(3)
+                else:
+                    time.sleep(3)
+            except OSError:  # the client gave up: what is tested
+                pass
+            finally:
+                connection.close()
+
+        threading.Thread(target=run, daemon=True).start()
+        return server.getsockname()[1]
+
+    for behaviour in ("trickle", "huge", "silent"):
+        port = serve(behaviour)
+        started = time.monotonic()
+        said = amqp_login(f"pyamqp://u:{PASSWORD}@127.0.0.1:{port}/{VHOST}", tls=False, timeout=2)
+        assert time.monotonic() - started < 3 and said and PASSWORD not in said, (behaviour, said)
 
 
 # -- on Codabench's own site, queues and compute worker (tests/codabench_site.py) -----------------------------
@@ -249,10 +398,9 @@ def test_own_workers_on_a_private_queue_run_submissions_in_parallel(codabench_si
     """The issue's Done: a private queue, make worker WORKERS=2, worker-check, upload, four submits in parallel."""
     bundle, broker, env = own_queue
     site = codabench_site
-    made = make(bundle, "worker", "WORKERS=2", stdin=broker + "\n", env=env)  # the organizer pastes the URL
+    made = make(bundle, "worker", "WORKERS=2", "START=0", stdin=broker + "\n", env=env)  # the organizer pastes the URL
     assert made.returncode == 0, output(made)
-    assert "No docker compose here: start the workers on the machine that will run them with " \
-           "`docker compose -f worker/compose.yaml up -d`" in made.stderr
+    assert "Not started (START=0)" in made.stderr and "WARNING" not in made.stderr  # the broker was asked: no guess
     assert "BROKER_USE_SSL" not in (bundle / "worker" / ".env").read_text()  # the broker said it speaks plain AMQP
 
     # make worker-check: the broker login, the image, the disk, and the baseline through the worker's code
@@ -273,6 +421,7 @@ def test_own_workers_on_a_private_queue_run_submissions_in_parallel(codabench_si
         mine = tmp_path / "mine"
         mine.mkdir(exist_ok=True)
         (mine / ".env").write_text((bundle / "worker" / ".env").read_text().replace(broker, wrong))
+        (mine / ".env").chmod(0o600)
         competition = (bundle / "competition.yaml").read_text()
         if VHOST in wrong:
             (bundle / "competition.yaml").write_text(competition.replace(broker.rsplit("/", 1)[1], VHOST))
@@ -392,29 +541,32 @@ def test_the_known_failures_fail_on_codabench_worker_and_worker_check_names_them
     site = codabench_site
     assert make(bundle, "worker", "START=0", stdin=broker + "\n", env=env).returncode == 0
     good = (bundle / "worker" / ".env").read_text()
-    cases = {
-        "doubled": (good.replace(broker, broker + broker), "BROKER_URL: holds two URLs (pasted twice?)"),  # #1473
-        "ssl-false": (good + "BROKER_USE_SSL=False\n", "BROKER_USE_SSL: is 'False', and any value turns TLS on"),
+    cases = {  # the .env, make worker-check's line, and what Codabench's worker logs
+        "doubled": (good.replace(broker, broker + broker), "BROKER_URL: holds two URLs (pasted twice?)",
+                    "consumer: Cannot connect to amqp://"),  # #1473: the vhost with a second URL glued on
+        "ssl-false": (good + "BROKER_USE_SSL=False\n", "BROKER_USE_SSL: is 'False', and any value turns TLS on",
+                      "[SSL: WRONG_VERSION_NUMBER]"),  # TLS to a plain broker
     }
     started = {}
-    for name, (text, says) in cases.items():
+    for name, (text, says, _) in cases.items():
         env_file = tmp_path / name / ".env"
         env_file.parent.mkdir()
         env_file.write_text(text)
+        env_file.chmod(0o600)
         lines = problem_lines(check(bundle, env_file))
         assert len(lines) == 1 and says in lines[0], lines
         started[name] = site.start_workers(env_file, [f"bad-{name}"], wait=False)[0]
     time.sleep(20)  # a worker that can serve is ready in about 5 s
     for name, worker in started.items():
         log = site.log(worker)
-        assert f"compute-worker@bad-{name} ready." not in log, log[-2000:]
-        assert "Cannot connect to amqp" in log or "consumer: Cannot connect" in log or "Connection" in log, log[-2000:]
+        assert f"compute-worker@bad-{name} ready." not in log and cases[name][2] in log, log[-2000:]
         site.stop_worker(worker, kill=True)
 
     # HOST_DIRECTORY other than /codabench (#2379): the worker runs, and the submission's programs are not found
     wrong = tmp_path / "host-directory" / ".env"
     wrong.parent.mkdir()
     wrong.write_text(good.replace("HOST_DIRECTORY=/codabench", f"HOST_DIRECTORY={tmp_path / 'elsewhere'}"))
+    wrong.chmod(0o600)
     (lines,) = [problem_lines(check(bundle, wrong))]
     assert len(lines) == 1 and "HOST_DIRECTORY: is " in lines[0] and "(Codabench #2142, #2379)" in lines[0], lines
     assert make(bundle, "upload", f"CODABENCH={site.url}", env=env).returncode == 0

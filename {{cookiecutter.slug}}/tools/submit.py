@@ -187,8 +187,9 @@ def submit_and_report(server: str, given: str | None, phase_name: str, competiti
         for score in scores:
             print(f"  {score['column_key']}: {score_text(score['score'])}")
         if place is None:
-            print(f"  not on the {phase_name} leaderboard (yet: see `make leaderboard`; a leaderboard of rule Add "
-                  f"shows a submission only once it is put there on the site)")
+            print(f"  not on the {phase_name} leaderboard (yet: see `make leaderboard`): a Force_Last leaderboard shows "
+                  "each account's latest submission only (one sent after this one replaces it there), an Add one only "
+                  "those put there on the site")
         else:
             print(f"  place {place} of {len(rows)} on the {phase_name} leaderboard ({board['title']}): "
                   f"{client.page(competition)}")

@@ -23,18 +23,16 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
-import socket
-import ssl
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import yaml
+from broker import amqp_login
 from bundle import ROOT, BundleError, find_phase, load_competition
 from executors import EngineError, PullFailed, pull_image
 from run_local import default_submission
@@ -48,120 +46,36 @@ from worker_rules import (
     compose_problems,
     env_problems,
     read_env,
+    redact,
 )
 from zips import zip_folder
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
-AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
-FRAME_END = 0xCE
 TRIAL = Path(__file__).with_name("worker_trial.py")
 TRIAL_TIMEOUT_PADDING = 1800  # seconds beyond the phase's time limit, twice (two steps), for pulls and files
 GIB = 1024**3
 ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64"}  # docker info says the kernel's name, inspect Go's
+# What `info` calls the engine's version and the machine's architecture (Go templates' field paths).
+INFO_FIELDS = {"docker": ("ServerVersion", "Architecture"), "podman": ("Version.Version", "Host.Arch")}
+CDI_SINCE = {"docker": (25,), "podman": (5, 4, 2)}  # the versions that hand a CDI device to a container (GPUs)
 
 
 class Report:
+    """Prints each finding as it comes, never with the broker's password (`secret`: the URL it is in)."""
+
     def __init__(self) -> None:
         self.errors = 0
+        self.secret = ""
 
     def problem(self, problem: Problem) -> None:
         self.errors += problem.error
-        print(problem, flush=True)
+        print(redact(str(problem), self.secret), flush=True)
 
     def add(self, where: str, message: str, fix: str, error: bool = True) -> None:
         self.problem(Problem(where, message, fix, error))
 
     def ok(self, line: str) -> None:
-        print(f"ok: {line}", flush=True)
-
-
-# -- the broker ----------------------------------------------------------------------------------
-def _frame(kind: int, payload: bytes) -> bytes:
-    return struct.pack(">BHI", kind, 0, len(payload)) + payload + bytes([FRAME_END])
-
-
-def _shortstr(text: str) -> bytes:
-    data = text.encode("utf-8")
-    return bytes([len(data)]) + data
-
-
-def _method(connection: socket.socket) -> tuple[int, int, bytes] | None:
-    """The next method frame: (class, method, arguments); None when the broker closed the connection."""
-    head = _exactly(connection, 7)
-    if head is None:
-        return None
-    kind, _, size = struct.unpack(">BHI", head)
-    body = _exactly(connection, size + 1)
-    if body is None or kind != 1:
-        return None
-    class_id, method_id = struct.unpack(">HH", body[:4])
-    return class_id, method_id, body[4:-1]
-
-
-def _exactly(connection: socket.socket, size: int) -> bytes | None:
-    data = b""
-    while len(data) < size:
-        chunk = connection.recv(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-def _closed_why(arguments: bytes) -> str:
-    code = struct.unpack(">H", arguments[:2])[0]
-    return f"{code} {arguments[3:3 + arguments[2]].decode('utf-8', 'replace')}"
-
-
-def amqp_login(url: str, tls: bool, timeout: float = 10.0) -> str | None:
-    """Log in to the broker and open the URL's vhost, as the worker's AMQP client does; None when both work,
-    else what went wrong, in words that never hold the password."""
-    parts = urlsplit(url)
-    user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    vhost = unquote(parts.path[1:]) or "/"
-    address = (parts.hostname, parts.port or 5672)
-    try:
-        raw = socket.create_connection(address, timeout=timeout)
-    except OSError as error:
-        return f"cannot connect to {address[0]}:{address[1]} ({error.strerror or error})"
-    try:
-        connection = raw
-        if tls:
-            context = ssl.create_default_context()
-            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # as celery_config.py
-            try:
-                connection = context.wrap_socket(raw, server_hostname=parts.hostname)
-            except (ssl.SSLError, OSError) as error:
-                return f"BROKER_USE_SSL is set, and {address[0]}:{address[1]} does not speak TLS ({error})"
-        connection.settimeout(timeout)
-        connection.sendall(AMQP_HEADER)
-        start = _method(connection)
-        if start is None or start[:2] != (10, 10):
-            hint = "" if tls else ", perhaps because it speaks TLS (BROKER_USE_SSL=True)"
-            return f"{address[0]}:{address[1]} does not answer as an AMQP broker{hint}"
-        response = b"\x00" + user.encode() + b"\x00" + password.encode()
-        connection.sendall(_frame(1, struct.pack(">HH", 10, 11) + struct.pack(">I", 0) + _shortstr("PLAIN")
-                                  + struct.pack(">I", len(response)) + response + _shortstr("en_US")))
-        try:
-            tune = _method(connection)
-        except OSError:  # RabbitMQ resets the connection of a refused login
-            tune = None
-        if tune is None or tune[:2] == (10, 50):
-            return "the broker refused the user and password of BROKER_URL (ACCESS_REFUSED)"
-        channel_max, frame_max, _ = struct.unpack(">HIH", tune[2][:8])
-        connection.sendall(_frame(1, struct.pack(">HHHIH", 10, 31, channel_max, frame_max, 0)))
-        connection.sendall(_frame(1, struct.pack(">HH", 10, 40) + _shortstr(vhost) + _shortstr("") + b"\x00"))
-        opened = _method(connection)
-        if opened is None:
-            return f"the broker closed the connection when vhost {vhost} was opened"
-        if opened[:2] == (10, 50):
-            return f"the broker would not open vhost {vhost}: {_closed_why(opened[2])}"
-        connection.sendall(_frame(1, struct.pack(">HHHH", 10, 50, 200, 0) + b"\x00\x00\x00\x00"))
-        return None
-    except (OSError, struct.error) as error:
-        return f"the conversation with {address[0]}:{address[1]} broke off ({error})"
-    finally:
-        raw.close()
+        print(redact(f"ok: {line}", self.secret), flush=True)
 
 
 # -- this machine --------------------------------------------------------------------------------
@@ -192,13 +106,13 @@ def last_line(text: str) -> str:
 def check_machine(env: dict[str, str], image: str, report: Report) -> bool:
     """Engine, image, disk and GPU; True when the engine and the image are there (the trial can run)."""
     engine = engine_of(env)
-    info = run_quietly([engine, "info", "--format", fields("ServerVersion")], timeout=60)
+    info = run_quietly([engine, "info", "--format", fields(*INFO_FIELDS[engine])], timeout=60)
     if info.returncode != 0:
         report.add(f"this machine: {engine}", f"does not answer ({last_line(info.stderr)}): the worker starts every "
                    "submission through it", f"install and start {engine}, and let this user use it")
         return False
-    report.ok(f"{engine} {info.stdout.strip()} answers")
-    machine_arch = run_quietly([engine, "info", "--format", fields("Architecture")], timeout=60).stdout.strip()
+    version, machine_arch = (info.stdout.split() + ["", ""])[:2]
+    report.ok(f"{engine} {version} answers")
     started = time.monotonic()
     try:
         pull_image(engine, image, echo=sys.stdout)
@@ -208,7 +122,8 @@ def check_machine(env: dict[str, str], image: str, report: Report) -> bool:
     except EngineError as error:
         report.add(f"this machine: {engine}", str(error), f"start {engine}")
         return False
-    size, arch = run_quietly([engine, "image", "inspect", "--format", fields("Size", "Architecture"), image]).stdout.split()[:2] or ["", ""]
+    inspected = run_quietly([engine, "image", "inspect", "--format", fields("Size", "Architecture"), image])
+    size, arch = (inspected.stdout.split() + ["", ""])[:2]
     image_bytes = int(size) if size.isdigit() else 0
     if arch and machine_arch and ARCHITECTURES.get(arch, arch) != ARCHITECTURES.get(machine_arch, machine_arch):
         report.add(f"competition.yaml: docker_image {image}", f"is built for {arch}, and this machine is {machine_arch}: "
@@ -219,7 +134,7 @@ def check_machine(env: dict[str, str], image: str, report: Report) -> bool:
               f"{image_bytes / GIB:.1f} GiB)")
     check_disk(env, image_bytes, report)
     if env.get("USE_GPU", "").lower() == "true":
-        check_gpu(engine, env.get("GPU_DEVICE") or GPU_DEVICE, image, report)
+        return check_gpu(engine, version, env.get("GPU_DEVICE") or GPU_DEVICE, image, report)
     return True
 
 
@@ -242,18 +157,27 @@ def check_disk(env: dict[str, str], image_bytes: int, report: Report) -> None:
         report.ok(f"{free / GIB:.0f} GiB free under {folder}")
 
 
-def check_gpu(engine: str, device: str, image: str, report: Report) -> None:
-    """The worker hands submissions the GPU as the CDI device GPU_DEVICE (compute_worker.py:984-1000)."""
+def check_gpu(engine: str, version: str, device: str, image: str, report: Report) -> bool:
+    """The worker hands submissions the GPU as the CDI device GPU_DEVICE (compute_worker.py:984-1000); False when no
+    submission would see it."""
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:3])
+    if numbers and numbers < CDI_SINCE[engine]:
+        report.add(f"this machine: {engine} {version}", "cannot hand a GPU to a container as a CDI device, which is how "
+                   "Codabench's worker asks for it", f"use {engine} {'.'.join(map(str, CDI_SINCE[engine]))} or later "
+                   "(docs/compute-workers.md, GPUs)")
+        return False
     done = run_quietly([engine, "run", "--rm", "--device", device, "--entrypoint", "nvidia-smi", image, "-L"], timeout=300)
     if done.returncode == 0 and "GPU" in done.stdout:
         report.ok(f"the GPU is visible inside {image}: {last_line(done.stdout)}")
-    elif "executable file not found" in done.stderr or "no such file" in done.stderr.lower():
+        return True
+    if "executable file not found" in done.stderr or "no such file" in done.stderr.lower():
         report.add(f"competition.yaml: docker_image {image}", "has no nvidia-smi, so the GPU could not be looked for "
                    "inside it", "use a CUDA image such as codalab/codalab-legacy:gpu310", error=False)
-    else:
-        report.add(f"this machine: GPU {device}", f"is not visible inside {image} ({last_line(done.stderr or done.stdout)})",
-                   "install the NVIDIA Container Toolkit, run `sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`, "
-                   "and enable CDI in the engine (docs/compute-workers.md, GPUs)")
+        return True
+    report.add(f"this machine: GPU {device}", f"is not visible inside {image} ({last_line(done.stderr or done.stdout)})",
+               "install the NVIDIA Container Toolkit, run `sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`, "
+               "and enable CDI in the engine (docs/compute-workers.md, GPUs)")
+    return False
 
 
 # -- the baseline through the worker's code -------------------------------------------------------------
@@ -267,9 +191,10 @@ def trial_plan(folder: Path, phase_name: str, competition: dict) -> dict:
         if path is not None:
             files[name] = zip_folder(path, folder / f"{name}.zip")
     shutil.copy2(TRIAL, folder / TRIAL.name)
+    declared = next((t for t in competition.get("tasks") or [] if isinstance(t, dict) and t.get("index") == task.index), {})
     return {"docker_image": competition["docker_image"], "execution_time_limit": phase.execution_time_limit,
             "detailed_results": bool(competition.get("enable_detailed_results")),
-            "ingestion_only_during_scoring": False, "files": {k: str(v) for k, v in files.items()},
+            "ingestion_only_during_scoring": bool(declared.get("ingestion_only_during_scoring")), "files": {k: str(v) for k, v in files.items()},
             "report": str(folder / "report.json"), "reference": str(task.reference_data) if task.reference_data else ""}
 
 
@@ -286,8 +211,11 @@ def trial_command(env_path: Path, env: dict[str, str], worker_image: str, folder
     engine = engine_of(env)
     socket_path = (env.get("CONTAINER_SOCKET") or "").removeprefix("unix://")
     host_socket = "/var/run/docker.sock" if engine == "docker" else f"/run/user/{os.getuid()}/podman/podman.sock"
-    argv = [engine, "run", "--rm", "--env-file", str(env_path), "-v", f"{env.get('HOST_DIRECTORY') or HOST_DIRECTORY}:/codabench",
-            "-v", f"{host_socket}:{socket_path or host_socket}", "-v", f"{folder}:{folder}", "-w", "/app",
+    # The worker image keeps compute_worker.py at / (logs_loguru.py beside its Python, in /.venv/bin; /app in
+    # Codabench's own compose, which mounts the code there): the trial imports it from any of them.
+    argv = [engine, "run", "--rm", "--name", f"codabench-worker-check-{os.getpid()}", "--env-file", str(env_path),
+            "-e", "PYTHONPATH=/:/app:/.venv/bin", "-v", f"{env.get('HOST_DIRECTORY') or HOST_DIRECTORY}:/codabench",
+            "-v", f"{host_socket}:{socket_path or host_socket}", "-v", f"{folder}:{folder}", "-w", "/",
             "--entrypoint", "python", worker_image, str(folder / TRIAL.name), plan]
     return argv, dict(os.environ), str(folder)
 
@@ -307,7 +235,10 @@ def run_trial(env_path: Path, env: dict[str, str], worker_image: str, competitio
         try:
             done = subprocess.run(argv, env=environment, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            report.add("the worker trial", f"did not end within {timeout} s", "look at `docker ps` for its containers")
+            if argv[1:3] == ["run", "--rm"]:  # the client is gone, not its container
+                run_quietly([argv[0], "rm", "-f", argv[4]])
+            report.add("the worker trial", f"did not end within {timeout} s", f"look at `{engine_of(env)} ps` for the "
+                       "submission's containers it left")
             return
         except FileNotFoundError as error:
             report.add("the worker trial", f"could not start ({error})", "install the container engine")
@@ -368,13 +299,20 @@ def check(env_path: Path, phase: str, report: Report, machine: bool = True) -> N
     if not queue:
         report.add("competition.yaml: queue", "is missing: submissions go to the public queue, never to these workers",
                    "add `queue: '<the vhost of your queue>'` and upload the competition")
-    elif not isinstance(queue, str) or not UUID.match(queue):
+    elif not isinstance(queue, str) or not UUID.fullmatch(queue):
         report.add("competition.yaml: queue", f"{queue!r} is not a vhost", "copy it from Queue Management, quoted")
+    if env_path.is_dir():
+        report.add(str(env_path), "is a folder", "give the .env file itself (ENV_FILE=path/to/.env)")
+        return
     if not env_path.is_file():
         report.add(str(env_path), "not found", "run `make worker` (it writes worker/.env), or give ENV_FILE=path")
         return
     env, problems = read_env(env_path)
-    vhost = queue if isinstance(queue, str) and UUID.match(queue) else None
+    report.secret = env.get("BROKER_URL", "")
+    if os.name == "posix" and env_path.is_file() and env_path.stat().st_mode & 0o077:
+        problems.append(Problem(env_path.name, "can be read by other users of this machine, and its BROKER_URL is your "
+                                "queue's password", f"run `chmod 600 {env_path}`", error=False))
+    vhost = queue if isinstance(queue, str) and UUID.fullmatch(queue) else None
     problems += env_problems(env, where=env_path.name, queue=vhost, image=image)
     compose_path = compose_beside(env_path)
     compose, worker_image = None, f"{WORKER_IMAGE}:{WORKER_TAG}"

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from yaml_rules import GPU_IMAGE
+
 WORKER_IMAGE = "codalab/codabench-compute-worker"
 WORKER_TAG = "v1.24"  # the release of the worker code the template is tested against (Codabench c7dbc756)
 LEGACY_IMAGES = ("codalab/competitions-v2-compute-worker", "codalab/codabench_worker_podman")
@@ -21,9 +23,9 @@ HOST_DIRECTORY = "/codabench"  # the worker's BASE_DIR is hard-coded; another ho
 DOCKER_SOCKET = "/var/run/docker.sock"
 PODMAN_SOCKET = "/run/user/1000/podman/podman.sock"  # where the worker looks inside its container (compute_worker.py:79)
 GPU_DEVICE = "nvidia.com/gpu=all"
-UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.IGNORECASE)
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)  # competition.yaml's queue
+VHOST = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # a vhost as Codabench makes it
 CDI_DEVICE = re.compile(r"^[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9._-]*=[A-Za-z0-9_.:-]+$")
-GPU_IMAGE = re.compile(r"gpu|cuda", re.IGNORECASE)
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Every setting the worker reads (compute_worker.py, celery_config.py), with what it means.
@@ -44,6 +46,8 @@ KNOWN_KEYS = {
     "SERIALIZED": "JSON logs",
     "WORKER_BUNDLE_URL_REWRITE": "FROM|TO rewrite of file URLs (local sites)",
     "HOSTNAME": "the worker's name on the server status page",
+    # read by the libraries the worker downloads and uploads with (requests, urllib)
+    **dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"), "a proxy"),
 }
 # Settings people add that the worker never reads, and what to do instead.
 NOT_SETTINGS = {
@@ -67,46 +71,81 @@ class Problem:
         return f"{'ERROR' if self.error else 'WARNING'}: {self.where}: {self.message}. {self.fix[:1].upper()}{self.fix[1:]}"
 
 
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/{1,2}")  # where a URL's user part starts ("pyamqp://", or one slash)
+BOUNDARY = re.compile(r"[\s\"']")
+
+
+def _password_spans(text: str) -> list[tuple[int, int]]:
+    """Where the password of every URL in `text` is (user:password@host), however odd the URL: a password with /, ?
+    or #, one slash after the scheme, quotes around it, or a URL pasted twice."""
+    spans = []
+    starts = [m.end() for m in SCHEME.finditer(text)]
+    for index, start in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        boundary = BOUNDARY.search(text, start, end)
+        end = boundary.start() if boundary else end
+        at = text.rfind("@", start, end)
+        colon = text.find(":", start, at) if at != -1 else -1
+        if colon != -1 and colon + 1 < at:
+            spans.append((colon + 1, at))
+    return spans
+
+
+def redact(text: str, *urls: str) -> str:
+    """`text` with the password of every URL in it replaced by ***; the passwords of `urls` too wherever they appear
+    alone (as in a parser's message), when they are long enough not to be any word's letters."""
+    for start, end in reversed(_password_spans(text)):
+        text = f"{text[:start]}***{text[end:]}"
+    alone = {url[start:end] for url in urls if url for start, end in _password_spans(url)}
+    for password in sorted((p for p in alone if len(p) >= 6), key=len, reverse=True):
+        text = text.replace(password, "***")
+    return text
+
+
 def shown_url(url: str) -> str:
     """A broker URL as it may be printed: the password replaced by ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<not a URL>"
-    if parts.password is None:
-        return url if "@" not in url else "<a URL with an unreadable user part>"
-    netloc = f"{parts.username}:***@{parts.netloc.rsplit('@', 1)[1]}"
-    return parts._replace(netloc=netloc).geturl()
+    return redact(url)
 
 
 def read_env(path: Path) -> tuple[dict[str, str], list[Problem]]:
-    """An env file as `docker run --env-file` reads it (KEY=VALUE lines, taken literally), with the lines
-    that the engines read differently (quotes, comments after a value, spaces around =) reported."""
+    """An env file as `docker run --env-file` reads it (KEY=VALUE lines, taken literally; a byte-order mark, leading
+    spaces and CRLF line ends are dropped, as docker does), with the lines that an engine would read otherwise
+    reported once each. The values returned are what was meant (quotes and a trailing comment removed), so that one
+    mistake is not reported again by every rule that reads the value."""
     values: dict[str, str] = {}
     problems: list[Problem] = []
+    if path.is_dir():
+        return {}, [Problem(str(path), "is a folder", "give the .env file itself (ENV_FILE=path/to/.env)")]
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        return {}, [Problem(str(path), f"cannot be read ({error})", "write it again with make worker")]
+        reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else (error.strerror or str(error))
+        return {}, [Problem(str(path), f"cannot be read ({reason})", "write it again with make worker")]
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        key, equals, value = line.partition("=")
         where = f"{path.name}:{number}"
+        if stripped.startswith("export "):
+            problems.append(Problem(where, "`export` is shell syntax: docker run --env-file takes the whole line's "
+                                    "first word as the name", "write KEY=VALUE without export"))
+            stripped = stripped.removeprefix("export ").lstrip()
+        key, equals, value = stripped.partition("=")
         if not equals or not KEY.match(key.strip()):
             problems.append(Problem(where, "not a KEY=VALUE line", "write it as KEY=VALUE, or start it with # to keep it as a comment"))
             continue
         if key != key.strip() or value != value.strip():
-            problems.append(Problem(f"{where}: {key.strip()}", "spaces around the = or the value become part of the name "
-                                    "or the value for docker run --env-file", "remove them"))
+            problems.append(Problem(f"{where}: {key.strip()}", "spaces around the = or after the value become part of "
+                                    "the name or the value for docker run --env-file", "remove them"))
         key, value = key.strip(), value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             problems.append(Problem(f"{where}: {key}", "the quotes are part of the value for docker run --env-file",
                                     "write the value without quotes"))
-        elif re.search(r"\s#", value):
+            value = value[1:-1]
+        elif comment := re.search(r"\s+#", value):
             problems.append(Problem(f"{where}: {key}", "a comment after the value is part of the value for docker run "
                                     "--env-file", "put the comment on its own line"))
+            value = value[:comment.start()]
         if key in values:
             problems.append(Problem(f"{where}: {key}", "set twice; the last one wins", "keep one line", error=False))
         values[key] = value
@@ -114,22 +153,23 @@ def read_env(path: Path) -> tuple[dict[str, str], list[Problem]]:
 
 
 def broker_problems(url: str, queue: str | None, where: str) -> list[Problem]:
-    """The broker URL against its shape, pyamqp://<user>:<password>@<host>:<port>/<vhost> (queues/models.py:31-35)."""
+    """The broker URL against its shape, pyamqp://<user>:<password>@<host>:<port>/<vhost> (queues/models.py:31-35).
+    No message holds the password, nor a parser's own words (they may quote it)."""
     at = f"{where}: BROKER_URL"
     fix = "copy it again, once and whole, from Codabench's Queue Management (the eye icon of your queue)"
     if not url:
         return [Problem(at, "is missing or empty: the worker has no queue to listen to", fix)]
-    if url.count("://") > 1 or url.count("amqp") > 1:
+    if url.count("://") > 1:
         return [Problem(at, "holds two URLs (pasted twice?); the worker then listens to a vhost that does not exist and "
                         "dies with RestartFreqExceeded (Codabench #1473)", fix)]
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as error:
-        return [Problem(at, f"{shown_url(url)} is not a URL ({error})", fix)]
+    except ValueError:
+        return [Problem(at, f"{shown_url(url)} is not a URL with a host and a port", fix)]
     problems = []
     if parts.scheme not in ("pyamqp", "amqp", "amqps"):
-        problems.append(Problem(at, f"{shown_url(url)} is not an AMQP URL (pyamqp://...)", fix))
+        return [Problem(at, f"{shown_url(url) if '://' in url else 'the value'} is not an AMQP URL (pyamqp://...)", fix)]
     if not parts.username or parts.password is None:
         problems.append(Problem(at, f"{shown_url(url)} has no user and password", fix))
     if not parts.hostname:
@@ -137,16 +177,19 @@ def broker_problems(url: str, queue: str | None, where: str) -> list[Problem]:
     elif parts.hostname == "rabbit":
         problems.append(Problem(at, "names the host `rabbit`, the site's own name for its broker, which no outside "
                                 "worker reaches (Codabench #677, #690)", fix))
-    if port is None and parts.hostname:
+    if parts.hostname and not port:
         problems.append(Problem(at, f"{shown_url(url)} has no port (Codabench #467)", fix))
     vhost = parts.path.removeprefix("/")
     if not vhost or vhost == "/":
         problems.append(Problem(at, "ends without a vhost: that is the public default queue, not yours", fix))
-    elif not UUID.match(vhost):
-        problems.append(Problem(at, f"ends in {vhost!r}, which is not a queue's vhost (a UUID)", fix))
-    elif queue and vhost.replace("-", "").lower() != queue.replace("-", "").lower():
+    elif not VHOST.fullmatch(vhost):
+        shown = repr(vhost) if len(vhost) <= 60 and "@" not in vhost and ":" not in vhost else "text"
+        problems.append(Problem(at, f"ends in {shown}, which is not a queue's vhost (a lowercase UUID, as Codabench "
+                                "makes them; RabbitMQ takes a vhost's name exactly)", fix))
+    elif queue and vhost != queue.lower():
         problems.append(Problem(at, f"is for queue {vhost}, but competition.yaml sends submissions to queue {queue}: "
-                                "these workers would never get them", "use that queue's broker URL, or fix `queue:`"))
+                                "these workers would never get them", "give that queue's broker URL (CODABENCH_BROKER_URL"
+                                "=... make worker, or pipe it in), or fix `queue:`"))
     if parts.query or parts.fragment:
         problems.append(Problem(at, "has text after the vhost", fix))
     return problems
@@ -179,7 +222,8 @@ def env_problems(env: dict[str, str], *, where: str, queue: str | None, image: s
     engine = env.get("CONTAINER_ENGINE_EXECUTABLE", "docker")
     if engine.lower() not in ("docker", "podman"):
         problems.append(Problem(f"{where}: CONTAINER_ENGINE_EXECUTABLE", f"is {engine!r}; the worker knows docker and "
-                                "podman only, and stops at its start", "write docker or podman"))
+                                "podman only: it starts without an engine, and every submission fails with 'Pull for "
+                                "<image> failed!'", "write docker or podman"))
     gpu = env.get("USE_GPU", "false")
     if gpu.lower() not in ("true", "false"):
         problems.append(Problem(f"{where}: USE_GPU", f"is {gpu!r}, which the worker reads as false (only 'true' turns "
@@ -202,15 +246,16 @@ def env_problems(env: dict[str, str], *, where: str, queue: str | None, image: s
                                 "takes the network away", "write True or False"))
     cache = env.get("MAX_CACHE_DIR_SIZE_GB")
     if cache is not None and not re.fullmatch(r"[0-9]+(\.[0-9]+)?", cache):
-        problems.append(Problem(f"{where}: MAX_CACHE_DIR_SIZE_GB", f"is {cache!r}, not a number: the worker fails on "
-                                "its first submission", "write a number of gigabytes, e.g. 10"))
+        problems.append(Problem(f"{where}: MAX_CACHE_DIR_SIZE_GB", f"is {cache!r}, not a number: the worker stops as "
+                                "it starts (float() of it, compute_worker.py:173)", "write a number of gigabytes, e.g. 10"))
     return problems
 
 
 def _mounts(service: dict) -> dict[str, str]:
     """A service's bind mounts, container path -> host path (short and long syntax)."""
     found = {}
-    for volume in service.get("volumes") or []:
+    volumes = service.get("volumes")
+    for volume in volumes if isinstance(volumes, list) else []:
         if isinstance(volume, str):
             parts = volume.split(":")
             if len(parts) >= 2:
@@ -233,7 +278,10 @@ def compose_problems(compose: object, env: dict[str, str], *, where: str, env_na
             problems.append(Problem(at, "is not a mapping", "write it again with make worker"))
             continue
         image = str(service.get("image", ""))
-        repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+        named, _, digest = image.partition("@")
+        repository, _, tag = named.rpartition(":") if ":" in named.rsplit("/", 1)[-1] else (named, "", "")
+        repository = repository.removeprefix("docker.io/").removeprefix("index.docker.io/")
+        tag = tag or ("digest" if digest else "")
         if repository in LEGACY_IMAGES:
             problems.append(Problem(f"{at}.image", f"{image} is the worker's old image, which fails on today's site "
                                     "('Failure updating submission data', Codabench #2399)",
@@ -244,12 +292,13 @@ def compose_problems(compose: object, env: dict[str, str], *, where: str, env_na
         elif tag in ("", "latest"):
             problems.append(Problem(f"{at}.image", f"{image} is not pinned: every pull may bring another worker",
                                     f"pin a release, e.g. {WORKER_IMAGE}:{WORKER_TAG}", error=False))
-        if service.get("runtime") == "nvidia" or (service.get("deploy") or {}).get("resources"):
+        deploy = service.get("deploy")
+        if service.get("runtime") == "nvidia" or (isinstance(deploy, dict) and deploy.get("resources")):
             problems.append(Problem(at, "uses `runtime: nvidia` or `deploy.resources`, the GPU settings of the old worker "
                                     "images; today's worker hands the GPU to submissions itself (USE_GPU, GPU_DEVICE)",
                                     "remove them and set USE_GPU=True in the .env", error=False))
         env_files = service.get("env_file") or []
-        env_files = [env_files] if isinstance(env_files, str) else env_files
+        env_files = [env_files] if isinstance(env_files, str) else env_files if isinstance(env_files, list) else []
         if not any(str(f.get("path") if isinstance(f, dict) else f).endswith(env_name) for f in env_files):
             problems.append(Problem(f"{at}.env_file", f"does not read {env_name}: the worker gets no BROKER_URL",
                                     f"add `env_file: {env_name}`"))
@@ -264,18 +313,23 @@ def compose_problems(compose: object, env: dict[str, str], *, where: str, env_na
                                     f"use {HOST_DIRECTORY} for both"))
         socket = (env.get("CONTAINER_SOCKET") or "").removeprefix("unix://") or (
             PODMAN_SOCKET if engine == "podman" else DOCKER_SOCKET)
-        if socket not in mounts:
+        if "://" not in socket and socket not in mounts:  # tcp://: an engine over the network, nothing to mount
             problems.append(Problem(f"{at}.volumes", f"the {engine} socket is not mounted at {socket}: the worker cannot "
                                     "start submissions", f"mount the host's {engine} socket at {socket}"))
         if service.get("restart") not in ("unless-stopped", "always"):
             problems.append(Problem(f"{at}.restart", "a worker that stops is not started again (after a reboot, say)",
                                     "add `restart: unless-stopped`", error=False))
-        if not ((service.get("logging") or {}).get("options") or {}).get("max-size"):
+        logging = service.get("logging")
+        options = logging.get("options") if isinstance(logging, dict) else None
+        if not (isinstance(options, dict) and options.get("max-size")):
             problems.append(Problem(f"{at}.logging", "logs grow without limit and fill the disk",
                                     "add logging options max-size: 50m, max-file: '3'", error=False))
-        names.append(service.get("container_name"))
-    taken = [n for n in names if n]
-    if len(taken) != len(set(taken)):
-        problems.append(Problem(f"{where}: container_name", "two services have one container name: only one of them "
-                                "can run", "remove container_name, or give each its own"))
+        names.append((service.get("container_name"), service.get("hostname")))
+    duplicates = (("container_name", "container name: only one of them can run", "remove container_name, or give each its own"),
+                  ("hostname", "hostname: Codabench shows them as one worker, and Celery warns of a duplicate node name",
+                   "give each its own hostname"))
+    for index, (key, what, fix) in enumerate(duplicates):
+        taken = [pair[index] for pair in names if pair[index]]
+        if len(taken) != len(set(taken)):
+            problems.append(Problem(f"{where}: {key}", f"two services have one {what}", fix))
     return problems
