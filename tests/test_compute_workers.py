@@ -127,7 +127,7 @@ def test_gpu_podman_and_a_second_run_that_reuses_the_url(bundle):
     (BROKER.rsplit("/", 1)[0] + "/", "ends without a vhost: that is the public default queue"),
     (BROKER.replace("codabench.example", "rabbit"), "names the host `rabbit`"),
     (BROKER.replace(":5672", ""), "has no port (Codabench #467)"),
-    ("my-gpu-queue", "is not an AMQP URL"),
+    ("my-gpu-queue", "is not pyamqp://<user>:<password>@<host>:<port>/<vhost>"),
 ])
 def test_a_broker_url_that_cannot_work_is_refused_and_nothing_is_written(bundle, given, says):
     done = make(bundle, "worker", "START=0", "TLS=1", stdin=given + "\n")
@@ -213,6 +213,7 @@ def test_worker_check_reads_the_compose_file_beside_the_env(bundle, tmp_path, ed
 
 @pytest.mark.parametrize("text,says", [
     ("\ufeff" + GOOD_ENV, None),  # docker drops a byte-order mark, and so does the check
+    (GOOD_ENV.replace("=/codabench", "=/codabench\t"), ".env:3: HOST_DIRECTORY: spaces around the = or after the value"),
     ("  " + GOOD_ENV.replace("\n", "\r\n"), None),  # leading spaces and CRLF: docker drops them too
     ("export " + GOOD_ENV, ".env:1: `export` is shell syntax"),
 ])
@@ -241,6 +242,12 @@ ODD_PASSWORD = "to?p#se/cr:et"
     f"pyamqp://user:{ODD_PASSWORD}@codabench.example:5672/{VHOST}",  # a parser error would quote part of it
     f'"pyamqp://user:{PASSWORD}@codabench.example:5672/{VHOST}"',  # quoted, so the scheme is not pyamqp
     f"pyamqp:/user:{PASSWORD}@codabench.example:5672/{VHOST}",
+    f"pyamqp:user:{PASSWORD}@codabench.example:5672/{VHOST}",
+    f"pyamqp:://user:{PASSWORD}@codabench.example:5672/{VHOST}",
+    f"pyamqp:///user:{PASSWORD}@codabench.example:5672/{VHOST}",
+    f"pyamqp://user:{PASSWORD}",
+    f"pyamqp://user:{PASSWORD} @codabench.example:5672/{VHOST}",
+    f"amqps://user:{PASSWORD}@codabench.example:5671/{VHOST}",
     f"pyamqp://user:{PASSWORD}@codabench.example:5672/{VHOST}pyamqp://user:{PASSWORD}@x:5672/{VHOST}",
 ])
 def test_no_message_holds_the_password(bundle, tmp_path, url):
@@ -251,7 +258,8 @@ def test_no_message_holds_the_password(bundle, tmp_path, url):
     checked = check(bundle, env_file)
     for said in (output(done), output(checked)):
         assert all(part not in said for part in ("se/cr", "p#se", PASSWORD)), said
-    assert problem_lines(checked) and "Traceback" not in output(done) + output(checked)
+    assert "Traceback" not in output(done) + output(checked)
+    assert len([line for line in problem_lines(checked) if "BROKER_URL" in line]) == 1, problem_lines(checked)
 
 
 @pytest.mark.parametrize("variable,says", [

@@ -336,7 +336,10 @@ def check(env_path: Path, phase: str, report: Report, machine: bool = True) -> N
         return
     why = amqp_login(env["BROKER_URL"], tls=bool(env.get("BROKER_USE_SSL")))
     if why:
-        report.add(f"{env_path.name}: BROKER_URL", why, "copy the URL again from Queue Management; check BROKER_USE_SSL")
+        about_tls = "TLS" in why
+        report.add(f"{env_path.name}: {'BROKER_USE_SSL' if about_tls else 'BROKER_URL'}", why,
+                   "write BROKER_USE_SSL=True only for a broker that speaks TLS (make worker asks it)" if about_tls
+                   else "copy the URL again from Codabench's Queues page (the eye icon)")
         return
     report.ok(f"the broker took the login and opened the queue's vhost{' over TLS' if env.get('BROKER_USE_SSL') else ''}")
     if check_machine(env, image, report):

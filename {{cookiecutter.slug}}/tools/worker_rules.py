@@ -86,7 +86,7 @@ def _password_spans(text: str) -> list[tuple[int, int]]:
         end = boundary.start() if boundary else end
         at = text.rfind("@", start, end)
         colon = text.find(":", start, at) if at != -1 else -1
-        if colon != -1 and colon + 1 < at:
+        if colon != -1 and colon + 1 < at and text[colon + 1:at] != "<password>":  # not the shape in a message
             spans.append((colon + 1, at))
     return spans
 
@@ -103,8 +103,16 @@ def redact(text: str, *urls: str) -> str:
 
 
 def shown_url(url: str) -> str:
-    """A broker URL as it may be printed: the password replaced by ***."""
-    return redact(url)
+    """A broker URL as it may be printed: rebuilt from its parts with *** for the password, when it is a well-formed
+    pyamqp://user:password@host:port/vhost; otherwise not shown at all (an odd URL hides its password in odd places)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(a URL that is not well formed)"
+    if not (parts.scheme and parts.username and parts.password and parts.hostname and port) or any(c.isspace() for c in url):
+        return "(a URL that is not well formed)"
+    return f"{parts.scheme}://{parts.username}:***@{parts.hostname}:{port}{parts.path}"
 
 
 def read_env(path: Path) -> tuple[dict[str, str], list[Problem]]:
@@ -122,8 +130,8 @@ def read_env(path: Path) -> tuple[dict[str, str], list[Problem]]:
         reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else (error.strerror or str(error))
         return {}, [Problem(str(path), f"cannot be read ({reason})", "write it again with make worker")]
     for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        stripped = line.lstrip()  # docker trims a line's start only: what ends it is part of the value
+        if not stripped.strip() or stripped.startswith("#"):
             continue
         where = f"{path.name}:{number}"
         if stripped.startswith("export "):
@@ -155,30 +163,36 @@ def read_env(path: Path) -> tuple[dict[str, str], list[Problem]]:
 def broker_problems(url: str, queue: str | None, where: str) -> list[Problem]:
     """The broker URL against its shape, pyamqp://<user>:<password>@<host>:<port>/<vhost> (queues/models.py:31-35).
     No message holds the password, nor a parser's own words (they may quote it)."""
-    at = f"{where}: BROKER_URL"
+    at = f"{where}: BROKER_URL" if where else "BROKER_URL"
     fix = "copy it again, once and whole, from Codabench's Queue Management (the eye icon of your queue)"
     if not url:
         return [Problem(at, "is missing or empty: the worker has no queue to listen to", fix)]
     if url.count("://") > 1:
         return [Problem(at, "holds two URLs (pasted twice?); the worker then listens to a vhost that does not exist and "
                         "dies with RestartFreqExceeded (Codabench #1473)", fix)]
+    shape = "is not pyamqp://<user>:<password>@<host>:<port>/<vhost>"
+    if any(c.isspace() for c in url):
+        return [Problem(at, "holds a space or a line break", fix)]
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return [Problem(at, f"{shown_url(url)} is not a URL with a host and a port", fix)]
+        return [Problem(at, f"{shape}: its host or port cannot be read", fix)]
+    if parts.scheme not in ("pyamqp", "amqp"):
+        said = " (amqps: TLS is BROKER_USE_SSL's business)" if parts.scheme == "amqps" else ""
+        return [Problem(at, f"{shape}{said}", fix)]
+    if not parts.netloc or "@" not in parts.netloc:  # pyamqp:u:p@h, pyamqp:/u:p@h, pyamqp:///u:p@h, no user at all
+        return [Problem(at, f"{shape}: the // after {parts.scheme}: or the user and password are missing", fix)]
     problems = []
-    if parts.scheme not in ("pyamqp", "amqp", "amqps"):
-        return [Problem(at, f"{shown_url(url) if '://' in url else 'the value'} is not an AMQP URL (pyamqp://...)", fix)]
     if not parts.username or parts.password is None:
-        problems.append(Problem(at, f"{shown_url(url)} has no user and password", fix))
+        problems.append(Problem(at, "has no user and password", fix))
     if not parts.hostname:
-        problems.append(Problem(at, f"{shown_url(url)} has no host", fix))
+        problems.append(Problem(at, "has no host", fix))
     elif parts.hostname == "rabbit":
         problems.append(Problem(at, "names the host `rabbit`, the site's own name for its broker, which no outside "
                                 "worker reaches (Codabench #677, #690)", fix))
     if parts.hostname and not port:
-        problems.append(Problem(at, f"{shown_url(url)} has no port (Codabench #467)", fix))
+        problems.append(Problem(at, "has no port (Codabench #467)", fix))
     vhost = parts.path.removeprefix("/")
     if not vhost or vhost == "/":
         problems.append(Problem(at, "ends without a vhost: that is the public default queue, not yours", fix))

@@ -131,7 +131,8 @@ def choice(value: str | None, name: str, allowed: dict[str, str | None]) -> str 
     """A variable's meaning from its allowed spellings (any case); None when not given; SetupError otherwise."""
     text = (value or "").strip().lower()
     if text not in allowed:
-        raise SetupError(f"{name}={value!r} is not one of {', '.join(k for k in allowed if k)}")
+        shown = ", ".join(k for k, meaning in allowed.items() if k and meaning)
+        raise SetupError(f"{name}={value!r} is not one of {shown}")
     return allowed[text]
 
 
@@ -146,7 +147,8 @@ def check_broker(url: str, tls_given: bool | None) -> tuple[bool, str | None]:
                      f" ({'as codabench.org needs' if tls else 'for a broker on this machine'}; TLS={int(not tls)} "
                      "if not)") + ": run make worker-check on the workers' machine")
     if tls_given is not None and tls_given != speaks_tls:
-        raise SetupError(f"TLS={int(tls_given)}, but the broker at {host} speaks {'TLS' if speaks_tls else 'plain AMQP'}: "
+        raise SetupError(f"TLS is {'on' if tls_given else 'off'}, but the broker at {host} speaks "
+                         f"{'TLS' if speaks_tls else 'plain AMQP'}: "
                          f"the workers could not connect. Leave TLS out (make worker asks the broker)")
     refused = amqp_login(url, speaks_tls)
     if refused:
@@ -292,7 +294,7 @@ def setup(*, workers: str | None, gpu: str | None, engine: str | None, tls: bool
                 compose_path.read_text(encoding="utf-8", errors="replace"):
             gpu = "each"
     url, source = broker_url(queue, existing)
-    problems = broker_problems(url, queue, "broker URL")
+    problems = broker_problems(url, queue, "")
     if problems:
         raise SetupError(redact(str(problems[0]).removeprefix("ERROR: "), url))
     use_tls, warning = check_broker(url, tls)
@@ -335,8 +337,14 @@ def describe_changes(before: dict[str, str], after: dict[str, str], workers_befo
     if workers_before and workers_before != workers:
         changes.append(f"workers: {workers_before} -> {workers}")
     if compose_path.is_file() and compose_path.read_text(encoding="utf-8", errors="replace") != compose:
-        changes.append("worker/compose.yaml rewritten (edits made by hand are gone: keep them in a compose.override.yaml "
-                       "beside it, which docker compose reads too)")
+        changes.append("worker/compose.yaml rewritten for these settings (anything of your own belongs in a "
+                       "compose.override.yaml beside it, which docker compose reads too)")
+    env_path = compose_path.with_name(".env")
+    ours = set(env_text("", tls=False, engine="docker", gpu="none", kept={}).splitlines())
+    comments = [line for line in env_path.read_text(encoding="utf-8", errors="replace").splitlines()
+                if line.lstrip().startswith("#") and line not in ours] if env_path.is_file() else []
+    if comments:
+        changes.append(f"{len(comments)} comment line(s) of your own in worker/.env are not kept (the settings are)")
     return changes
 
 
