@@ -427,7 +427,10 @@ def test_upload_submit_leaderboard_with_codabench_worker(codabench_site, live_bu
     assert failing.returncode != 0
     expected = (live_bundle / "starting_kit" / "failing_submission" / "expected_error.txt").read_text().strip()
     assert re.search(r"ERROR: submission \d+ Failed: ", failing.stderr), failing.stderr[-3000:]
-    assert "last lines of prediction_ingestion_stderr" in failing.stderr and expected in failing.stderr
+    # The participant's error is shown from the submission's logs: normally prediction_ingestion_stderr; once in
+    # three full CI runs on a loaded machine it came under another stderr log (not reproduced since), so the whole
+    # output is kept in the message to tell which.
+    assert re.search(r"last lines of \w*stderr", failing.stderr) and expected in failing.stderr, failing.stderr[-3000:]
 
 
 class FaultyProxy:
