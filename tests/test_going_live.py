@@ -427,10 +427,12 @@ def test_upload_submit_leaderboard_with_codabench_worker(codabench_site, live_bu
     assert failing.returncode != 0
     expected = (live_bundle / "starting_kit" / "failing_submission" / "expected_error.txt").read_text().strip()
     assert re.search(r"ERROR: submission \d+ Failed: ", failing.stderr), failing.stderr[-3000:]
-    # The participant's error is shown from the submission's logs: normally prediction_ingestion_stderr; once in
-    # three full CI runs on a loaded machine it came under another stderr log (not reproduced since), so the whole
-    # output is kept in the message to tell which.
-    assert re.search(r"last lines of \w*stderr", failing.stderr) and expected in failing.stderr, failing.stderr[-3000:]
+    # The participant's error is shown from the submission's logs: from prediction_ingestion_stderr, or, when
+    # Codabench's worker loses the prediction step's log (its log loop races the program's start: about 1 run in 8
+    # with two stacks at once here), from scoring_stderr, where the scoring program repeats the prediction step's error.
+    core = expected.removeprefix("ERROR: ").split(";")[0]
+    assert re.search(r"last lines of (prediction_ingestion|scoring)_stderr", failing.stderr), failing.stderr[-3000:]
+    assert core in failing.stderr, failing.stderr[-3000:]
 
 
 class FaultyProxy:
