@@ -279,7 +279,7 @@ def _engine_call(engine: str, *args: str, timeout: float = ENGINE_TIMEOUT) -> su
         raise EngineError(f"`{engine} {args[0]}` did not answer within {timeout:.0f} s: is the engine running?") from None
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else "no message"
 
@@ -314,7 +314,7 @@ def pull_image(engine: str, image: str, echo: IO[str] | None = None) -> None:
         pulled = _engine_call(engine, "pull", "--quiet", registry_reference(engine, image), timeout=PULL_TIMEOUT)
         if pulled.returncode == 0:
             return
-        said = _last_line(pulled.stderr)
+        said = last_line(pulled.stderr)
         if attempt < PULL_TRIES:
             if echo is not None:
                 print(f"  the pull failed ({said}); try {attempt + 1} of {PULL_TRIES} in {pause:g} s, as the worker does",
@@ -351,7 +351,7 @@ class ContainerExecutor:
                               f"(or use ENGINE={other}), or leave ENGINE out to run with the local Python")
         info = _engine_call(self.engine, "info")
         if info.returncode != 0:
-            raise EngineError(f"`{self.engine} info` failed ({_last_line(info.stderr)}): start the engine "
+            raise EngineError(f"`{self.engine} info` failed ({last_line(info.stderr)}): start the engine "
                               "(e.g. `sudo systemctl start docker`) and check that your user may use it")
         if self.pull_policy == "never" and _engine_call(self.engine, "image", "inspect", self.image).returncode != 0:
             load = " (from docker: `docker save IMAGE | podman load`)" if self.engine == "podman" else ""
@@ -408,7 +408,7 @@ class ContainerExecutor:
         self._hand_back(set(container.mounts.values()))
         if (completed.exit_code in ENGINE_EXITS and ENGINE_SAYS.search(completed.stderr)
                 and not COMMAND_MISSING.search(completed.stderr)):
-            raise EngineError(f"{self.engine} could not start the {container.name} container: {_last_line(completed.stderr)}")
+            raise EngineError(f"{self.engine} could not start the {container.name} container: {last_line(completed.stderr)}")
         return completed
 
     def _hand_back(self, mounted: set[Path]) -> None:

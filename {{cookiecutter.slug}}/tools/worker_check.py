@@ -34,12 +34,11 @@ from pathlib import Path
 import yaml
 from broker import amqp_login
 from bundle import ROOT, BundleError, find_phase, load_competition
-from executors import EngineError, PullFailed, pull_image
+from executors import EngineError, PullFailed, last_line, pull_image
 from run_local import default_submission
 from worker_rules import (
     GPU_DEVICE,
     HOST_DIRECTORY,
-    UUID,
     WORKER_IMAGE,
     WORKER_TAG,
     Problem,
@@ -48,6 +47,7 @@ from worker_rules import (
     read_env,
     redact,
 )
+from yaml_rules import UUID
 from zips import zip_folder
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
@@ -96,11 +96,6 @@ def fields(*names: str) -> str:
     """A Go template for the engine's --format that prints these fields, in double braces (written as \\x7b and
     \\x7d: the template's checks read double braces in a shipped file as markup left behind)."""
     return " ".join(f"\x7b\x7b.{name}\x7d\x7d" for name in names)
-
-
-def last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
 
 
 def check_machine(env: dict[str, str], image: str, report: Report) -> bool:

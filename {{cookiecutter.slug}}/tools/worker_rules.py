@@ -23,7 +23,6 @@ HOST_DIRECTORY = "/codabench"  # the worker's BASE_DIR is hard-coded; another ho
 DOCKER_SOCKET = "/var/run/docker.sock"
 PODMAN_SOCKET = "/run/user/1000/podman/podman.sock"  # where the worker looks inside its container (compute_worker.py:79)
 GPU_DEVICE = "nvidia.com/gpu=all"
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)  # competition.yaml's queue
 VHOST = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # a vhost as Codabench makes it
 CDI_DEVICE = re.compile(r"^[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9._-]*=[A-Za-z0-9_.:-]+$")
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

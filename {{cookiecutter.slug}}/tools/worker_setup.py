@@ -45,7 +45,6 @@ from worker_rules import (
     HOST_DIRECTORY,
     KNOWN_KEYS,
     PODMAN_SOCKET,
-    UUID,
     WORKER_IMAGE,
     WORKER_TAG,
     broker_problems,
@@ -55,6 +54,7 @@ from worker_rules import (
     redact,
     shown_url,
 )
+from yaml_rules import UUID
 
 FOLDER = ROOT / "worker"
 BROKER_VARIABLE = "CODABENCH_BROKER_URL"
