@@ -139,7 +139,7 @@ def test_an_empty_variable_is_not_given(baked, fakes):
     assert the_call(make(baked, fakes, "bench", *empty), "bench") == ["tools/benchmark.py"]
     # Not given at all: the defaults.
     calls = make(baked, fakes, "run")
-    assert options(the_call(calls, "run")[1:]) == ({"phase": "Development"}, [])
+    assert options(the_call(calls, "run")[1:]) == ({}, [])  # the runner's default: the first phase
     assert {call["engine"] for call in calls} == {"local"}
     # An empty PYTHON is the bundle's .venv, created first.
     done = run(["make", "-n", "data", "PYTHON="], cwd=baked, timeout=60)

@@ -8,7 +8,7 @@ import pytest
 
 from bundle import referenced_paths
 from conftest import ROOT
-from make_bundle import submission_names, write_bundle, write_submissions
+from make_bundle import SUBMISSIONS, write_bundle, write_submissions
 
 NEVER_SHIPPED = ("tools/", "tests/", "runs/", "dist/", ".venv/")
 JUNK = ("__pycache__", ".pyc", ".DS_Store", "__MACOSX", ".ipynb_checkpoints")
@@ -43,7 +43,7 @@ def test_bundle_zip_is_reproducible(tmp_path):
 
 def test_submission_zips_have_their_files_at_the_root(tmp_path, task, settings):
     zips = {path.stem: path for path in write_submissions(ROOT, tmp_path)}
-    assert set(zips) == set(submission_names(ROOT))
+    assert set(zips) == set(SUBMISSIONS[settings["submission_mode"]])
     predictions = {f"{d['folder']}/predictions.csv".lstrip("/") for d in task["datasets"]}
     for name, path in zips.items():
         with zipfile.ZipFile(path) as archive:

@@ -173,6 +173,14 @@ def find_phase(competition: dict, name: str, root: Path = ROOT) -> Phase:
     raise BundleError(f"no phase {name!r} in {COMPETITION_YAML}; choose one of: {', '.join(p.name for p in known)}")
 
 
+def first_phase_name(root: Path = ROOT) -> str:
+    """The default PHASE of the commands: the first phase of competition.yaml (Development in a fresh bake)."""
+    try:
+        return phases(load_competition(root), root)[0].name
+    except (BundleError, IndexError, KeyError, TypeError, ValueError, AttributeError):
+        return "Development"
+
+
 def leaderboard_columns(competition: dict) -> list[dict]:
     """Columns of the first leaderboard: the only one Codabench attaches to the phases."""
     boards = competition.get("leaderboards") or [{}]

@@ -102,6 +102,18 @@ RULES: dict[str, tuple[str, str]] = {
     "CB074": (ERROR, "a computation index is not an integer"),
     "CB075": (ERROR, "a computation index is not another column's index"),
     "CB076": (WARNING, "submission_rule Add: participants must post each result by hand"),
+    # a CodaLab (v1.5) bundle, as Codabench's v1.5 unpacker would take it (tools/codalab_v15.py)
+    "CB140": (ERROR, "a v1.5 program, data or kit entry is not in the bundle"),
+    "CB141": (ERROR, "a v1.5 key that Codabench's v1.5 unpacker refuses or cannot read"),
+    "CB142": (WARNING, "a v1.5 phase setting that works differently on Codabench"),
+    "CB143": (WARNING, "Codabench's v1.5 unpacker drops a phase start's time of day"),
+    "CB144": (WARNING, "Codabench's v1.5 unpacker ends each phase a day before the next starts"),
+    "CB145": (WARNING, "no has_registration: Codabench's v1.5 unpacker makes participants wait for approval"),
+    "CB146": (WARNING, "Codabench's v1.5 unpacker ignores force_submission_to_leaderboard"),
+    "CB147": (WARNING, "Codabench's v1.5 unpacker ignores computed columns"),
+    "CB148": (WARNING, "Codabench's v1.5 unpacker shows only the first leaderboard"),
+    "CB149": (WARNING, "no competition_docker_image: Codabench runs another image than CodaLab did"),
+    "CB150": (ERROR, "a v1.5 phase has no scoring program"),
     # this bundle's own contracts: CB080-CB084 need its tools/ (so only on its folder); CB085 reads the
     # scoring program's settings.json (so on the zip too)
     "CB080": (ERROR, "scoring_program/metrics.py cannot be read"),

@@ -1,7 +1,7 @@
 """Print a phase's leaderboard on Codabench as a table, or write it as CSV.
 
-    make leaderboard [PHASE=Development] [CSV=leaderboard.csv] [CODABENCH=...] [COMPETITION=id]
-    python tools/leaderboard.py [--phase Development] [--csv path] [--server URL] [--competition ID]
+    make leaderboard [PHASE=first phase] [CSV=leaderboard.csv] [CODABENCH=...] [COMPETITION=id]
+    python tools/leaderboard.py [--phase first] [--csv path] [--server URL] [--competition ID]
 
 The rows are Codabench's own (GET /api/phases/<id>/get_leaderboard/): in its order, ranked by the
 primary column, with each score rounded to its column's precision and hidden columns left out, as
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import live_record
+from bundle import first_phase_name
 from codabench_client import FAILURES, Codabench, failure
 from credentials import find_token
 
@@ -74,7 +75,7 @@ def table(labels: list[str], rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", default=os.environ.get("MK_CODABENCH") or None)
-    parser.add_argument("--phase", default=os.environ.get("MK_PHASE") or "Development")
+    parser.add_argument("--phase", default=os.environ.get("MK_PHASE") or first_phase_name())
     parser.add_argument("--competition", default=os.environ.get("MK_COMPETITION") or None)
     parser.add_argument("--csv", type=Path, default=Path(os.environ["MK_CSV"]) if os.environ.get("MK_CSV") else None,
                         help="write the rows to this CSV file too")

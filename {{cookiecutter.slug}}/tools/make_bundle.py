@@ -49,14 +49,18 @@ def write_bundle(root: Path, target: Path) -> Path:
     return target
 
 
-def submission_names(root: Path) -> tuple[str, ...]:
-    settings = json.loads((root / "scoring_program" / "settings.json").read_text(encoding="utf-8"))
-    return SUBMISSIONS[settings["submission_mode"]]
+def submission_folders(root: Path) -> list[Path]:
+    """The sample submissions to zip: this template's by submission mode; a migrated competition's solutions."""
+    settings = root / "scoring_program" / "settings.json"
+    if settings.is_file():
+        mode = json.loads(settings.read_text(encoding="utf-8"))["submission_mode"]
+        return [root / "starting_kit" / name for name in SUBMISSIONS[mode]]
+    paths = [root / s["path"] for s in load_competition(root).get("solutions") or [] if isinstance(s, dict) and s.get("path")]
+    return [path for path in paths if path.is_dir()]
 
 
 def write_submissions(root: Path, folder: Path) -> list[Path]:
-    kit = root / "starting_kit"
-    return [zip_folder(kit / name, folder / f"{name}.zip", skip=("expected_error.txt",)) for name in submission_names(root)]
+    return [zip_folder(path, folder / f"{path.name}.zip", skip=("expected_error.txt",)) for path in submission_folders(root)]
 
 
 def shipped_by_folder(names: list[str]) -> str:

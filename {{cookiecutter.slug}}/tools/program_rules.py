@@ -72,7 +72,8 @@ def nested_metadata(names: list[str]) -> str | None:
     return None
 
 
-def check_program(source: Path, label: str, where: str, kind: str, step: dict, findings: Findings) -> None:
+def check_program(source: Path, label: str, where: str, kind: str, step: dict, findings: Findings,
+                  python_is_3: bool = False) -> None:
     """One program folder or zip; `step` says which step and container run it, for the mount table."""
     if not source.exists() or (source.is_file() and not zipfile.is_zipfile(source)):
         return  # file_rules reports missing files and non-zips
@@ -114,10 +115,11 @@ def check_program(source: Path, label: str, where: str, kind: str, step: dict, f
             findings.add("CB035", "command", f"no `command`; the worker says \"{said}\"",
                          "add `command: python3 /app/program/<script>.py ...`", file=file)
         return
-    check_command(command, names, file, kind, step, findings)
+    check_command(command, names, file, kind, step, findings, python_is_3)
 
 
-def check_command(command: str, names: list[str], file: str, kind: str, step: dict, findings: Findings) -> None:
+def check_command(command: str, names: list[str], file: str, kind: str, step: dict, findings: Findings,
+                  python_is_3: bool = False) -> None:
     if SHELL_SYNTAX.search(command):
         findings.add("CB032", "command", f"{command!r} uses shell syntax, but the worker runs the command without a shell",
                      "call one program with arguments (or wrap it in `bash -c \"...\"`)", file=file)
@@ -127,7 +129,7 @@ def check_command(command: str, names: list[str], file: str, kind: str, step: di
     except ValueError as exc:
         findings.add("CB032", "command", f"the worker cannot split {command!r}: {exc}", "balance the quotes", file=file)
         return
-    if words and words[0] == "python":
+    if words and words[0] == "python" and not python_is_3:  # the images described in images.py all have Python 3 there
         findings.add("CB033", "command", "`python` may be Python 2 or missing in legacy images", "use `python3`", file=file)
     available = mounted(container, **{k: step[k] for k in ("is_scoring", "has_input_data", "ingestion_during_scoring")})
     step_name = "scoring" if step["is_scoring"] else "prediction"
@@ -196,6 +198,13 @@ def python_files(c: dict, root: Path) -> Iterator[tuple[str, str, Path, str]]:
                 yield where, shipped, source, name
 
 
+# Python 3's words for Python 2 code (print and exec statements, `except E, e`, 0777)
+PYTHON2_SIGNS = ("Missing parentheses in call to", "multiple exception types must be parenthesized",
+                 "leading zeros in decimal integer literals")
+PYTHON2_FIX = ("make {file} Python 3: print(...) for print, `except E as e`, and files opened 'w' for text, not 'wb' "
+               "(`2to3 -w` of Python 3.12 or older converts a file; then run it once: `make run`)")
+
+
 def syntax_error(data: bytes, name: str) -> tuple[int | None, str] | None:
     """(line or None, Python's own words) when `data` does not compile as a Python file; compiled, never run."""
     try:
@@ -224,9 +233,12 @@ def check_syntax(c: dict, root: Path, findings: Findings) -> set[Path]:
             broken.add(source)
             line, said = error
             at = f" line {line}" if line else ""
+            python2 = any(sign in said for sign in PYTHON2_SIGNS)
             findings.add("CB038", where, f"{shipped}{at}: {said} (by {COMPILER}'s compile(); nothing was run): the program "
-                         "stops with this error as soon as Python loads the file",
-                         f"fix {shipped}{at} (`python3 -m py_compile {shipped}` checks it)", file=shipped)
+                         "stops with this error as soon as Python loads the file" + (
+                             "; it is Python 2, and every image Codabench runs has Python 3" if python2 else ""),
+                         (PYTHON2_FIX.format(file=shipped, at=at) if python2 else
+                          f"fix {shipped}{at} (`python3 -m py_compile {shipped}` checks it)"), file=shipped)
     return broken
 
 
@@ -236,7 +248,7 @@ def check_programs(c: dict, root: Path, findings: Findings) -> None:
     image = IMAGES.get(image_name) if isinstance(image_name, str) else None
     imports_checked = set()  # tasks often share a program
     for path, where, kind, step in programs(c):
-        check_program(root / path, path.rstrip("/"), where, kind, step, findings)
+        check_program(root / path, path.rstrip("/"), where, kind, step, findings, python_is_3=image is not None)
         if image and path not in imports_checked and root / path not in broken:
             imports_checked.add(path)
             check_imports(root / path, path.rstrip("/"), where, image_name, image, findings)

@@ -19,8 +19,8 @@ unless --network off (`NETWORK=off`).
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import re
 import shutil
 import sys
 import tempfile
@@ -30,17 +30,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bundle import ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition, load_program_module
+from bundle import COMPETITION_YAML, ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition, load_program_module
 from executors import ENGINES, NETWORKS, PULLS, EngineError, Executor, default_engine, default_network, default_pull, make_executor
 from file_rules import human
 from worker import StepFailed, read_scores, run_prediction_step, run_scoring_step
 
 
-def default_submission(root: Path = ROOT) -> Path:
-    """The baseline code submission, or its predictions when the competition takes results only."""
-    settings = json.loads((root / "scoring_program" / "settings.json").read_text(encoding="utf-8"))
-    name = "sample_result_submission" if settings["submission_mode"] == "result" else "sample_code_submission"
-    return root / "starting_kit" / name
+def default_submission(competition: dict, root: Path = ROOT) -> Path:
+    """The first solution of competition.yaml: the baseline code submission, or its predictions when the
+    competition takes results only (a migrated competition's first sample submission)."""
+    for solution in competition.get("solutions") or []:
+        if isinstance(solution, dict) and isinstance(solution.get("path"), str):
+            return root / solution["path"]
+    raise BundleError(f"{COMPETITION_YAML} lists no solution to run by default: pass one (make run SUBMISSION=folder-or-zip)")
 
 MAX_ABS_SCORE = 1e10
 # What a submission zip may unpack to here: a zip bomb (a few KiB declaring gigabytes) is refused from
@@ -145,7 +147,12 @@ def run_phase(
     return runs
 
 
-COMPUTATIONS = load_program_module(ROOT / "scoring_program", "metrics").COMPUTATIONS
+def computations() -> dict:
+    """Codabench's computed columns, as this template's scoring program declares them; a competition with other
+    programs (a migrated one) computes them the same way, as Codabench does: from the columns' values."""
+    if (ROOT / "scoring_program" / "metrics.py").is_file():
+        return load_program_module(ROOT / "scoring_program", "metrics").COMPUTATIONS
+    return {"avg": lambda values: sum(values) / len(values), "sum": sum, "min": min, "max": max}
 
 
 def format_scores(scores: dict, columns: list[dict]) -> str:
@@ -157,7 +164,7 @@ def format_scores(scores: dict, columns: list[dict]) -> str:
         note = ""
         if column.get("computation"):
             sources = [float(scores[by_index[i]["key"]]) for i in column.get("computation_indexes") or []]
-            value = COMPUTATIONS[column["computation"]](sources) if sources else None
+            value = computations()[column["computation"]](sources) if sources else None
             note = ", computed by Codabench"
         else:
             value = float(scores[column["key"]]) if column["key"] in scores else None
@@ -178,6 +185,11 @@ def last_error_line(stderr: str) -> str:
     if any(line.startswith("Traceback (most recent call last)") for line in lines):
         raised = [line for line in lines if line.strip() and not line.startswith((" ", "\t"))]
         return raised[-1] if raised else ""
+    for index, line in enumerate(lines):  # a file that does not compile: Python names it, with no traceback
+        if line.startswith(("SyntaxError: ", "IndentationError: ", "TabError: ")):
+            where = [re.match(r'\s*File "(.+)", line (\d+)', earlier) for earlier in lines[:index]]
+            found = [m for m in where if m]
+            return f"{found[-1].group(1)}, line {found[-1].group(2)}: {line}" if found else line
     return ""
 
 
@@ -222,7 +234,7 @@ def _damaged(path: Path, name: str | None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--phase", default="Development", help="phase name (prefix is enough) or index")
+    parser.add_argument("--phase", default=None, help="phase name (prefix is enough) or index (default: the first)")
     parser.add_argument("--submission", type=Path, default=None, help="submission folder or zip (default: the sample)")
     parser.add_argument("--python", default=sys.executable, help="Python that runs the programs (local engine)")
     parser.add_argument("--engine", choices=ENGINES, default=default_engine(),
@@ -236,11 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where run folders are kept")
     parser.add_argument("--quiet", action="store_true", help="do not echo the programs' output")
     args = parser.parse_args(argv)
-    args.submission = args.submission or default_submission()
-
     try:
         competition = load_competition()
-        phase = find_phase(competition, args.phase)
+        phase = find_phase(competition, args.phase if args.phase is not None else "0")
+        args.submission = args.submission or default_submission(competition)
     except BundleError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """Submit to this bundle's competition on Codabench, as its "My Submissions" page does, and wait for the scores.
 
-    make submit [SUBMISSION=baseline|folder|zip] [PHASE=Development] [CODABENCH=...] [COMPETITION=id]
-    python tools/submit.py [--submission baseline] [--phase Development] [--server URL] [--competition ID]
+    make submit [SUBMISSION=baseline|folder|zip] [PHASE=first phase] [CODABENCH=...] [COMPETITION=id]
+    python tools/submit.py [--submission baseline] [--phase first] [--server URL] [--competition ID]
 
 The baseline (the starting kit's sample submission) is sent when SUBMISSION is not given; a folder
 is zipped with its files at the root, as the worker expects. The steps: ask Codabench whether this
@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 import live_record
-from bundle import ROOT
+from bundle import ROOT, BundleError, first_phase_name, load_competition
 from codabench_client import FAILURES, Codabench, CodabenchError, MaybeSent, failure
 from credentials import find_token
 from leaderboard import leaderboard_rows, score_text
@@ -45,7 +45,10 @@ def submission_zip(given: str | None, scratch: Path, variable: str = "SUBMISSION
     """The zip to send for SUBMISSION (baseline when empty): a zip as it is, a folder zipped with its files at the root;
     either checked as the runner checks a submission (run_local.submission_problem)."""
     if not given or given == "baseline":
-        folder = default_submission()
+        try:
+            folder = default_submission(load_competition(ROOT))
+        except BundleError as exc:
+            raise CodabenchError(str(exc)) from None
         if not folder.is_dir():
             raise CodabenchError(f"no baseline at {folder.relative_to(ROOT)}: run `make data` first")
     else:
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", default=os.environ.get("MK_CODABENCH") or None)
     parser.add_argument("--submission", default=os.environ.get("MK_SUBMISSION") or None,
                         help="baseline (default), or a folder or zip")
-    parser.add_argument("--phase", default=os.environ.get("MK_PHASE") or "Development")
+    parser.add_argument("--phase", default=os.environ.get("MK_PHASE") or first_phase_name())
     parser.add_argument("--competition", default=os.environ.get("MK_COMPETITION") or None,
                         help="a competition id (default: the one `make upload` recorded)")
     parser.add_argument("--wait", type=float, default=WAIT, help="seconds to wait for the scores")

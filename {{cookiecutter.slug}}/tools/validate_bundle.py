@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from bundle import ROOT, BundleError, load_competition
 from bundle_source import opened_bundle
+from codalab_v15 import check as check_v15
+from codalab_v15 import is_v15, phases_in_order
 from executors import ENGINES, NETWORKS, PULLS, EngineError, check_settings, default_engine, default_network, default_pull
 from file_rules import check_files
 from findings import Findings
@@ -101,8 +104,30 @@ def validate(target: Path = ROOT, run: bool = False, engine: str | None = None, 
         for where, key in duplicates:
             findings.add("CB105", where, f"the key {key!r} is written twice here; YAML keeps the last one, silently",
                          "keep one of them")
-        check_competition(competition, root, findings, run, engine, network, pull)
+        if is_v15(competition):
+            check_codalab_bundle(competition, root, findings)
+        else:
+            check_competition(competition, root, findings, run, engine, network, pull)
     return findings
+
+
+def check_codalab_bundle(v15: dict, root: Path, findings: Findings) -> None:
+    """A CodaLab (v1.5) bundle: what Codabench's v1.5 unpacker refuses or changes, then the program and file rules on
+    the version 2 competition it means, each finding named by its v1.5 key (tasks[1] and phases[1] are `phases.2`)."""
+    mapped = check_v15(v15, root, findings)
+    if mapped is None:
+        return
+    precise = Findings()
+    check_files(mapped, root, precise)
+    check_programs(mapped, root, precise)
+    keys = [key for key, _ in phases_in_order(v15)]
+    said = set()
+    for finding in precise:
+        path = re.sub(r"^(tasks|phases)\[(\d+)\]", lambda m: keys[int(m.group(2))] if int(m.group(2)) < len(keys)
+                      else m.group(0), finding.path)
+        if (finding.code, finding.file, finding.message) not in said:  # phases sharing a program: said once
+            said.add((finding.code, finding.file, finding.message))
+            findings.append(replace(finding, path=path))
 
 
 def main(argv: list[str] | None = None) -> int:

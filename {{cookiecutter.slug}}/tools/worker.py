@@ -31,6 +31,7 @@ How each container runs (a local process, or the competition's image) is the exe
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import time
@@ -213,6 +214,10 @@ def read_scores(output: Path) -> dict:
         scores = yaml.load((output / "scores.txt").read_text(encoding="utf-8"), Loader=yaml.Loader)
     else:
         raise StepFailed("Could not find scores file, did the scoring program output it?")
+    if isinstance(scores, str) and re.match(r"^[\w.-]+:\S", scores):
+        key, _, value = scores.partition(":")
+        raise StepFailed(f"scores.txt holds {scores[:60]!r}, which Codabench reads as one string, not a score: "
+                         f"YAML needs a space after the colon; write `{key}: {value.split()[0] if value.split() else ''}`")
     if not isinstance(scores, dict):
         raise StepFailed("the scores file must hold a flat mapping {column_key: number}")
     return scores

@@ -1,4 +1,4 @@
-"""Can this machine serve the competition's queue? `make worker-check [ENV_FILE=path] [PHASE=Development]`.
+"""Can this machine serve the competition's queue? `make worker-check [ENV_FILE=path] [PHASE=first phase]`.
 
 Checks, each problem one line naming the file and the key, and the fix (the broker's password is never shown):
 1. the worker's `.env` (worker/.env, written by `make worker`, or ENV_FILE=path, one you already have) and the
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 from broker import amqp_login
-from bundle import ROOT, BundleError, find_phase, load_competition
+from bundle import ROOT, BundleError, find_phase, first_phase_name, load_competition
 from executors import EngineError, PullFailed, last_line, pull_image
 from run_local import default_submission
 from worker_rules import (
@@ -179,7 +179,7 @@ def check_gpu(engine: str, version: str, device: str, image: str, report: Report
 def trial_plan(folder: Path, phase_name: str, competition: dict) -> dict:
     phase = find_phase(competition, phase_name)
     task = phase.tasks[0]
-    files = {"submission": zip_folder(default_submission(), folder / "submission.zip"),
+    files = {"submission": zip_folder(default_submission(competition), folder / "submission.zip"),
              "scoring_program": zip_folder(task.scoring_program, folder / "scoring_program.zip")}
     for name in ("ingestion_program", "input_data", "reference_data"):
         path = getattr(task, name)
@@ -344,7 +344,7 @@ def check(env_path: Path, phase: str, report: Report, machine: bool = True) -> N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env-file", type=Path, default=Path(os.environ.get("MK_ENV_FILE") or ROOT / "worker" / ".env"))
-    parser.add_argument("--phase", default=os.environ.get("MK_PHASE") or "Development")
+    parser.add_argument("--phase", default=os.environ.get("MK_PHASE") or first_phase_name())
     parser.add_argument("--static", action="store_true", help="check the files only: no broker, engine or trial")
     args = parser.parse_args(argv)
     report = Report()
