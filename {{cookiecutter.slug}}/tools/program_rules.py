@@ -137,13 +137,19 @@ def check_command(command: str, names: list[str], file: str, kind: str, step: di
         for path in APP_PATH.findall(word):
             path = path.rstrip("/") or "/app"
             if not any(path == m or path.startswith(m + "/") for m in available):
-                cause = next((hint for token, hint in PLACEHOLDER_HINTS.items() if token in command), "")
+                cause = next((PLACEHOLDER_HINTS[token] for prefix, tokens in HINTS_BY_PATH for token in tokens
+                              if (path == prefix or path.startswith(prefix + "/")) and token in command), "")
                 findings.add("CB034", "command", f"{path} is not mounted in the {container} container of the {step_name} step"
                              + (f": {cause}" if cause else ""), f"use paths that exist there: {', '.join(sorted(available))}", file=file)
         script = _script_in_program(word)
         if script and script not in names:
             findings.add("CB036", "command", f"the command runs {word}, but the program has no {script}",
                          f"add {script} to the program or fix the command", file=file)
+
+# Which placeholders can have given an unmounted path, most specific path first: the hint names the right one.
+HINTS_BY_PATH = (("/app/input/ref", ("$hidden",)), ("/app/input", ("$input_data", "$input")), ("/app/shared", ("$shared",)),
+                 ("/app/ingestion_program", ("/app/ingestion_program", "$program")),
+                 ("/app/ingested_program", ("$submission_program",)))
 
 
 def _script_in_program(word: str) -> str | None:
