@@ -8,7 +8,9 @@ result is zipped. Small v1.5 bundles written here cover each mapping rule and ea
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -90,7 +92,6 @@ def write_v15(folder: Path, competition: dict, files: dict[str, bytes] | None = 
 
 
 def program_zip(files: dict[str, bytes]) -> bytes:
-    import io
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in files.items():
@@ -206,8 +207,8 @@ def test_the_validator_reads_the_official_bundles_with_codabench_texts(tools):
 
 
 # -- scores: the migrated bundle as the original program -----------------------------------------------------
-# The Iris programs were written for codalab-legacy:py37 (numpy 1.17, PyYAML 5.1). This machine's Python has numpy
-# 1.26 and PyYAML 6, where two of their calls are gone: this shim puts back what py37 still had, for the original
+# The Iris programs were written for codalab-legacy:py37 (numpy 1.17, PyYAML 5.1). The tests' Python has a numpy
+# of 1.24 or later and PyYAML 6, where two of their calls are gone: this shim puts back what py37 still had, for the original
 # program and for the migrated run alike, so that both are compared in the same environment.
 SHIM = """import numpy, yaml
 numpy.float, numpy.int = float, int
@@ -281,6 +282,9 @@ def test_the_report_names_the_lines_newer_libraries_break_and_its_fix_works(fres
     # the report warns of.
     silent, _ = run_migrated(fresh, "Final", fresh / "starting_kit/sample_result_submission")
     assert silent["set1_score"] < 0  # its "missing score", -0.999999
+    noted = run([PYTHON, "tools/run_local.py", "--quiet"], cwd=fresh)  # and the runner says why it may be so
+    assert "note: the programs run on this machine's Python with much newer libraries than codalab/codalab-legacy:py37" \
+        in noted.stdout and "numpy" in noted.stdout and "make run ENGINE=docker" in noted.stdout
     apply_fixes(fresh, done.stdout)
     fixed, _ = run_migrated(fresh, "Final", fresh / "starting_kit/sample_result_submission")
     as_py37, _ = run_migrated(fresh, "Final", fresh / "starting_kit/sample_result_submission", py37_like)
@@ -330,7 +334,7 @@ def test_python2_programs_are_named_with_the_line_and_run_once_fixed(fresh, tmp_
     done = migrate(fresh, source, "--samples", str(sample))
     assert done.returncode == 0, done.stderr
     assert "scoring_program/evaluate.py line 13: SyntaxError: Missing parentheses in call to 'print'" in done.stdout
-    assert "(Python 2 code)" in done.stdout and "print(...)" in done.stdout
+    assert "it is Python 2" in done.stdout and "print(...)" in done.stdout
     failed = run([PYTHON, "tools/run_local.py", "--quiet"], cwd=fresh)
     assert failed.returncode == 1
     assert "/app/program/evaluate.py, line 13: SyntaxError: Missing parentheses in call to 'print'" in failed.stdout
@@ -426,7 +430,6 @@ def test_a_changed_bundle_is_refused_unless_forced(fresh, tmp_path):
     page = fresh / "pages" / "overview.md"
     page.write_text(page.read_text() + "\nMy own words.\n")
     later = page.stat().st_mtime + 3600
-    import os
     os.utime(page, (later, later))
     before = snapshot(fresh)
     refused = migrate(fresh, source)
@@ -544,6 +547,48 @@ def test_make_migrate_passes_its_variables_as_data(fresh, tmp_path):
     competition = yaml.safe_load((fresh / "competition.yaml").read_text())
     assert competition["title"] == "It's $HOME; `x`" and competition["phases"][0]["start"] == "2031-05-01 00:00:00"
     assert run(["make", "-n", "run", f"PYTHON={PYTHON}"], cwd=fresh).returncode == 0  # no data.yaml: no make data
+
+
+def test_careless_inputs_are_mapped_or_named(fresh, tmp_path):
+    phases = small()["phases"]
+    phases[1].update(phasenumber="1", max_submissions_per_person=3)
+    phases[2].update(phasenumber="2")
+    link = zipfile.ZipInfo("helper.py")
+    link.external_attr = (0o120777 << 16)  # a symbolic link, as `zip -y` stores it
+    scorer = program_zip({"metadata": b"command: python3 $program/score.py $input $output\n", "score.py": SCORER})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, zipfile.ZipFile(io.BytesIO(scorer)) as plain:
+        for name in plain.namelist():
+            archive.writestr(name, plain.read(name))
+        archive.writestr(link, "/etc/passwd")
+    competition, report = migrated(fresh, tmp_path, small(phases=phases), {"scoring_program.zip": buffer.getvalue()})
+    assert [p["name"] for p in competition["phases"]] == ["First", "Second"] and competition["phases"][0]["max_submissions"] == 3
+    assert "`phases.1.max_submissions_per_person`: -> max_submissions" in report
+    assert "holds the link helper.py -> /etc/passwd" in report
+    assert (fresh / "scoring_program" / "helper.py").read_text() == "/etc/passwd"  # as Codabench's worker unpacks it
+
+
+def test_dates_in_the_past_are_named_with_the_way_to_move_them(fresh, tmp_path):
+    phases = small()["phases"]
+    phases[1]["start_date"], phases[2]["start_date"] = datetime(2013, 6, 30), datetime(2013, 8, 30)
+    competition, report = migrated(fresh, tmp_path, small(phases=phases))
+    assert "every date is in the past (the last is 2013-08-30 00:00:00 UTC)" in report and "START=YYYY-MM-DD" in report
+
+
+def test_an_empty_yaml_or_a_missing_sample_is_one_line(fresh, tmp_path):
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("competition.yaml", "")
+    done = migrate(fresh, empty)
+    assert done.returncode == 1 and done.stderr.startswith("ERROR: empty.zip: competition.yaml must hold a mapping")
+    assert "/tmp" not in done.stderr.replace(str(tmp_path), "") and "(title, html, phases, leaderboard, ...)" in done.stderr
+    done = migrate(fresh, write_v15(tmp_path, small()), "--samples", str(tmp_path / "nope.zip"))
+    assert done.returncode == 1 and "does not exist" in done.stderr and "nothing was written" in done.stderr
+
+
+def test_validating_another_bundle_writes_no_data_here(fresh):
+    dry = run(["make", "-n", "validate", "BUNDLE=other.zip", f"PYTHON={PYTHON}"], cwd=fresh)
+    assert dry.returncode == 0 and "prepare_data" not in dry.stdout and "validate_bundle.py" in dry.stdout
 
 
 def test_migrate_without_a_source_says_how(fresh):

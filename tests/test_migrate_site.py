@@ -30,7 +30,8 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from conftest import PYTHON
+from test_going_live import make
+from test_migrate import apply_fixes
 
 pytestmark = pytest.mark.slow
 
@@ -112,16 +113,6 @@ def text(data: bytes) -> str:
     """A page's text as Codabench stores it: its serializers (DRF CharField, trim_whitespace) strip the ends, so
     Iris's evaluation.html is stored without its final newline, from the original zip and the migrated bundle alike."""
     return data.decode("utf-8").strip()
-
-
-def make(bundle: Path, *arguments: str, token: str | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
-    """`make ARGUMENTS` in the bundle, the token (if any) in the environment only, a config folder of its own."""
-    env = {key: value for key, value in os.environ.items() if key != TOKEN_NAME}
-    env.update(PYTHONDONTWRITEBYTECODE="1", XDG_CONFIG_HOME=str(bundle.parent / "config"))
-    if token:
-        env[TOKEN_NAME] = token
-    return subprocess.run(["make", "--no-print-directory", *arguments, f"PYTHON={PYTHON}"], cwd=bundle, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def output(done: subprocess.CompletedProcess) -> str:
@@ -238,3 +229,27 @@ def test_codabench_unpacks_the_original_v15_zip_with_other_dates_and_rule(codabe
     # The pages are titled after the html: keys, in the yaml's order (their text is the files', as above).
     assert [page["title"] for page in have["pages"]] == ["data", "evaluation", "overview"]
     assert all(page["content"] == text(iris["files"][declared["html"][page["title"]]]) for page in have["pages"])
+
+
+def test_a_migrated_bundle_on_the_current_image_is_scored_by_codabench_worker_as_by_make_run(codabench_site, bake):
+    """IMAGE=current and the report's fixes: `make upload SUBMIT=baseline` runs the Iris sample code submission on
+    Codabench's own compute worker, in the image, and its score is the one `make run` gives here."""
+    bundle = bake()
+    start = f"{datetime.now(timezone.utc) - timedelta(days=1):%Y-%m-%d %H:%M}"  # the Development phase is open
+    migrated = make(bundle, "migrate", f"SOURCE={IRIS}", "IMAGE=current", f"START={start}")
+    assert migrated.returncode == 0, output(migrated)
+    apply_fixes(bundle, migrated.stdout)
+    local = make(bundle, "run", "ENGINE=docker", "PULL=never")
+    assert local.returncode == 0, output(local)
+    newest = max((bundle / "runs").iterdir(), key=lambda path: path.stat().st_mtime)
+    (scores_file,) = newest.glob("task*/scoring/output/scores.txt")
+    here = yaml.safe_load(scores_file.read_text())
+
+    token = codabench_site.token("migrating-organizer-2")
+    done = make(bundle, "upload", f"CODABENCH={codabench_site.url}", "SUBMIT=baseline", token=token, timeout=1200)
+    assert done.returncode == 0, output(done) + codabench_site.log("compute-worker")[-3000:]
+    assert "Finished" in done.stderr and "place 1 of 1 on the Development leaderboard" in done.stdout, output(done)
+    printed = dict(line.strip().split(": ", 1) for line in done.stdout.splitlines()
+                   if line.startswith("  ") and ": " in line and not line.strip().startswith("phases"))
+    assert abs(float(printed["set1_score"]) - here["set1_score"]) <= 1e-6, (printed, here)  # printed to 6 places
+    assert float(printed["Duration"]) > 0  # the scoring program read the worker's metadata, as on CodaLab

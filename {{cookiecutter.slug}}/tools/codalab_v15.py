@@ -102,6 +102,8 @@ def is_v15(competition: dict) -> bool:
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, (bool, int, float)):
+        return str(value)
     text = str(value)
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
@@ -143,6 +145,8 @@ def phases_in_order(competition: dict) -> list[tuple[str, dict]]:
         if not isinstance(phase, dict):
             raise MigrationError(f"{key} is not a mapping of the phase's keys")
         number = phase.get("phasenumber", name)
+        if isinstance(number, str) and number.strip().isdigit():
+            number = int(number)  # CodaLab's integer field took '1' (Codabench's own unpacker sorts it as text)
         if not isinstance(number, int) or isinstance(number, bool):
             raise MigrationError(f"{key}.phasenumber: {number!r} is not a whole number; number the phases 1, 2, ...")
         listed.append((number, key, phase))
@@ -408,6 +412,13 @@ def _phases(phases: list[tuple[str, dict]], v15: dict, out: dict, report: Report
 
 
 def _phase_limits(key: str, phase: dict, index: int, new: dict, report: Report) -> None:
+    if "max_submissions_per_person" in phase:  # Codabench's name, found in bundles written from its docs
+        if "max_submissions" in phase:
+            report.dropped(f"{key}.max_submissions_per_person", f"{_shown(phase['max_submissions_per_person'])}: "
+                           "max_submissions says it already")
+        else:
+            phase = {**phase, "max_submissions": phase["max_submissions_per_person"]}
+            report.mapped(f"{key}.max_submissions_per_person", "-> max_submissions (what Codabench reads)")
     for v15_key, v2_key in (("max_submissions", "max_submissions"), ("max_submissions_per_day", "max_submissions_per_day"),
                             ("execution_time_limit", "execution_time_limit")):
         value = phase.get(v15_key)
@@ -482,6 +493,7 @@ def _phase_rest(key: str, phase: dict, index: int, new: dict, task: dict, out: d
             new.pop("end", None)
             report.mapped(f"{key}.phase_never_ends", "True -> the phase has no end")
     handled = {"phasenumber", "label", "description", "start_date", "max_submissions", "max_submissions_per_day",
+               "max_submissions_per_person",
                "execution_time_limit", "auto_migration", "is_scoring_only", "ingestion_program_only_during_scoring",
                "force_best_submission_to_leaderboard", "phase_never_ends", *FILE_KEYS, *PHASE_SAME_NAME,
                *PHASE_NO_EQUIVALENT, *PHASE_IMAGES}

@@ -21,6 +21,7 @@ import filecmp
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import zipfile
@@ -33,7 +34,7 @@ from bundle_source import opened_bundle
 from codalab_v15 import MigrationError, Report, file_values, is_v15, parse_date, to_v2
 from findings import Findings
 from old_apis import find_uses
-from program_rules import PYTHON2_FIX, PYTHON2_SIGNS, syntax_error
+from validate_bundle import validate
 from zips import ENTRY_ERRORS, files_under, is_junk
 
 MARKER = "# Migrated from the CodaLab bundle"
@@ -113,7 +114,7 @@ def places(v15: dict) -> dict[str, str]:
 
 
 # -- unpacking ---------------------------------------------------------------------------------------------
-def unpack(source: Path, target: Path, key: str, dropped: list[str]) -> None:
+def unpack(source: Path, target: Path, key: str, dropped: list[str], links: list[str] | None = None) -> None:
     """A v1.5 zip (or folder) into `target`, entry by entry: macOS and Python leftovers are left out (named in
     `dropped`), an entry that would land outside `target` or a zip that unpacks to more than the disk allows is
     refused, naming it."""
@@ -146,6 +147,8 @@ def unpack(source: Path, target: Path, key: str, dropped: list[str]) -> None:
                 if is_junk(Path(*parts)) or PurePosixPath(name).name.startswith("._"):
                     dropped.append(name)
                     continue
+                if stat.S_ISLNK(info.external_attr >> 16) and links is not None:
+                    links.append(f"{name} -> {archive.read(info).decode('utf-8', 'replace')}")
                 destination = target.joinpath(*parts)
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as stream, open(destination, "wb") as out:
@@ -188,22 +191,6 @@ def kit_samples(kit: Path) -> list[Path]:
         if (code or SAMPLE_NAME.search(folder.name)) and files_under(folder):
             found.append(folder)
     return found
-
-
-def sample_problems(root: Path, folders: list[str], report: Report) -> None:
-    """Python files that do not compile (Python 2, mostly): named with their line and the fix."""
-    for folder in folders:
-        for path in files_under(root / folder):
-            if path.suffix != ".py":
-                continue
-            shown = path.relative_to(root).as_posix()
-            error = syntax_error(path.read_bytes(), shown)
-            if error:
-                line, said = error
-                python2 = any(sign in said for sign in PYTHON2_SIGNS)
-                at = f" line {line}" if line else ""
-                fix = PYTHON2_FIX.format(file=shown, at=at) if python2 else f"fix {shown}{at}"
-                report.fix(folder, f"{shown}{at}: {said}" + (" (Python 2 code)" if python2 else "") + f"; {fix}")
 
 
 # -- writing ----------------------------------------------------------------------------------------------
@@ -328,7 +315,11 @@ def build(source_root: Path, v15: dict, stage: Path, source_name: str, samples: 
     for value, folder in placed.items():
         keys = [key for key, _, v in file_values(v15) if v == value]
         dropped: list[str] = []
-        unpack(source_root / value, stage / folder, keys[0], dropped)
+        links: list[str] = []
+        unpack(source_root / value, stage / folder, keys[0], dropped, links)
+        for link in links:
+            report.fix(keys[0], f"{value} holds the link {link}: Codabench's worker unpacks it as a file holding "
+                       "that path (and so does the migration); put the file itself in the zip")
         if dropped:
             shown = ", ".join(dropped[:3]) + (f" and {len(dropped) - 3} more" if len(dropped) > 3 else "")
             report.mapped(keys[0], f"{value}: left out {shown} (macOS and Python leftovers)")
@@ -350,6 +341,8 @@ def build(source_root: Path, v15: dict, stage: Path, source_name: str, samples: 
         while name.lower() in names:
             name = f"{PurePosixPath(name).stem}_{PurePosixPath(name).suffix}"
         names.add(name.lower())
+        if name != PurePosixPath(value).name:
+            report.mapped("html", f"{value} saved as pages/{name}: another page has its name")
         (stage / "pages").mkdir(exist_ok=True)
         shutil.copyfile(source_root / value, stage / "pages" / name)
         if title == "Terms":
@@ -389,17 +382,32 @@ def build(source_root: Path, v15: dict, stage: Path, source_name: str, samples: 
         report.fix("starting_kit", "no sample submission found: `make migrate SAMPLES=sample.zip` adds one, so "
                    "`make run` and `make validate` have a submission to run")
     programs = sorted({placed[v] for _, role, v in file_values(v15) if role in ("scoring_program", "ingestion_program")})
-    sample_problems(stage, programs + sample_folders, report)
     for use in find_uses(stage, programs + sample_folders):
         report.fix(use.file.split("/", 1)[0], use.text(competition["docker_image"]))
 
+    past_dates(competition, report)
     (stage / COMPETITION_YAML).write_text(competition_yaml(competition, source_name), encoding="utf-8")
+    for finding in validate(stage):  # what `make validate` will say of the result (Python 2 files too), said here
+        if finding.code not in ("CB057", "CB130"):  # ended phases: said once above; the template's placeholders
+            where = finding.path if finding.file == COMPETITION_YAML else finding.file
+            report.fix(where, f"{finding.code} ({finding.severity}): {finding.message}; fix: {finding.fix}")
     (stage / "MIGRATION.md").write_text(report_markdown(report, source_name), encoding="utf-8")
     (stage / "README.md").write_text(readme(competition, source_name, competition["solutions"]), encoding="utf-8")
     (stage / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
     (stage / "tests").mkdir()
     shutil.copyfile(ROOT / "tools" / "migrated_tests.py", stage / "tests" / "test_competition.py")
     return report, competition
+
+
+def past_dates(competition: dict, report: Report) -> None:
+    """Every date in the past (a competition run on CodaLab years ago): nobody could submit; START= moves them."""
+    phases = competition["phases"]
+    last = phases[-1].get("end") or phases[-1]["start"]
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    if datetime.fromisoformat(last) < now:
+        report.fix("phases", f"every date is in the past (the last is {last} UTC): nobody could submit. Migrate again "
+                   "with new dates, the intervals kept: `make migrate FORCE=1 START=YYYY-MM-DD SOURCE=...`, or edit "
+                   "the phases' start and end in competition.yaml")
 
 
 def swap_in(stage: Path, root: Path) -> Path:
@@ -446,8 +454,11 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"SOURCE={args.source} does not exist; give the CodaLab bundle's zip or its unpacked folder")
     samples = [Path(s.strip()) for s in args.samples.split(",") if s.strip()]
     for sample in samples:
+        if not sample.exists():
+            return fail(f"SAMPLES: {sample} does not exist; give sample submissions as zips or folders, comma-separated; "
+                        "nothing was written")
         if not (sample.is_dir() or zipfile.is_zipfile(sample)):
-            return fail(f"SAMPLES: {sample} is neither a folder nor a zip file")
+            return fail(f"SAMPLES: {sample} is neither a folder nor a zip file; nothing was written")
     try:
         baked = load_competition(ROOT)
     except BundleError as exc:
@@ -478,7 +489,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             v15 = load_competition(source_root)
         except BundleError as exc:
-            return fail(f"{args.source}: {exc}; nothing was written")
+            said = str(exc).replace(str(source_root) + "/", "").replace("(version, title, phases, ...)",
+                                                                          "(title, html, phases, leaderboard, ...)")
+            return fail(f"{args.source.name}: {said}; nothing was written")
         if not is_v15(v15):
             return fail(f"{args.source} is not a CodaLab (v1.5) bundle (version: {v15.get('version')!r}); a version 2 "
                         "bundle needs no migration: check it with make validate BUNDLE=...; nothing was written")

@@ -19,9 +19,11 @@ unless --network off (`NETWORK=off`).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import zipfile
@@ -33,6 +35,7 @@ from typing import Callable
 from bundle import COMPETITION_YAML, ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition, load_program_module
 from executors import ENGINES, NETWORKS, PULLS, EngineError, Executor, default_engine, default_network, default_pull, make_executor
 from file_rules import human
+from images import IMAGES
 from worker import StepFailed, read_scores, run_prediction_step, run_scoring_step
 
 
@@ -175,6 +178,47 @@ def format_scores(scores: dict, columns: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# The libraries whose old versions the legacy images keep, as images.py names them and as pip knows them.
+COMPARED = {"numpy": "numpy", "pyyaml": "PyYAML", "pandas": "pandas", "scikit-learn": "scikit-learn", "scipy": "scipy"}
+FAR = 4  # minor versions apart (numpy 1.17 and 1.26): APIs were removed in between
+
+
+def library_gap(python: str, image: str | None) -> str | None:
+    """A note when the local engine's Python has much newer libraries than the competition's image (a CodaLab
+    bundle's codalab-legacy:py37 has numpy 1.17 and PyYAML 5.1): old programs may stop, or catch the error and
+    write another score, here and not in the image. None when the image is unknown or close to the local Python."""
+    known = IMAGES.get(image or "")
+    if known is None:
+        return None
+    wanted = {name.lower(): version for name, _, version in (r.partition("==") for r in known.requirements)}
+    names = [n for n in COMPARED if n in wanted]
+    code = ("import importlib.metadata as m, json, sys\nv = {}\nfor n in sys.argv[1:]:\n    try: v[n] = m.version(n)\n"
+            "    except m.PackageNotFoundError: pass\nprint(json.dumps(v))")
+    try:
+        done = subprocess.run([python, "-c", code, *[COMPARED[n] for n in names]], capture_output=True, text=True, timeout=30)
+        local = json.loads(done.stdout or "{}")
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
+    def parts(version: str) -> tuple[int, int]:
+        numbers = [int(x) for x in re.findall(r"\d+", version)[:2]] + [0, 0]
+        return numbers[0], numbers[1]
+
+    far = []
+    for name in names:
+        here = local.get(COMPARED[name])
+        if here is None:
+            continue
+        (major, minor), (old_major, old_minor) = parts(here), parts(wanted[name])
+        if major > old_major or (major == old_major and minor - old_minor >= FAR):
+            far.append(f"{name} {here} here, {wanted[name]} in the image")
+    if not far:
+        return None
+    return (f"the programs run on this machine's Python with much newer libraries than {image} ({'; '.join(far)}): "
+            "code written for the image may fail, or catch the error and write another score, here only; "
+            "`make run ENGINE=docker` runs them in the image (MIGRATION.md names the lines it found)")
+
+
 def last_error_line(stderr: str) -> str:
     """The programs' own one-line message (ERROR: ...), else the last line of a traceback (e.g. a package
     that the image lacks: "ModuleNotFoundError: No module named 'xgboost'")."""
@@ -279,11 +323,15 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2
-    workspace = new_run_folder(args.runs, f"{phase.name.lower()}-{args.submission.stem}")
+    workspace = new_run_folder(args.runs, re.sub(r"[^\w.-]+", "-", f"{phase.name.lower()}-{args.submission.stem}"))
     where = "" if args.engine == "local" else f" in {image} ({args.engine})" + (
         "; no network (NETWORK=off)" if args.network == "off" else "") + (
         "; the image here, not pulled (PULL=never)" if args.pull == "never" else "")
     print(f"Running {args.submission} on phase {phase.name!r}{where}; the run is kept in {workspace}")
+    own_programs = (ROOT / "scoring_program" / "metrics.py").is_file()  # this template's, tested on both
+    gap = library_gap(args.python, image) if args.engine == "local" and not own_programs else None
+    if gap:
+        print(f"note: {gap}", flush=True)
     columns = leaderboard_columns(competition)
     try:
         runs = run_phase(phase, args.submission, scratch, executor, columns, progress=lambda m: print(m, flush=True))

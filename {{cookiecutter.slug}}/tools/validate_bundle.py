@@ -108,6 +108,8 @@ def validate(target: Path = ROOT, run: bool = False, engine: str | None = None, 
             check_codalab_bundle(competition, root, findings)
         else:
             check_competition(competition, root, findings, run, engine, network, pull)
+    said: set[tuple[str, str, str]] = set()  # a program that several tasks share: its findings once
+    findings[:] = [f for f in findings if (f.code, f.file, f.message) not in said and not said.add((f.code, f.file, f.message))]
     return findings
 
 
@@ -121,13 +123,10 @@ def check_codalab_bundle(v15: dict, root: Path, findings: Findings) -> None:
     check_files(mapped, root, precise)
     check_programs(mapped, root, precise)
     keys = [key for key, _ in phases_in_order(v15)]
-    said = set()
     for finding in precise:
         path = re.sub(r"^(tasks|phases)\[(\d+)\]", lambda m: keys[int(m.group(2))] if int(m.group(2)) < len(keys)
                       else m.group(0), finding.path)
-        if (finding.code, finding.file, finding.message) not in said:  # phases sharing a program: said once
-            said.add((finding.code, finding.file, finding.message))
-            findings.append(replace(finding, path=path))
+        findings.append(replace(finding, path=path))
 
 
 def main(argv: list[str] | None = None) -> int:
