@@ -418,6 +418,11 @@ REFUSALS = {
     "climbing-entry": (small(), {"scoring_program.zip": program_zip({"metadata": b"command: x\n", "../evil.py": b"x"})},
                        "which would land outside its folder"),
     "version-2": (small(version=2, html=None, leaderboard=None), {}, "is not a CodaLab (v1.5) bundle"),
+    "page-outside": (small(html={"terms": "terms.html", "overview": "../../../../etc/hostname"}), {},
+                     "html.overview: '../../../../etc/hostname' leads outside the bundle"),
+    "image-outside": (small(image="/etc/hostname"), {}, "image: '/etc/hostname' leads outside the bundle"),
+    "program-outside": (small(phases={1: {"phasenumber": 1, "label": "A", "start_date": datetime(2027, 1, 1),
+                                          "scoring_program": "../../../../etc"}}), {}, "phases.1.scoring_program: "),
 }
 
 

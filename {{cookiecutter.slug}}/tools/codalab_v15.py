@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from findings import Findings
 from yaml_rules import GPU_IMAGE
@@ -134,6 +134,15 @@ def utc(moment: datetime) -> str:
 
 
 # -- the bundle's parts --------------------------------------------------------------------------------
+def inside(root: Path, value: object, key: str) -> Path:
+    """The bundle's file a v1.5 value names; MigrationError for a path that leaves the bundle (`../`, absolute, a
+    link out): Codabench would read its own server's files there, a migration would copy this machine's."""
+    path = root / str(value)
+    if PurePosixPath(str(value)).is_absolute() or not path.resolve().is_relative_to(root.resolve()):
+        raise MigrationError(f"{key}: {value!r} leads outside the bundle; name a file inside it")
+    return path
+
+
 def phases_in_order(competition: dict) -> list[tuple[str, dict]]:
     """(v1.5 key such as `phases.1`, the phase) sorted by phasenumber, as both unpackers order them."""
     phases = competition.get("phases")
@@ -197,13 +206,15 @@ def _rank(spec: dict, order: int) -> tuple[int, int]:
     return (rank if isinstance(rank, int) and not isinstance(rank, bool) else 1_000_000, order)
 
 
-def file_values(competition: dict) -> list[tuple[str, str, str]]:
-    """(v1.5 key, file role, value) of every program, data and kit entry, in phase order."""
+def file_values(competition: dict, root: Path | None = None) -> list[tuple[str, str, str]]:
+    """(v1.5 key, file role, value) of every program, data and kit entry, in phase order; with `root`, each checked
+    to lie inside the bundle."""
     found = []
     for key, phase in phases_in_order(competition):
         for role in FILE_KEYS:
             if phase.get(role) not in (None, ""):
                 found.append((f"{key}.{role}", role, str(phase[role])))
+                inside(root, phase[role], f"{key}.{role}") if root is not None else None
     return found
 
 
@@ -225,7 +236,8 @@ def to_v2(v15: dict, root: Path, place: Callable[[str, str], str], baked: dict |
     baked = baked or {}
     report = Report()
     out: dict = {"version": 2}
-    _top_level(v15, out, report, baked, image)
+    file_values(v15, root)  # every entry inside the bundle
+    _top_level(v15, out, report, baked, image, root)
     pages = _pages(v15, root, out, report)
     phases = phases_in_order(v15)
     _phases(phases, v15, out, report, place, start)
@@ -233,7 +245,7 @@ def to_v2(v15: dict, root: Path, place: Callable[[str, str], str], baked: dict |
     return Migrated(out, report, pages)
 
 
-def _top_level(v15: dict, out: dict, report: Report, baked: dict, image: str | None) -> None:
+def _top_level(v15: dict, out: dict, report: Report, baked: dict, image: str | None, root: Path) -> None:
     if "version" in v15:
         report.mapped("version", f"{v15['version']!r} -> 2 (this template's format)")
     title = v15.get("title")
@@ -250,6 +262,7 @@ def _top_level(v15: dict, out: dict, report: Report, baked: dict, image: str | N
         report.kept("description", f"{_shown(description)}{html}")
     if "image" in v15:
         out["image"] = str(v15["image"])
+        inside(root, out["image"], "image")
         report.kept("image", f"{v15['image']} (the logo file, copied as it is)")
     else:
         out["image"] = "logo.png"
@@ -325,7 +338,7 @@ def _pages(v15: dict, root: Path, out: dict, report: Report) -> list[tuple[str, 
     pages = []
     for name, value in html.items():
         key = f"html.{name}"
-        if not isinstance(value, str) or not (root / value).is_file():
+        if not isinstance(value, str) or not inside(root, value, key).is_file():
             raise MigrationError(f"{key}: {value!r} is not a file of the bundle; Codabench says 'Could not find file "
                                  f"for page: {name}'")
         try:
