@@ -1,4 +1,4 @@
-"""Turn this freshly baked bundle into a CodaLab (v1.5) competition, in this template's layout.
+"""Bring a CodaLab (v1.5) competition into this freshly baked bundle, in this template's layout.
 
     make migrate SOURCE=old_bundle.zip [SAMPLES=a.zip,b] [IMAGE=current|name] [START=2027-01-15] [FORCE=1]
     python tools/migrate.py --source old_bundle.zip [--samples a.zip,b] [--image current] [--start 2027-01-15] [--force]
