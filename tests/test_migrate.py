@@ -603,6 +603,17 @@ def test_validating_another_bundle_writes_no_data_here(fresh):
     assert dry.returncode == 0 and "prepare_data" not in dry.stdout and "validate_bundle.py" in dry.stdout
 
 
+def test_the_commands_of_the_templates_own_programs_say_so_and_clean_keeps_the_organizers_files(fresh):
+    assert migrate(fresh, EXAMPLES / BUNDLES["Iris"][0]).returncode == 0
+    for target in ("data", "sync", "bench"):
+        done = run(["make", "-s", target, f"PYTHON={PYTHON}"], cwd=fresh)
+        assert done.returncode != 0 and "Traceback" not in done.stderr, (target, done.stderr)
+        assert f"ERROR: make {target} works on this template's own programs" in done.stderr.splitlines()[0]
+    before = snapshot(fresh)
+    assert run(["make", "-s", "clean"], cwd=fresh).returncode == 0
+    assert snapshot(fresh) == before and (fresh / "starting_kit" / "sample_result_submission" / "iris_test.predict").is_file()
+
+
 def test_migrate_without_a_source_says_how(fresh):
     done = run([PYTHON, "tools/migrate.py"], cwd=fresh)
     assert done.returncode == 1 and "make migrate SOURCE=old_bundle.zip" in done.stderr
