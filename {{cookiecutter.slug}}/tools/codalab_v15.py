@@ -140,6 +140,12 @@ def inside(root: Path, value: object, key: str) -> Path:
     path = root / str(value)
     if PurePosixPath(str(value)).is_absolute() or not path.resolve().is_relative_to(root.resolve()):
         raise MigrationError(f"{key}: {value!r} leads outside the bundle; name a file inside it")
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise MigrationError(f"{key}: {_shown(value)} cannot be a file's name ({getattr(exc, 'strerror', None) or exc})") from None
     return path
 
 
@@ -647,8 +653,11 @@ def _file_problems(v15: dict, root: Path) -> list[tuple[str, str, str]]:
         return []  # said once, by to_v2
     problems = []
     for key, role, value in entries:
-        if (root / value).exists():
-            continue
+        try:
+            if inside(root, value, key).exists():
+                continue
+        except MigrationError:
+            continue  # said once, by to_v2
         if UUID.match(value):
             problems.append((key, value, f"{value!r} is the key of a dataset on the CodaLab server: Codabench says "
                              f"'Cannot find {role} with key: \"{value}\"' (its datasets are not CodaLab's)"))
