@@ -9,6 +9,7 @@ result is zipped. Small v1.5 bundles written here cover each mapping rule and ea
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import re
@@ -246,13 +247,16 @@ def run_migrated(root: Path, phase: str, submission: Path, python: Path | str = 
 
 
 def original_scores(source: Path, program_zip: str, reference_zip: str, predictions: Path, work: Path,
-                    python: Path | str) -> dict:
-    """The v1.5 bundle's own scoring program, straight from its zip: `python score.py input output`."""
+                    python: Path | str, fix=None) -> dict:
+    """The v1.5 bundle's own scoring program, straight from its zip: `python score.py input output`; `fix(folder)`
+    first, for a Python 2 program (the fixes the migration report asks for)."""
     with zipfile.ZipFile(source) as archive:
         for name, target in ((program_zip, work / "program"), (reference_zip, work / "input" / "ref")):
             target.mkdir(parents=True)
             with zipfile.ZipFile(archive.open(name)) as inner:
                 inner.extractall(target)
+    if fix:
+        fix(work / "program")
     shutil.copytree(predictions, work / "input" / "res")
     (work / "output").mkdir()
     command = yaml.safe_load((work / "program" / "metadata").read_text())["command"].split()
@@ -353,25 +357,62 @@ def test_python2_programs_are_named_with_the_line_and_run_once_fixed(fresh, tmp_
     assert colon.returncode == 1 and "YAML needs a space after the colon; write `correct: 1`" in colon.stdout
 
     python3_fixes(program)
-    scores, _ = run_migrated(fresh, "0", fresh / "solutions" / "Yellow_world__yellow_world_sample_submission")
-    assert scores == {"correct": 1}
     wrong = tmp_path / "wrong"
     wrong.mkdir()
     (wrong / "answer.txt").write_text("Goodbye World!")
-    assert run_migrated(fresh, "0", wrong)[0] == {"correct": 0}
+    for submission, expected in ((fresh / "solutions" / "Yellow_world__yellow_world_sample_submission", 1), (wrong, 0)):
+        scores, task = run_migrated(fresh, "0", submission)
+        before = original_scores(source, "scoring_program.zip", "reference_data.zip", task / "prediction" / "output",
+                                 tmp_path / f"original-{expected}", PYTHON,
+                                 fix=lambda folder: python3_fixes(folder / "evaluate.py"))
+        assert scores == before == {"correct": expected}
+    assert migrate(fresh, source, "--force", "--start", "2030-01-10", "--samples", str(sample)).returncode == 0
+    python3_fixes(program)
+    built = run([PYTHON, "tools/make_bundle.py", "--dist", str(tmp_path / "dist")], cwd=fresh, timeout=600)
+    assert built.returncode == 0, built.stdout + built.stderr
 
 
 @pytest.mark.slow
-def test_compute_pi_scores_as_its_fixed_original(fresh, tmp_path):
+def test_compute_pi_scores_as_its_fixed_original_on_every_phase_and_zips(fresh, tmp_path):
     source = EXAMPLES / BUNDLES["Compute_pi"][0]
-    done = migrate(fresh, source)
+    done = migrate(fresh, source, "--samples", str(EXAMPLES / BUNDLES["Compute_pi"][1][0]), "--start", "2030-01-10")
     assert "scoring_program/evaluate.py line 11" in done.stdout and "starting_kit/compute_pi.py line 63" in done.stdout
     for path in (fresh / "scoring_program" / "evaluate.py", fresh / "starting_kit" / "compute_pi.py"):
         python3_fixes(path)
-    scores, task = run_migrated(fresh, "Development", fresh / "starting_kit")
-    pi = float((fresh / "reference_data" / "answer.txt").read_text())
-    guess = float(next((task / "prediction" / "output").glob("answer.txt")).read_text())
-    assert scores["Difference"] == pytest.approx(abs(pi - guess), abs=1e-6)
+    # CB034 in the report: CodaLab's worker gave a code submission its input as $input, Codabench's mounts no
+    # /app/input in the prediction step; the sample only prints the folder, so it takes one that exists there
+    assert "starting_kit/metadata`: CB034 (error): /app/input is not mounted" in (fresh / "MIGRATION.md").read_text()
+    metadata = fresh / "starting_kit" / "metadata"
+    metadata.write_text(metadata.read_text().replace("$input", "/app/program"))
+    for phase in ("Development", "Feed-back", "Final test"):
+        scores, task = run_migrated(fresh, phase, fresh / "starting_kit")
+        before = original_scores(source, "program.zip", "reference.zip", task / "prediction" / "output",
+                                 tmp_path / phase, PYTHON, fix=lambda folder: python3_fixes(folder / "evaluate.py"))
+        assert scores == before and scores["Difference"] >= 0, (phase, scores, before)
+    built = run([PYTHON, "tools/make_bundle.py", "--dist", str(tmp_path / "dist")], cwd=fresh, timeout=600)
+    assert built.returncode == 0, built.stdout + built.stderr
+
+
+@pytest.mark.slow
+def test_a_gpu_competition_goes_to_its_own_queue_and_names_what_this_machine_lacks(bake, tmp_path):
+    queue = "0b1d2c3a-1111-2222-3333-444455556666"
+    root = bake(queue=queue)
+    done = migrate(root, EXAMPLES / BUNDLES["GPU_test"][0], "--samples", str(EXAMPLES / BUNDLES["GPU_test"][1][0]))
+    assert done.returncode == 0, done.stderr
+    competition = yaml.safe_load((root / "competition.yaml").read_text())
+    assert competition["queue"] == queue and competition["docker_image"] == "codalab/codalab-legacy:gpu"
+    assert "needs a GPU" not in done.stdout  # the bake's queue is kept: the organizer's own GPU workers
+    ran = run([PYTHON, "tools/run_local.py", "--quiet"], cwd=root)  # no torch, no GPU here: said, not hidden
+    assert ran.returncode == 1 and "ModuleNotFoundError: No module named 'torch'" in ran.stdout, ran.stdout
+    # make bundle runs the sample first (no torch here): the zip alone, as it writes it, then the validator on it
+    zipped = tmp_path / "bundle.zip"
+    written = run([PYTHON, "-c", "import sys; from pathlib import Path; sys.path.insert(0, 'tools'); "
+                   "from make_bundle import write_bundle; write_bundle(Path('.'), Path(sys.argv[1]))", str(zipped)], cwd=root)
+    assert written.returncode == 0, written.stderr
+    checked = run([PYTHON, "tools/validate_bundle.py", "--json", str(zipped)], cwd=root)
+    codes = {finding["code"] for finding in json.loads(checked.stdout) if finding["severity"] == "error"}
+    assert codes == {"CB034"}, checked.stdout  # the sample's `$input`, not mounted on Codabench: MIGRATION.md says so
+    assert "CB034" in (root / "MIGRATION.md").read_text()
 
 
 def test_a_migrated_bundle_validates_zips_and_its_tests_pass(fresh, tmp_path):

@@ -40,7 +40,8 @@ PLACEHOLDER_HINTS = {
     "/app/ingestion_program": "the ingestion program is mounted at /app/program, not /app/ingestion_program (the docs are wrong)",
     "$hidden": "`$hidden` (/app/input/ref) exists only in the scoring step",
     "$shared": "`$shared` (/app/shared) exists only in the scoring step",
-    "$input": "`$input` is /app/input in a program container, and /app/input exists only in the scoring step",
+    "$input": "`$input` is /app/input in a program container, and /app/input exists only in the scoring step (CodaLab's "
+              "worker gave a code submission its input data there; Codabench mounts them at /app/input_data)",
     "$submission_program": "`$submission_program` (/app/ingested_program) exists only in the ingestion container",
 }
 
