@@ -616,9 +616,60 @@ def test_careless_inputs_are_mapped_or_named(fresh, tmp_path):
         archive.writestr(link, "/etc/passwd")
     competition, report = migrated(fresh, tmp_path, small(phases=phases), {"scoring_program.zip": buffer.getvalue()})
     assert [p["name"] for p in competition["phases"]] == ["First", "Second"] and competition["phases"][0]["max_submissions"] == 3
-    assert "`phases.1.max_submissions_per_person`: -> max_submissions" in report
+    assert "`phases.1.max_submissions_per_person`: 3 -> max_submissions (the key Codabench reads)" in report
+    assert "`phases.1.max_submissions`" not in report  # the v1.5 bundle had no such key
     assert "holds the link helper.py -> /etc/passwd" in report
     assert (fresh / "scoring_program" / "helper.py").read_text() == "/etc/passwd"  # as Codabench's worker unpacks it
+
+
+def test_a_program_with_a_metrics_module_of_its_own_is_the_organizers(fresh, tmp_path):
+    """CodaLab scorers often have a metrics.py: the bundle is still a migrated one, not this template's programs."""
+    scorer = program_zip({"metadata": b"command: python3 $program/score.py $input $output\n",
+                          "score.py": b"import metrics\n" + SCORER, "metrics.py": b"def accuracy(a, b):\n    return a == b\n"})
+    kit = program_zip({"sample_result_submission/answer.txt": b"42\n"})
+    phases = small(start_date=None)["phases"]
+    for phase in phases.values():
+        phase["start_date"] = datetime(2030, 1, 10, 9, 30) if phase["phasenumber"] == 1 else datetime(2030, 2, 10, 9, 30)
+    phases[1]["starting_kit"] = "starting_kit.zip"
+    migrated(fresh, tmp_path, small(phases=phases, enable_detailed_results=True,
+                                    competition_docker_image="codalab/codalab-legacy:py312"),
+             {"scoring_program.zip": scorer, "starting_kit.zip": kit})
+    checked = run([PYTHON, "tools/validate_bundle.py", "--run"], cwd=fresh)
+    assert checked.returncode == 0 and "No findings" in checked.stdout, checked.stdout + checked.stderr
+    ran = run([PYTHON, "tools/run_local.py", "--quiet"], cwd=fresh)
+    assert ran.returncode == 0 and "Traceback" not in ran.stdout + ran.stderr, ran.stdout + ran.stderr
+    for target in ("data", "sync", "bench"):
+        done = run(["make", "-s", target, f"PYTHON={PYTHON}"], cwd=fresh)
+        assert done.returncode != 0 and done.stderr.startswith(f"ERROR: make {target} works on this template's own"), done.stderr
+
+
+def test_ranking_report_wording_and_the_bakes_image_after_a_second_migration(fresh, tmp_path, pristine):
+    columns = {"avg": {"leaderboard": {"label": "Results"}, "label": "Average", "rank": 1,
+                       "computed": {"operation": "Avg", "fields": "a, b"}},
+               "a": {"leaderboard": {"label": "Results"}, "rank": 2}, "b": {"leaderboard": {"label": "Results"}, "rank": 3}}
+    phases = small()["phases"]
+    phases[1]["leaderboard_management_mode"] = "default"
+    competition, report = migrated(fresh, tmp_path, small(
+        phases=phases, competition_docker_image="codalab/codalab-legacy:py37", datasets={1: {"name": "x", "url": "http://x"}},
+        leaderboard={"leaderboards": {"Results": {"label": "Results", "rank": 1}}, "columns": columns}),
+        None, "--start", "2031-03-01")
+    board = competition["leaderboards"][0]
+    assert board["primary_index"] == 0 and board["columns"][0]["computation"] == "avg"  # CodaLab sorted by rank 1
+    assert "ranked by 'avg' (the first column by rank)" in report
+    assert "`phases.1.leaderboard_management_mode`: 'default': the leaderboard is shown" in report
+    assert "`datasets`: " in report and "put them on a page" in report
+    assert "(UTC, moved by START=)" in report and "time of day kept" not in report
+    again = migrate(fresh, write_v15(tmp_path, small(competition_docker_image="codalab/codalab-legacy:py37"), name="b.zip"),
+                    "--force", "--image", "current")
+    assert again.returncode == 0, again.stderr
+    baked = yaml.safe_load((pristine / "competition.yaml").read_text())["docker_image"]
+    assert yaml.safe_load((fresh / "competition.yaml").read_text())["docker_image"] == baked != "codalab/codalab-legacy:py37"
+    assert "What the migration replaced is in before_migration/" in again.stdout
+
+
+def test_the_ingestion_programs_import_of_the_submission_is_not_a_missing_package(fresh):
+    done = migrate(fresh, EXAMPLES / BUNDLES["Iris"][0], "--image", "current")
+    assert done.returncode == 0 and "CB037" not in (fresh / "MIGRATION.md").read_text(), done.stdout
 
 
 def test_dates_in_the_past_are_named_with_the_way_to_move_them(fresh, tmp_path):

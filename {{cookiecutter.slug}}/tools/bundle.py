@@ -173,6 +173,12 @@ def find_phase(competition: dict, name: str, root: Path = ROOT) -> Phase:
     raise BundleError(f"no phase {name!r} in {COMPETITION_YAML}; choose one of: {', '.join(p.name for p in known)}")
 
 
+def template_programs(root: Path = ROOT) -> bool:
+    """Whether the competition runs this template's own programs (data.yaml and scoring_program/metrics.py), which
+    make data, sync and bench serve; a migrated one runs its own, whatever their files are named."""
+    return (root / "data.yaml").is_file() and (root / "scoring_program" / "metrics.py").is_file()
+
+
 def first_phase_name(root: Path = ROOT) -> str:
     """The default PHASE of the commands: the first phase of competition.yaml (Development in a fresh bake)."""
     try:

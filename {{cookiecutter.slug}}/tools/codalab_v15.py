@@ -44,6 +44,7 @@ NO_EQUIVALENT = {
     "hide_chart": "Codabench has no such switch",
     "url_redirect": "Codabench has no such switch",
     "allow_organizer_teams": "Codabench has no such switch",
+    "datasets": "external links: put them on a page (the Data page is the usual place)",
 }
 # v1.5 keys read under another name: (v2 key, how the value changes)
 RENAMED = {
@@ -291,6 +292,9 @@ def _top_level(v15: dict, out: dict, report: Report, baked: dict, image: str | N
         report.mapped("has_registration", "absent: on CodaLab anyone could take part at once -> "
                       "registration_auto_approve: True (Codabench's own v1.5 unpacker would make everyone wait for "
                       "approval)")
+    if "enable_detailed_results" not in v15:
+        report.mapped("enable_detailed_results", "absent: off, CodaLab's default (participants see no detailed results "
+                      "page; True shows the one the scoring program writes)")
     for key in SAME_NAME:
         if key in v15 and key not in ("contact_email",):
             out[key] = v15[key]
@@ -405,8 +409,11 @@ def _phases(phases: list[tuple[str, dict]], v15: dict, out: dict, report: Report
         new["start"] = utc(starts[index])
         raw = phase["start_date"]
         timed = isinstance(raw, datetime) or (isinstance(raw, str) and len(raw.strip()) > 10)
-        report.mapped(f"{key}.start_date", f"{raw} -> start '{new['start']}' (UTC" + (", moved" if start else "") + (
-            ", time of day kept: Codabench's own v1.5 unpacker keeps only the day)" if timed else ")"))
+        if start is not None:
+            report.mapped(f"{key}.start_date", f"{raw} -> start '{new['start']}' (UTC, moved by START=)")
+        else:
+            report.mapped(f"{key}.start_date", f"{raw} -> start '{new['start']}' (UTC" + (
+                ", time of day kept: Codabench's own v1.5 unpacker keeps only the day)" if timed else ")"))
         if index + 1 < len(phases):
             following = starts[index + 1]
             if following - PHASE_GAP <= starts[index]:
@@ -431,13 +438,15 @@ def _phases(phases: list[tuple[str, dict]], v15: dict, out: dict, report: Report
 
 
 def _phase_limits(key: str, phase: dict, index: int, new: dict, report: Report) -> None:
+    original = phase
     if "max_submissions_per_person" in phase:  # Codabench's name, found in bundles written from its docs
         if "max_submissions" in phase:
             report.dropped(f"{key}.max_submissions_per_person", f"{_shown(phase['max_submissions_per_person'])}: "
                            "max_submissions says it already")
         else:
             phase = {**phase, "max_submissions": phase["max_submissions_per_person"]}
-            report.mapped(f"{key}.max_submissions_per_person", "-> max_submissions (what Codabench reads)")
+            report.mapped(f"{key}.max_submissions_per_person", f"{_shown(phase['max_submissions'])} -> max_submissions "
+                          "(the key Codabench reads)")
     for v15_key, v2_key in (("max_submissions", "max_submissions"), ("max_submissions_per_day", "max_submissions_per_day"),
                             ("execution_time_limit", "execution_time_limit")):
         value = phase.get(v15_key)
@@ -449,6 +458,8 @@ def _phase_limits(key: str, phase: dict, index: int, new: dict, report: Report) 
             raise MigrationError(f"{key}.{v15_key}: {value!r} is not a whole number of "
                                  f"{'seconds' if 'time' in v15_key else 'submissions'}")
         new[v2_key] = value
+        if v15_key == "max_submissions" and "max_submissions_per_person" in phase and "max_submissions" not in original:
+            continue  # said with max_submissions_per_person
         if v15_key == "max_submissions_per_day" and value == 0:
             report.fix(f"{key}.{v15_key}", "0: CodaLab took no submission in this phase, Codabench reads 0 as no daily "
                        "limit; set the phase's dates so it takes none, or a limit")
@@ -498,8 +509,10 @@ def _phase_rest(key: str, phase: dict, index: int, new: dict, task: dict, out: d
         if name in phase:
             new[name] = bool(phase[name])
             report.kept(f"{key}.{name}", repr(phase[name]))
+    if phase.get("leaderboard_management_mode") == "default":
+        report.kept(f"{key}.leaderboard_management_mode", "'default': the leaderboard is shown, as on Codabench")
     for name, instead in PHASE_NO_EQUIVALENT.items():
-        if name in phase:
+        if name in phase and not (name == "leaderboard_management_mode" and phase[name] == "default"):
             report.dropped(f"{key}.{name}", f"{_shown(phase[name])}: {instead}")
     for name in PHASE_IMAGES:
         if phase.get(name) and phase[name] != out.get("docker_image"):
@@ -569,10 +582,11 @@ def _leaderboard(v15: dict, phases: list[tuple[str, dict]], out: dict, report: R
             _computed(column, spec["computed"], index_of, where, report)
     board["columns"] = [column for column, _, _ in columns]
     chosen = [column["index"] for column, spec, _ in columns if spec.get("selection_default")]
-    ranked = [column for column, _, _ in columns if not column.get("computation") and not column.get("hidden")]
-    board["primary_index"] = chosen[0] if chosen else (ranked or board["columns"])[0]["index"]
+    shown = [column for column, _, _ in columns if not column.get("hidden")]
+    board["primary_index"] = chosen[0] if chosen else (shown or board["columns"])[0]["index"]
     primary = next(c for c in board["columns"] if c["index"] == board["primary_index"])
-    how = "selection_default" if chosen else "the first column"
+    how = "selection_default" if chosen else "the first column by rank" + (", hidden ones aside" if shown != [
+        c for c, _, _ in columns] else "")
     report.mapped("leaderboard.columns", f"ranked by {primary['key']!r} ({how}) -> primary_index: {board['primary_index']}")
     out["leaderboards"] = [board]
 

@@ -51,8 +51,10 @@ def imported_modules(source: str) -> dict[str, int]:
     return found
 
 
-def check_imports(source: Path, label: str, where: str, image_name: str, image: Image, findings: Findings) -> None:
-    """Warn about each module a program imports that `image` does not provide (only for a complete list)."""
+def check_imports(source: Path, label: str, where: str, image_name: str, image: Image, findings: Findings,
+                  submitted: frozenset[str] = frozenset()) -> None:
+    """Warn about each module a program imports that `image` does not provide (only for a complete list); `submitted`:
+    the modules a submission brings (an ingestion program imports the participant's `model` from its folder)."""
     if not image.complete or not source.exists() or (source.is_file() and not zipfile.is_zipfile(source)):
         return  # file_rules reports missing files and non-zips
     try:
@@ -66,7 +68,8 @@ def check_imports(source: Path, label: str, where: str, image_name: str, image: 
         except (SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError):
             continue  # the program fails on its own (CB038); not this rule's to say
         for module, line in modules.items():
-            if module in sys.stdlib_module_names or module in own or module in image.modules or module == "__future__":
+            if (module in sys.stdlib_module_names or module in own or module in image.modules or module == "__future__"
+                    or module in submitted):
                 continue
             findings.add("CB037", where, f"{label}/{name}:{line} imports {module!r}, which {image_name} does not have "
                          f"(tools/images.py lists what it has): on Codabench it stops with "

@@ -19,7 +19,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from bundle import COMPETITION_YAML, ROOT, load_competition, referenced_paths
+from bundle import COMPETITION_YAML, ROOT, load_competition, referenced_paths, template_programs
 from executors import ENGINES, NETWORKS, PULLS, EngineError, default_engine, default_network, default_pull
 from file_rules import human
 from validate_bundle import validate
@@ -52,7 +52,7 @@ def write_bundle(root: Path, target: Path) -> Path:
 def submission_folders(root: Path) -> list[Path]:
     """The sample submissions to zip: this template's by submission mode; a migrated competition's solutions."""
     settings = root / "scoring_program" / "settings.json"
-    if settings.is_file():
+    if template_programs(root):
         mode = json.loads(settings.read_text(encoding="utf-8"))["submission_mode"]
         return [root / "starting_kit" / name for name in SUBMISSIONS[mode]]
     paths = [root / s["path"] for s in load_competition(root).get("solutions") or [] if isinstance(s, dict) and s.get("path")]

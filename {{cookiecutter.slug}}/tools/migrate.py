@@ -388,7 +388,8 @@ def build(source_root: Path, v15: dict, stage: Path, source_name: str, samples: 
     past_dates(competition, report)
     (stage / COMPETITION_YAML).write_text(competition_yaml(competition, source_name), encoding="utf-8")
     for finding in validate(stage):  # what `make validate` will say of the result (Python 2 files too), said here
-        if finding.code not in ("CB057", "CB130"):  # ended phases: said once above; the template's placeholders
+        said_above = ("CB057", "CB130") + (("CB006",) if "enable_detailed_results" not in v15 else ())
+        if finding.code not in said_above:  # ended phases, detailed results off as on CodaLab, the bake's placeholders
             where = finding.path if finding.file == COMPETITION_YAML else finding.file
             report.fix(where, f"{finding.code} ({finding.severity}): {finding.message}; fix: {finding.fix}")
     (stage / "MIGRATION.md").write_text(report_markdown(report, source_name), encoding="utf-8")
@@ -397,6 +398,19 @@ def build(source_root: Path, v15: dict, stage: Path, source_name: str, samples: 
     (stage / "tests").mkdir()
     shutil.copyfile(ROOT / "tools" / "migrated_tests.py", stage / "tests" / "test_competition.py")
     return report, competition
+
+
+def bake_image(root: Path, current: dict) -> str:
+    """The docker_image the bake chose (IMAGE=current): this competition.yaml's, or, once migrated, the one the bake
+    wrote, kept in before_migration/."""
+    for path in [root / COMPETITION_YAML, *sorted((root / "before_migration").glob(f"*/{COMPETITION_YAML}"))]:
+        try:
+            if not path.read_text(encoding="utf-8", errors="replace").startswith(MARKER):
+                return str((current if path == root / COMPETITION_YAML else load_competition(path.parent)).get(
+                    "docker_image") or "")
+        except (OSError, BundleError):
+            continue
+    return ""
 
 
 def past_dates(competition: dict, report: Report) -> None:
@@ -471,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                         "is moved to before_migration/); nothing was written")
     image = None
     if args.image:
-        image = str(baked.get("docker_image") or "") if args.image == "current" else args.image
+        image = bake_image(ROOT, baked) if args.image == "current" else args.image
         if not image or any(c.isspace() for c in image):
             return fail(f"IMAGE={args.image!r}: give `current` ({baked.get('docker_image')!r}) or an image's name")
 
@@ -521,8 +535,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  no equivalent  {key}: {text}")
     for key, text in report.of("to fix"):
         print(f"  TO FIX  {key}: {text}")
-    print(f"  The bake's own files are in {kept.relative_to(ROOT)}/.")
-    print("Next: make validate (it runs the sample submissions), make run, make bundle.")
+    print(f"  What the migration replaced is in {kept.relative_to(ROOT)}/.")
+    print("Next: make validate (it runs the first sample), make test (every sample on every phase), make run, make bundle.")
     return 0
 
 

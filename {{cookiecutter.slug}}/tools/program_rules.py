@@ -164,6 +164,20 @@ def _script_in_program(word: str) -> str | None:
     return None
 
 
+def submitted_modules(c: dict, root: Path) -> frozenset[str]:
+    """The modules the solutions and the starting kits bring: what an ingestion program imports from a submission."""
+    names = set()
+    folders = [s.get("path") for _, s in mappings(c.get("solutions"))] + [p.get("starting_kit") for _, p in mappings(c.get("phases"))]
+    for folder in {str(f) for f in folders if f}:
+        source = root / folder
+        try:
+            if source.is_dir() or zipfile.is_zipfile(source):
+                names.update(PurePosixPath(n).stem for n in list_files(source) if n.endswith(".py"))
+        except (OSError, ValueError, zipfile.BadZipFile):
+            continue
+    return frozenset(names)
+
+
 def programs(c: dict) -> list[tuple[str, str, str, dict]]:
     """Each program the worker runs: (path in the bundle, where in competition.yaml, kind, step for the mount table)."""
     found = []
@@ -258,4 +272,5 @@ def check_programs(c: dict, root: Path, findings: Findings) -> None:
         check_program(root / path, path.rstrip("/"), where, kind, step, findings, python_is_3=image is not None)
         if image and path not in imports_checked and root / path not in broken:
             imports_checked.add(path)
-            check_imports(root / path, path.rstrip("/"), where, image_name, image, findings)
+            check_imports(root / path, path.rstrip("/"), where, image_name, image, findings,
+                          submitted=submitted_modules(c, root) if kind == "ingestion" else frozenset())

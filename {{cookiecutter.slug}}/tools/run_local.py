@@ -32,7 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bundle import COMPETITION_YAML, ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition, load_program_module
+from bundle import (COMPETITION_YAML, ROOT, BundleError, Phase, find_phase, leaderboard_columns, load_competition,
+                    load_program_module, template_programs)
 from executors import ENGINES, NETWORKS, PULLS, EngineError, Executor, default_engine, default_network, default_pull, make_executor
 from file_rules import human
 from images import IMAGES
@@ -153,7 +154,7 @@ def run_phase(
 def computations() -> dict:
     """Codabench's computed columns, as this template's scoring program declares them; a competition with other
     programs (a migrated one) computes them the same way, as Codabench does: from the columns' values."""
-    if (ROOT / "scoring_program" / "metrics.py").is_file():
+    if template_programs(ROOT):
         return load_program_module(ROOT / "scoring_program", "metrics").COMPUTATIONS
     return {"avg": lambda values: sum(values) / len(values), "sum": sum, "min": min, "max": max}
 
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         "; no network (NETWORK=off)" if args.network == "off" else "") + (
         "; the image here, not pulled (PULL=never)" if args.pull == "never" else "")
     print(f"Running {args.submission} on phase {phase.name!r}{where}; the run is kept in {workspace}")
-    own_programs = (ROOT / "scoring_program" / "metrics.py").is_file()  # this template's, tested on both
+    own_programs = template_programs(ROOT)  # this template's, tested on both
     gap = library_gap(args.python, image) if args.engine == "local" and not own_programs else None
     if gap:
         print(f"note: {gap}", flush=True)

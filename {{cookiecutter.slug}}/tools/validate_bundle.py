@@ -21,7 +21,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from bundle import ROOT, BundleError, load_competition
+from bundle import ROOT, BundleError, load_competition, template_programs
 from bundle_source import opened_bundle
 from codalab_v15 import check as check_v15
 from codalab_v15 import is_v15, phases_in_order
@@ -63,7 +63,7 @@ def check_own_contracts(root: Path, findings: Findings) -> None:
 
 def is_own_bundle(root: Path) -> bool:
     """A bundle made from this template, with its tools: its own contracts are checked too."""
-    return (root / "tools" / "sync.py").is_file() and (root / "scoring_program" / "metrics.py").is_file()
+    return (root / "tools" / "sync.py").is_file() and template_programs(root)
 
 
 def check_competition(competition: dict, root: Path, findings: Findings, run: bool = False, engine: str | None = None,
