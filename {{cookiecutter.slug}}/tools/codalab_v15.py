@@ -639,7 +639,7 @@ def check(v15: dict, root: Path, findings: Findings) -> dict | None:
     version = v15.get("version")
     if version is not None and str(version) not in V15_VERSIONS:
         return None
-    for key, value, problem in _file_problems(v15, root):
+    for key, value, problem in file_problems(v15, root):
         findings.add("CB140", key, problem, f"put the zip {value!r} in the bundle, or fix the name", file="competition.yaml")
     try:
         migrated = to_v2(v15, root, lambda role, value: value)
@@ -660,7 +660,8 @@ def check(v15: dict, root: Path, findings: Findings) -> dict | None:
     return migrated.competition
 
 
-def _file_problems(v15: dict, root: Path) -> list[tuple[str, str, str]]:
+def file_problems(v15: dict, root: Path) -> list[tuple[str, str, str]]:
+    """(v1.5 key, value, what Codabench would say) for each program, data or kit entry the bundle lacks."""
     try:
         entries = file_values(v15)
     except MigrationError:

@@ -20,6 +20,13 @@ class Image:
     modules: frozenset[str]  # import names it provides beyond the standard library
     complete: bool = True  # False: more is installed than listed, so a missing name proves nothing
 
+    def version(self, library: str) -> str | None:
+        """The pinned version of `library` (its pip name, any case), or of Python for "python"; None when not listed."""
+        if library == "python":
+            return self.python
+        pinned = {name.lower(): version for name, _, version in (r.partition("==") for r in self.requirements)}
+        return pinned.get(library.lower())
+
 
 _PIP = frozenset({"pip", "setuptools", "pkg_resources", "_distutils_hack", "wheel"})
 

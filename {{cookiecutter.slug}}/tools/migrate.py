@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 from bundle import COMPETITION_YAML, ROOT, BundleError, load_competition
 from bundle_source import opened_bundle
-from codalab_v15 import MigrationError, Report, file_values, is_v15, parse_date, to_v2
+from codalab_v15 import MigrationError, Report, file_problems, file_values, is_v15, parse_date, to_v2
 from findings import Findings
 from old_apis import find_uses
 from validate_bundle import validate
@@ -511,11 +511,10 @@ def main(argv: list[str] | None = None) -> int:
                         "bundle needs no migration: check it with make validate BUNDLE=...; nothing was written")
         stage = Path(tempfile.mkdtemp(prefix=".migrate-", dir=ROOT))
         try:
-            missing = [(key, value) for key, _, value in file_values(v15) if not (source_root / value).exists()]
+            missing = file_problems(v15, source_root)
             if missing:
-                key, value = missing[0]
-                raise MigrationError(f"{key}: {value!r} is not in the bundle (a CodaLab dataset key or a missing zip); "
-                                     "put the zip in the bundle")
+                key, _, problem = missing[0]
+                raise MigrationError(f"{key}: {problem} (a CodaLab dataset key or a missing zip); put the zip in the bundle")
             report, competition = build(source_root, v15, stage, args.source.name, samples, baked, image, start)
             kept = swap_in(stage, ROOT)
         except MigrationError as exc:

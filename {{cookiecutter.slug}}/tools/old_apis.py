@@ -46,15 +46,8 @@ def _version(text: str) -> tuple[int, ...]:
 def image_version(image: str | None, library: str) -> tuple[int, ...] | None:
     """The version of `library` (or of Python) an image described in images.py has, or None when unknown."""
     known = IMAGES.get(image or "")
-    if known is None:
-        return None
-    if library == "python":
-        return _version(known.python)
-    for requirement in known.requirements:
-        name, _, version = requirement.partition("==")
-        if name.lower() == library:
-            return _version(version)
-    return None
+    version = known.version(library) if known else None
+    return _version(version) if version else None
 
 
 @dataclass(frozen=True)

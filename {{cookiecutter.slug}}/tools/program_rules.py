@@ -268,9 +268,10 @@ def check_programs(c: dict, root: Path, findings: Findings) -> None:
     image_name = c.get("docker_image")
     image = IMAGES.get(image_name) if isinstance(image_name, str) else None
     imports_checked = set()  # tasks often share a program
+    submitted = submitted_modules(c, root)  # what an ingestion program may import from the participant's folder
     for path, where, kind, step in programs(c):
         check_program(root / path, path.rstrip("/"), where, kind, step, findings, python_is_3=image is not None)
         if image and path not in imports_checked and root / path not in broken:
             imports_checked.add(path)
             check_imports(root / path, path.rstrip("/"), where, image_name, image, findings,
-                          submitted=submitted_modules(c, root) if kind == "ingestion" else frozenset())
+                          submitted=submitted if kind == "ingestion" else frozenset())

@@ -191,8 +191,8 @@ def library_gap(python: str, image: str | None) -> str | None:
     known = IMAGES.get(image or "")
     if known is None:
         return None
-    wanted = {name.lower(): version for name, _, version in (r.partition("==") for r in known.requirements)}
-    names = [n for n in COMPARED if n in wanted]
+    wanted = {name: known.version(name) for name in COMPARED if known.version(name)}
+    names = list(wanted)
     code = ("import importlib.metadata as m, json, sys\nv = {}\nfor n in sys.argv[1:]:\n    try: v[n] = m.version(n)\n"
             "    except m.PackageNotFoundError: pass\nprint(json.dumps(v))")
     try:

@@ -108,8 +108,10 @@ def validate(target: Path = ROOT, run: bool = False, engine: str | None = None, 
             check_codalab_bundle(competition, root, findings)
         else:
             check_competition(competition, root, findings, run, engine, network, pull)
-    said: set[tuple[str, str, str]] = set()  # a program that several tasks share: its findings once
-    findings[:] = [f for f in findings if (f.code, f.file, f.message) not in said and not said.add((f.code, f.file, f.message))]
+    once = {}  # a program that several tasks share: its findings once, where first found
+    for finding in findings:
+        once.setdefault((finding.code, finding.file, finding.message), finding)
+    findings[:] = once.values()
     return findings
 
 
