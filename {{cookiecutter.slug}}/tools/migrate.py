@@ -428,10 +428,12 @@ def swap_in(stage: Path, root: Path) -> Path:
     """Move the bake's replaced files to before_migration/<time>/ and the staged ones in; on a failure, put
     everything back as it was."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    kept = root / "before_migration" / stamp
+    (root / "before_migration").mkdir(exist_ok=True)
+    kept = next(folder for n in range(1, 1000) if not (folder := root / "before_migration" / (
+        stamp + (f"-{n}" if n > 1 else ""))).exists())  # a second migration in the same second gets -2
     moves: list[tuple[Path, Path]] = []
     try:
-        kept.mkdir(parents=True)
+        kept.mkdir()
         for name in REPLACED + ("MIGRATION.md", "solutions", *[p.name for p in stage.iterdir()]):
             if (root / name).exists() and not (kept / name).exists():
                 shutil.move(root / name, kept / name)
